@@ -1,0 +1,38 @@
+"""The Redis key layout of the online feature store: every key is built here and nowhere else.
+
+All keys of one entity carry the same hash tag (`{card:abc}`), so they live in one cluster slot
+and one server-side script can read and update them together. The layout version is part of
+every key: a new layout is written beside the old one, never over it.
+
+    rs:v1:{<entity>:<id>}:w                       hash  window rings, label ring, last time
+    rs:v1:{<entity>:<id>}:s:<attribute>:<window>  zset  seen set: value -> last bucket
+    rs:v1:{<entity>:<id>}:t                       zset  recent transaction ids -> time (dedup)
+    rs:v1:{label:<transaction_id>}                string  a fraud label was applied
+"""
+
+from __future__ import annotations
+
+from feature_store.aggregates import Entity, SeenSet
+
+LAYOUT_VERSION = "v1"
+PREFIX = f"rs:{LAYOUT_VERSION}"
+
+
+def entity_prefix(entity: Entity, entity_id: str) -> str:
+    return f"{PREFIX}:{{{entity.name}:{entity_id}}}"
+
+
+def windows_key(entity: Entity, entity_id: str) -> str:
+    return f"{entity_prefix(entity, entity_id)}:w"
+
+
+def seen_set_key(seen: SeenSet, entity_id: str) -> str:
+    return f"{entity_prefix(seen.entity, entity_id)}:s:{seen.attribute}:{seen.window.name}"
+
+
+def dedup_key(entity: Entity, entity_id: str) -> str:
+    return f"{entity_prefix(entity, entity_id)}:t"
+
+
+def label_marker_key(transaction_id: str) -> str:
+    return f"{PREFIX}:{{label:{transaction_id}}}"

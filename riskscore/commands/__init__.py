@@ -1,0 +1,1 @@
+"""Subcommands of `riskscore`, grouped by the half of the product they serve."""

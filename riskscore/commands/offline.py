@@ -1,0 +1,183 @@
+"""Offline subcommands: `simulate`, `features`, `train` and `predict`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+Commands = Any  # argparse's private _SubParsersAction
+
+
+def register(commands: Commands) -> None:
+    _simulate_parser(commands)
+    _features_parser(commands)
+    _train_parser(commands)
+    _predict_parser(commands)
+
+
+def _simulate_parser(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "simulate",
+        help="write a realistic synthetic transaction history",
+        description="Write a seeded synthetic history with documented fraud typologies "
+        "(docs/simulator.md) as Parquet or CSV, by the --out suffix.",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output .parquet or .csv")
+    parser.add_argument("--transactions", type=int, default=100_000, help="rows (about)")
+    parser.add_argument("--days", type=int, default=60, help="days of history")
+    parser.add_argument("--seed", type=int, default=7, help="random seed (deterministic)")
+    parser.add_argument("--fraud-rate", type=float, default=0.01, help="share of fraud rows")
+    parser.add_argument(
+        "--only-required",
+        action="store_true",
+        help="write only the required columns and the label",
+    )
+    parser.set_defaults(handler=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from history.io import save_history
+    from history.schema import REQUIRED_COLUMNS
+    from history.simulator import SimulationConfig, simulate
+
+    config = SimulationConfig(
+        transactions=args.transactions, days=args.days, seed=args.seed, fraud_rate=args.fraud_rate
+    )
+    with tqdm(total=args.transactions, desc="simulate", unit="txn", file=sys.stderr) as bar:
+        frame = simulate(config, progress=bar.update)
+    if args.only_required:
+        frame = frame[[*REQUIRED_COLUMNS, "is_fraud"]]
+    save_history(frame, args.out)
+    frauds = int(frame["is_fraud"].sum())
+    sys.stderr.write(f"wrote {len(frame)} transactions ({frauds} fraud) to {args.out}\n")
+    return 0
+
+
+def _features_parser(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "features",
+        help="compute point-in-time features of a history",
+        description="Compute every feature (docs/features.md) for every transaction of a "
+        "history, point in time, and write them as Parquet with transaction_id first.",
+    )
+    parser.add_argument("--data", type=Path, required=True, help="history .parquet or .csv")
+    parser.add_argument("--out", type=Path, required=True, help="output .parquet")
+    parser.add_argument("--label-delay-days", type=float, default=30.0, help=_DELAY_HELP)
+    parser.set_defaults(handler=_features)
+
+
+_DELAY_HELP = "when label_timestamp is absent, a fraud label is known this many days later"
+
+
+def _features(args: argparse.Namespace) -> int:
+    from feature_store.offline import STEP_COUNT, compute_features
+
+    history = _load(args.data)
+    with tqdm(total=STEP_COUNT, desc="features", file=sys.stderr) as bar:
+        features = compute_features(
+            history,
+            label_delay_seconds=int(args.label_delay_days * 86_400),
+            progress=lambda _name: bar.update(),
+        )
+    features.insert(0, "transaction_id", history["transaction_id"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    features.to_parquet(args.out, index=False)
+    sys.stderr.write(f"wrote {features.shape[1] - 1} features of {len(features)} rows\n")
+    return 0
+
+
+def _load(path: Path) -> Any:
+    from history.io import HistoryError, load_history
+
+    try:
+        return load_history(path)
+    except HistoryError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from exc
+
+
+def _train_parser(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train, calibrate, export to ONNX and publish a model artifact",
+        description="Train XGBoost on a labelled history with a time split (training, "
+        "validation, gap, test), calibrate, export to ONNX with a parity check, and write a "
+        "versioned artifact with manifest and model card.",
+    )
+    parser.add_argument("--data", type=Path, required=True, help="labelled history")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("model_artifacts"),
+        help="artifact folder, or a folder to create <model_version>/ in (default: %(default)s)",
+    )
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="share of the span")
+    parser.add_argument("--validation-fraction", type=float, default=0.15, help="share of span")
+    parser.add_argument("--gap-days", type=float, default=7.0, help="gap before the test window")
+    parser.add_argument("--label-delay-days", type=float, default=30.0, help=_DELAY_HELP)
+    parser.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from training.export import ParityError
+    from training.fit import FitError
+    from training.pipeline import TrainingOptions, train_artifact
+    from training.split import SplitError
+
+    history = _load(args.data)
+    options = TrainingOptions(
+        test_fraction=args.test_fraction,
+        validation_fraction=args.validation_fraction,
+        gap_days=args.gap_days,
+        label_delay_seconds=int(args.label_delay_days * 86_400),
+    )
+    stages = ("features", "fit", "export", "write")
+    try:
+        with tqdm(total=len(stages), desc="train", file=sys.stderr) as bar:
+            manifest = train_artifact(history, args.out, options, lambda _s: bar.update())
+    except (FitError, SplitError, ParityError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    test = manifest.metrics["test"]
+    sys.stderr.write(
+        f"model {manifest.model_version}: test ROC AUC {test['roc_auc']:.4f}, "
+        f"average precision {test['average_precision']:.4f}, "
+        f"ONNX parity {manifest.parity.max_abs_diff:.2g}\n"
+    )
+    return 0
+
+
+def _predict_parser(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "predict",
+        help="score a history offline with a model artifact",
+        description="Compute features and calibrated scores for every transaction of a "
+        "history with the ONNX model the service runs; write Parquet (transaction_id, score).",
+    )
+    parser.add_argument("--model", type=Path, required=True, help="model artifact folder")
+    parser.add_argument("--data", type=Path, required=True, help="history .parquet or .csv")
+    parser.add_argument("--out", type=Path, required=True, help="output .parquet")
+    parser.set_defaults(handler=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from scoring.errors import ModelArtifactError
+    from scoring.model import load_model
+    from training.predict import predict_history
+
+    try:
+        model = load_model(args.model, intra_op_threads=0)
+    except ModelArtifactError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    history = _load(args.data)
+    with tqdm(total=len(history), desc="predict", unit="txn", file=sys.stderr) as bar:
+        scores = predict_history(history, model, progress=bar.update)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    scores.to_parquet(args.out, index=False)
+    sys.stderr.write(f"wrote {len(scores)} scores with model {model.version} to {args.out}\n")
+    return 0

@@ -1,0 +1,69 @@
+"""Replaying a history through the online store, event by event, as live traffic would arrive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from feature_store.definitions import FEATURE_NAMES, FEATURES
+from feature_store.online import OnlineStore, Transaction
+from history.schema import COLUMNS
+
+ENTITY_COLUMNS = ("card_id", "customer_id", "merchant_id", "device_id", "ip", "card_bin")
+
+
+def transactions(history: pd.DataFrame, namespace: str) -> list[Transaction]:
+    """Store transactions of a normalised history, entity ids prefixed with `namespace`."""
+    out = []
+    for row in history.to_dict("records"):
+        attributes: dict[str, Any] = {
+            c.name: row[c.name] for c in COLUMNS if c.name not in ("timestamp", "amount")
+        }
+        for column in ENTITY_COLUMNS:
+            if attributes[column] is not None:
+                attributes[column] = namespace + attributes[column]
+        ts_ms = int(row["timestamp"].value // 1_000_000)
+        out.append(
+            Transaction.build(
+                row["transaction_id"], ts_ms, row["amount"], row["currency"], attributes
+            )
+        )
+    return out
+
+
+def label_times(history: pd.DataFrame, label_delay_seconds: int) -> list[int | None]:
+    out: list[int | None] = []
+    for row in history.to_dict("records"):
+        if row["is_fraud"] != 1:
+            out.append(None)
+        elif pd.isna(row["label_timestamp"]):
+            out.append(int(row["timestamp"].value // 1_000_000) + label_delay_seconds * 1000)
+        else:
+            out.append(int(row["label_timestamp"].value // 1_000_000))
+    return out
+
+
+async def replay(
+    store: OnlineStore, history: pd.DataFrame, namespace: str, label_delay_seconds: int
+) -> pd.DataFrame:
+    """Features each transaction got online, in the history's row order."""
+    txns = transactions(history, namespace)
+    labels = label_times(history, label_delay_seconds)
+    events = [(t.ts_ms, 0, i) for i, t in enumerate(txns)]
+    events += [(ms, 1, i) for i, ms in enumerate(labels) if ms is not None]
+    rows: dict[int, list[float]] = {}
+    for at, kind, index in sorted(events):
+        txn = txns[index]
+        if kind == 1:
+            await store.apply_label(txn, at)
+            continue
+        aggregates = await store.read_and_update(txn)
+        inputs = {
+            **txn.attributes,
+            **aggregates,
+            "ts_ms": txn.ts_ms,
+            "amount_cents": txn.amount_cents,
+        }
+        rows[index] = [feature.one(inputs) for feature in FEATURES]
+    return pd.DataFrame([rows[i] for i in range(len(txns))], columns=list(FEATURE_NAMES))
