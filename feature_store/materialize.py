@@ -51,7 +51,7 @@ async def materialize(
     *,
     label_delay_seconds: int = DEFAULT_LABEL_DELAY_SECONDS,
     dedup_seconds: int = 3600,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> MaterializeReport:
     """Write the end-of-history state of every entity of a normalised history to Redis."""
     started = time.perf_counter()

@@ -36,7 +36,7 @@ from feature_store.windows import WINDOW_30D, WINDOWS, Window
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
-Progress = Callable[[str], None]
+Progress = Callable[[str], object]
 
 # When a history has no `label_timestamp`, a fraud label counts as known this long after the
 # transaction: a typical chargeback delay.

@@ -92,7 +92,8 @@ def _convert(values: pd.Series, name: str, kind: Kind, source: str) -> pd.Series
 def _strings(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.strip()
     text = text.mask(text == "")
-    return pd.Series(text.to_numpy(dtype=object, na_value=None), dtype=object)
+    as_objects = text.astype(object)
+    return as_objects.where(as_objects.notna(), None)
 
 
 def _timestamps(values: pd.Series, name: str, source: str) -> pd.Series:
@@ -116,9 +117,10 @@ def _fail_at(bad: pd.Series, values: pd.Series, name: str, source: str, problem:
     if bool(bad.any()):
         row = int(np.flatnonzero(bad.to_numpy())[0])
         value = values.iloc[row]
-        shown = value.item() if isinstance(value, np.generic) else value
+        value = value.item() if isinstance(value, np.generic) else value
+        shown = "" if value is None or value != value else f"{value!r} "
         raise HistoryError(
-            f"{source}: column {name!r}, row {row + 1}: {shown!r} {problem}"
+            f"{source}: column {name!r}, row {row + 1}: {shown}{problem}"
             f" ({int(bad.sum())} row(s) in all)"
         )
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from riskscore import __version__
-from riskscore.commands import offline
+from riskscore.commands import offline, store
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"riskscore {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     offline.register(commands)
+    store.register(commands)
     return parser
 
 

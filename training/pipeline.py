@@ -38,7 +38,7 @@ from training.metrics import EvaluationSet, evaluate
 from training.model_card import write_model_card
 from training.split import DAY_MS, TimeSplit, split_by_time
 
-Progress = Callable[[str], None]
+Progress = Callable[[str], object]
 
 
 @dataclass(frozen=True)

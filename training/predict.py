@@ -18,7 +18,7 @@ CHUNK_ROWS = 100_000
 
 
 def predict_history(
-    history: pd.DataFrame, model: Model, progress: Callable[[int], None] | None = None
+    history: pd.DataFrame, model: Model, progress: Callable[[int], object] | None = None
 ) -> pd.DataFrame:
     """Calibrated scores for every row of a normalised history, in its row order."""
     delay = model.manifest.label_delay_seconds

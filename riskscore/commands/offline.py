@@ -66,17 +66,17 @@ def _features_parser(commands: Commands) -> None:
     )
     parser.add_argument("--data", type=Path, required=True, help="history .parquet or .csv")
     parser.add_argument("--out", type=Path, required=True, help="output .parquet")
-    parser.add_argument("--label-delay-days", type=float, default=30.0, help=_DELAY_HELP)
+    parser.add_argument("--label-delay-days", type=float, default=30.0, help=DELAY_HELP)
     parser.set_defaults(handler=_features)
 
 
-_DELAY_HELP = "when label_timestamp is absent, a fraud label is known this many days later"
+DELAY_HELP = "when label_timestamp is absent, a fraud label is known this many days later"
 
 
 def _features(args: argparse.Namespace) -> int:
     from feature_store.offline import STEP_COUNT, compute_features
 
-    history = _load(args.data)
+    history = load_or_exit(args.data)
     with tqdm(total=STEP_COUNT, desc="features", file=sys.stderr) as bar:
         features = compute_features(
             history,
@@ -90,7 +90,7 @@ def _features(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: Path) -> Any:
+def load_or_exit(path: Path) -> Any:
     from history.io import HistoryError, load_history
 
     try:
@@ -118,7 +118,7 @@ def _train_parser(commands: Commands) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of the span")
     parser.add_argument("--validation-fraction", type=float, default=0.15, help="share of span")
     parser.add_argument("--gap-days", type=float, default=7.0, help="gap before the test window")
-    parser.add_argument("--label-delay-days", type=float, default=30.0, help=_DELAY_HELP)
+    parser.add_argument("--label-delay-days", type=float, default=30.0, help=DELAY_HELP)
     parser.set_defaults(handler=_train)
 
 
@@ -128,7 +128,7 @@ def _train(args: argparse.Namespace) -> int:
     from training.pipeline import TrainingOptions, train_artifact
     from training.split import SplitError
 
-    history = _load(args.data)
+    history = load_or_exit(args.data)
     options = TrainingOptions(
         test_fraction=args.test_fraction,
         validation_fraction=args.validation_fraction,
@@ -174,7 +174,7 @@ def _predict(args: argparse.Namespace) -> int:
     except ModelArtifactError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    history = _load(args.data)
+    history = load_or_exit(args.data)
     with tqdm(total=len(history), desc="predict", unit="txn", file=sys.stderr) as bar:
         scores = predict_history(history, model, progress=bar.update)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,16 @@ from feature_store.definitions import FEATURE_NAMES, FEATURES
 from feature_store.online import OnlineStore, Transaction
 from history.schema import COLUMNS
 
-ENTITY_COLUMNS = ("card_id", "customer_id", "merchant_id", "device_id", "ip", "card_bin")
+# Every column holding an id that ends up in a Redis key.
+ID_COLUMNS = (
+    "transaction_id",
+    "card_id",
+    "customer_id",
+    "merchant_id",
+    "device_id",
+    "ip",
+    "card_bin",
+)
 
 
 def transactions(history: pd.DataFrame, namespace: str) -> list[Transaction]:
@@ -20,7 +29,7 @@ def transactions(history: pd.DataFrame, namespace: str) -> list[Transaction]:
         attributes: dict[str, Any] = {
             c.name: row[c.name] for c in COLUMNS if c.name not in ("timestamp", "amount")
         }
-        for column in ENTITY_COLUMNS:
+        for column in ID_COLUMNS[1:]:
             if attributes[column] is not None:
                 attributes[column] = namespace + attributes[column]
         ts_ms = int(row["timestamp"].value // 1_000_000)

@@ -12,7 +12,7 @@ from feature_store.definitions import FEATURE_NAMES, FEATURES
 from feature_store.materialize import materialize
 from feature_store.offline import compute_features
 from feature_store.online import OnlineStore
-from tests.feature_store.replay import ENTITY_COLUMNS, label_times, transactions
+from tests.feature_store.replay import ID_COLUMNS, label_times, transactions
 from tests.feature_store.test_online import DELAY, assert_same_features
 from tests.histories import tangled_history
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.redis
 
 def _namespaced(history: pd.DataFrame, namespace: str) -> pd.DataFrame:
     out = history.copy()
-    for column in ENTITY_COLUMNS:
+    for column in ID_COLUMNS:
         values = [None if v is None else namespace + v for v in out[column]]
         out[column] = pd.Series(values, index=out.index, dtype=object)
     return out

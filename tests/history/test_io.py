@@ -40,7 +40,7 @@ def test_normalise_fills_every_schema_column_in_order() -> None:
         ({"currency": ["USD", "XXX"]}, "column 'currency', row 2: 'XXX' is not a known"),
         ({"channel": ["web", None]}, "column 'channel', row 1: 'web' is not one of"),
         ({"transaction_id": ["a", "a"]}, "column 'transaction_id', row 2"),
-        ({"merchant_id": ["m1", None]}, "column 'merchant_id', row 2: None is missing"),
+        ({"merchant_id": ["m1", None]}, "column 'merchant_id', row 2: is missing (required)"),
         ({"is_fraud": ["1", "2"]}, "column 'is_fraud', row 2: '2' is not 0 or 1"),
     ],
 )
