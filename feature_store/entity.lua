@@ -1,142 +1,159 @@
--- One entity's aggregates in one atomic call: read them as they were before this event, then
--- record the event. Called by feature_store/online.py; all keys share the entity's hash tag.
+-- Entity aggregates in one atomic call: read them as they were before this event, then record
+-- the event. feature_store/script.py prepends the configuration (WINDOWS, LABEL, KINDS),
+-- generated from the feature definitions. feature_store/online.py calls it with one block per
+-- entity: on a single server every entity of a transaction in one call, on a cluster one call
+-- per entity (the keys of a block share the entity's hash tag).
 --
--- KEYS[1] hash  window rings ("<w>" = "last:count:sum", "<w>:<slot>" = "bucket:count:sum"),
---               the label ring ("L", "L:<slot>") and the last transaction time ("prev")
--- KEYS[2] zset  recent transaction ids of the entity, scored by time (dedup)
--- KEYS[3..] zsets  one per seen set of the entity: value -> last bucket
---
+-- KEYS[1]  string  marks this transaction as recorded for the call's first entity; expires
+--   after dedup_ms (dedup for the whole call)
+-- then per block: the entity's state (a MessagePack string, see `new_state`), then one zset per
+--   seen set of its kind (value -> last bucket seen)
 -- ARGV: mode ("txn" or "label"), ts_ms, amount_cents, transaction_id, ttl_seconds, dedup_ms,
---       prev_bucket_ms (0: none), prev_buckets, label_bucket_ms (0: none), label_buckets,
---       window count,
---       then per window: bucket_ms, buckets; then per seen set: bucket_ms, buckets, value ("": none)
+--   then per block: kind, then one value per seen set of the kind ("" when missing)
 --
--- Returns {fresh, count_1, sum_1, ..., prev_ts, fraud_count, distinct_1, new_1, ...}, -1 where a
--- value is missing. An event with a bucket older than the entity's latest is counted in the
--- latest bucket (late events are rare online and absent in a replayed history).
+-- Returns {recorded, then per block: count and sum per window, previous time, fraud count,
+-- distinct count and is-new flag per seen set}; recorded is 1, or 0 when the transaction id was
+-- seen before (then nothing is written). -1 marks a missing value. An event older than the
+-- entity's latest bucket is counted in the latest bucket.
 
-local h = KEYS[1]
 local mode = ARGV[1]
 local ts = tonumber(ARGV[2])
 local amount = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[5])
 
-local function fmt(x)
-  return string.format('%.0f', x)
+-- A ring is {last bucket, count, sum, slots}; slots[bucket % buckets] = {bucket, count, sum}
+-- holds the buckets still inside the window. `s` holds, per seen set, the bucket in which
+-- its zset was last pruned.
+local function new_state()
+  local rings = {}
+  for w = 1, #WINDOWS do
+    rings[w] = {-1, 0, 0, {}}
+  end
+  return {p = -1, w = rings, L = {-1, 0, 0, {}}, s = {}}
 end
 
-local function split3(text)
-  local a, b, c = string.match(text, '^(-?%d+):(-?%d+):(-?%d+)$')
-  return tonumber(a), tonumber(b), tonumber(c)
+local function load_state(key)
+  local raw = redis.call('GET', key)
+  if raw then
+    return cmsgpack.unpack(raw)
+  end
+  return new_state()
 end
 
--- Moves ring `name` forward to the bucket of `at`, adds (add_count, add_sum) when asked, and
--- returns the totals of the window from before the addition.
-local function ring(name, bucket_ms, buckets, at, add_count, add_sum)
-  local b = math.floor(at / bucket_ms)
-  local last, count, sum = -1, 0, 0
-  local totals = redis.call('HGET', h, name)
-  if totals then
-    last, count, sum = split3(totals)
+-- Moves a ring forward to bucket b; buckets that leave the window leave the totals.
+local function advance(ring, buckets, b)
+  local last = ring[1]
+  if b <= last then
+    return
   end
-  if b > last then
-    if last < 0 or b - last >= buckets then
-      count, sum = 0, 0
-    else
-      for k = last + 1, b do
-        local slot = redis.call('HGET', h, name .. ':' .. (k % buckets))
-        if slot then
-          local sb, sc, ss = split3(slot)
-          if sb == k - buckets then
-            count, sum = count - sc, sum - ss
-          end
-        end
-      end
-    end
-    last = b
+  if last < 0 or b - last >= buckets then
+    ring[1], ring[2], ring[3], ring[4] = b, 0, 0, {}
+    return
   end
-  local before_count, before_sum = count, sum
-  if add_count > 0 then
-    local field = name .. ':' .. (last % buckets)
-    local slot = redis.call('HGET', h, field)
-    local sc, ss = 0, 0
+  local slots = ring[4]
+  for k = last + 1, b do
+    local slot = slots[k % buckets]
     if slot then
-      local sb, c, s = split3(slot)
-      if sb == last then
-        sc, ss = c, s
+      if slot[1] == k - buckets then
+        ring[2], ring[3] = ring[2] - slot[2], ring[3] - slot[3]
       end
+      slots[k % buckets] = nil
     end
-    redis.call('HSET', h, field, fmt(last) .. ':' .. fmt(sc + add_count) .. ':' .. fmt(ss + add_sum))
-    count, sum = count + add_count, sum + add_sum
   end
-  redis.call('HSET', h, name, fmt(last) .. ':' .. fmt(count) .. ':' .. fmt(sum))
-  return before_count, before_sum
+  ring[1] = b
 end
 
-local label_ms = tonumber(ARGV[9])
-local label_buckets = tonumber(ARGV[10])
+local function add(ring, buckets, value)
+  local last = ring[1]
+  local slot = ring[4][last % buckets]
+  if slot and slot[1] == last then
+    slot[2], slot[3] = slot[2] + 1, slot[3] + value
+  else
+    ring[4][last % buckets] = {last, 1, value}
+  end
+  ring[2], ring[3] = ring[2] + 1, ring[3] + value
+end
+
+local function label_block(key)
+  local state = load_state(key)
+  advance(state.L, LABEL[2], math.floor(ts / LABEL[1]))
+  add(state.L, LABEL[2], 0)
+  redis.call('SET', key, cmsgpack.pack(state), 'EX', ttl)
+end
+
+local function seen_block(state, s, window, key, value, recorded, out)
+  local b = math.floor(ts / window[1])
+  local first = b - window[2] + 1
+  out[#out + 1] = redis.call('ZCOUNT', key, first, '+inf')
+  if value == '' then
+    out[#out + 1] = -1
+  else
+    local score = tonumber(redis.call('ZSCORE', key, value) or '-1')
+    out[#out + 1] = (score >= first) and 0 or 1
+  end
+  if recorded then
+    if value ~= '' then
+      redis.call('ZADD', key, 'GT', b, value)
+    end
+    -- Values that left the window are counted out by ZCOUNT; dropping them (and renewing the
+    -- TTL, far longer than a bucket) once per bucket keeps the set bounded at little cost.
+    if (state.s[s] or -1) < b then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. first)
+      redis.call('EXPIRE', key, ttl)
+      state.s[s] = b
+    end
+  end
+end
+
+local function txn_block(k, a, recorded, out)
+  local key, kind = KEYS[k], KINDS[ARGV[a]]
+  local state = load_state(key)
+  for w = 1, #WINDOWS do
+    local ring, buckets = state.w[w], WINDOWS[w][2]
+    advance(ring, buckets, math.floor(ts / WINDOWS[w][1]))
+    out[#out + 1] = ring[2]
+    out[#out + 1] = ring[3]
+    if recorded then
+      add(ring, buckets, amount)
+    end
+  end
+  local prev = state.p
+  if kind.prev then
+    local start = (math.floor(ts / kind.prev[1]) - kind.prev[2] + 1) * kind.prev[1]
+    out[#out + 1] = (prev >= start) and prev or -1
+  else
+    out[#out + 1] = -1
+  end
+  if recorded and ts > prev then
+    state.p = ts
+  end
+  if kind.label then
+    advance(state.L, LABEL[2], math.floor(ts / LABEL[1]))
+    out[#out + 1] = state.L[2]
+  else
+    out[#out + 1] = -1
+  end
+  for s, window in ipairs(kind.seen) do
+    seen_block(state, s, window, KEYS[k + s], ARGV[a + s], recorded, out)
+  end
+  if recorded then
+    redis.call('SET', key, cmsgpack.pack(state), 'EX', ttl)
+  end
+  return #kind.seen
+end
 
 if mode == 'label' then
-  ring('L', label_ms, label_buckets, ts, 1, 0)
-  redis.call('EXPIRE', h, ttl)
+  for k = 2, #KEYS do
+    label_block(KEYS[k])
+  end
   return {1}
 end
 
-local fresh = redis.call('ZADD', KEYS[2], 'NX', ts, ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. fmt(ts - tonumber(ARGV[6])))
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
-local add = fresh
-local out = {fresh}
-
-local windows = tonumber(ARGV[11])
-local i = 12
-for w = 1, windows do
-  local bucket_ms, buckets = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-  local count, sum = ring('w' .. w, bucket_ms, buckets, ts, add, add * amount)
-  out[#out + 1] = count
-  out[#out + 1] = sum
-  i = i + 2
-end
-
-local prev = tonumber(redis.call('HGET', h, 'prev') or '-1')
-local prev_ms, prev_buckets = tonumber(ARGV[7]), tonumber(ARGV[8])
-if prev_ms > 0 then
-  local start = (math.floor(ts / prev_ms) - prev_buckets + 1) * prev_ms
-  out[#out + 1] = (prev >= start) and prev or -1
-else
-  out[#out + 1] = -1
-end
-if add == 1 and ts > prev then
-  redis.call('HSET', h, 'prev', fmt(ts))
-end
-
-if label_ms > 0 then
-  local frauds = ring('L', label_ms, label_buckets, ts, 0, 0)
-  out[#out + 1] = frauds
-else
-  out[#out + 1] = -1
-end
-redis.call('EXPIRE', h, ttl)
-
-local k = 3
-while i <= #ARGV do
-  local bucket_ms, buckets, value = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local key = KEYS[k]
-  local b = math.floor(ts / bucket_ms)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. fmt(b - buckets + 1))
-  if value == '' then
-    out[#out + 1] = redis.call('ZCARD', key)
-    out[#out + 1] = -1
-  else
-    local seen = redis.call('ZSCORE', key, value)
-    out[#out + 1] = redis.call('ZCARD', key)
-    out[#out + 1] = seen and 0 or 1
-    if add == 1 then
-      redis.call('ZADD', key, 'GT', b, value)
-    end
-  end
-  redis.call('EXPIRE', key, ttl)
-  i = i + 3
-  k = k + 1
+local recorded = redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[6]) ~= false
+local out = {recorded and 1 or 0}
+local k, a = 2, 7
+while a <= #ARGV do
+  local seen = txn_block(k, a, recorded, out)
+  k, a = k + 1 + seen, a + 1 + seen
 end
 return out

@@ -4,9 +4,10 @@ All keys of one entity carry the same hash tag (`{card:abc}`), so they live in o
 and one server-side script can read and update them together. The layout version is part of
 every key: a new layout is written beside the old one, never over it.
 
-    rs:v1:{<entity>:<id>}:w                       hash  window rings, label ring, last time
+    rs:v1:{<entity>:<id>}:a                       string  window rings, label ring, last time
+                                                          (MessagePack; see entity.lua)
     rs:v1:{<entity>:<id>}:s:<attribute>:<window>  zset  seen set: value -> last bucket
-    rs:v1:{<entity>:<id>}:t                       zset  recent transaction ids -> time (dedup)
+    rs:v1:{<entity>:<id>}:t:<transaction_id>      string  the transaction was recorded (dedup)
     rs:v1:{label:<transaction_id>}                string  a fraud label was applied
 """
 
@@ -22,16 +23,16 @@ def entity_prefix(entity: Entity, entity_id: str) -> str:
     return f"{PREFIX}:{{{entity.name}:{entity_id}}}"
 
 
-def windows_key(entity: Entity, entity_id: str) -> str:
-    return f"{entity_prefix(entity, entity_id)}:w"
+def state_key(entity: Entity, entity_id: str) -> str:
+    return f"{entity_prefix(entity, entity_id)}:a"
 
 
 def seen_set_key(seen: SeenSet, entity_id: str) -> str:
     return f"{entity_prefix(seen.entity, entity_id)}:s:{seen.attribute}:{seen.window.name}"
 
 
-def dedup_key(entity: Entity, entity_id: str) -> str:
-    return f"{entity_prefix(entity, entity_id)}:t"
+def dedup_key(entity: Entity, entity_id: str, transaction_id: str) -> str:
+    return f"{entity_prefix(entity, entity_id)}:t:{transaction_id}"
 
 
 def label_marker_key(transaction_id: str) -> str:

@@ -1,12 +1,14 @@
 -- Bulk load of entity states computed offline (feature_store/materialize.py): replaces every
--- key of each entity with the state a replay of the history would have left.
+-- key of each entity with the state a replay of the history would have left. The state string
+-- has the shape entity.lua reads and writes.
 --
--- KEYS: per entity, `per_entity` keys: the windows hash, the dedup zset, then its seen sets.
--- ARGV[1]: JSON {"per_entity": n, "ttl": seconds, "dedup_ms": ms,
---                "entities": [{"h": [field, value, ...], "t": [score, id, ...],
---                              "s": [[score, value, ...], ...]}, ...]}
+-- KEYS: per entity, `per_entity` keys: its state, then its seen sets.
+-- ARGV[1]: JSON {"per_entity": n, "ttl": seconds, "entities": [
+--   {"a": {"p": prev, "w": [ring, ...], "L": ring}, "s": [[score, value, ...], ...]}, ...]}
+-- where a ring is [last, count, sum, {"<slot>": [bucket, count, sum], ...}].
 
 local spec = cjson.decode(ARGV[1])
+local per_entity = spec.per_entity
 
 -- Lua's stack limits unpack(), so long argument lists go in pieces of whole pairs.
 local function chunked(command, key, items)
@@ -16,7 +18,15 @@ local function chunked(command, key, items)
   end
 end
 
-local per_entity = spec.per_entity
+-- JSON object keys are strings; entity.lua indexes slots by number.
+local function ring(json)
+  local slots = {}
+  for slot, value in pairs(json[4]) do
+    slots[tonumber(slot)] = value
+  end
+  return {json[1], json[2], json[3], slots}
+end
+
 for index, entity in ipairs(spec.entities) do
   local base = (index - 1) * per_entity
   local keys = {}
@@ -24,18 +34,16 @@ for index, entity in ipairs(spec.entities) do
     keys[k] = KEYS[base + k]
   end
   redis.call('DEL', unpack(keys))
-  if #entity.h > 0 then
-    chunked('HSET', keys[1], entity.h)
-    redis.call('EXPIRE', keys[1], spec.ttl)
+  local rings = {}
+  for w, json in ipairs(entity.a.w) do
+    rings[w] = ring(json)
   end
-  if #entity.t > 0 then
-    chunked('ZADD', keys[2], entity.t)
-    redis.call('PEXPIRE', keys[2], spec.dedup_ms)
-  end
+  local state = {p = entity.a.p, w = rings, L = ring(entity.a.L), s = {}}
+  redis.call('SET', keys[1], cmsgpack.pack(state), 'EX', spec.ttl)
   for s, members in ipairs(entity.s) do
     if #members > 0 then
-      chunked('ZADD', keys[2 + s], members)
-      redis.call('EXPIRE', keys[2 + s], spec.ttl)
+      chunked('ZADD', keys[1 + s], members)
+      redis.call('EXPIRE', keys[1 + s], spec.ttl)
     end
   end
 end

@@ -61,20 +61,19 @@ async def materialize(
     await client.script_load(LOAD_SCRIPT)
     counts: dict[str, int] = {}
     for entity in ENTITIES:
-        states = entity_states(inputs, entity, end_ms=end_ms, dedup_ms=dedup_seconds * 1000)
+        states = entity_states(inputs, entity, end_ms=end_ms)
         counts[entity.name] = len(states)
         for batch in _batches(entity, states, isinstance(client, RedisCluster)):
-            await _load(client, batch, dedup_seconds * 1000)
+            await _load(client, batch)
             if progress:
                 progress(sum(len(call[1]) for call in batch))
     markers = await _label_markers(client, inputs, end_ms)
+    await _dedup_markers(client, inputs, end_ms - dedup_seconds * 1000, dedup_seconds * 1000)
     return MaterializeReport(counts, markers, time.perf_counter() - started)
 
 
-def entity_states(
-    inputs: dict[str, Any], entity: Entity, *, end_ms: int, dedup_ms: int
-) -> dict[str, State]:
-    """Per entity id: hash fields (`h`), dedup members (`t`) and seen-set members (`s`)."""
+def entity_states(inputs: dict[str, Any], entity: Entity, *, end_ms: int) -> dict[str, State]:
+    """Per entity id: the state (`a`) and seen-set members (`s`)."""
     frame = pd.DataFrame(
         {
             "id": inputs[entity.column],
@@ -86,23 +85,22 @@ def entity_states(
     )
     frame = frame[frame["id"].notna()]
     seen_sets = [s for s in SEEN_SETS if s.entity == entity]
-    states: dict[str, State] = {
-        entity_id: {"h": [], "t": [], "s": [[] for _ in seen_sets]}
-        for entity_id in frame["id"].unique().tolist()
-    }
-    fields = [
-        _ring(frame, f"w{i + 1}", w, frame["ts"], frame["cents"]) for i, w in enumerate(WINDOWS)
-    ]
     latest = frame.groupby("id")["ts"].max()
-    fields.append({eid: ["prev", str(ts)] for eid, ts in zip(latest.index, latest, strict=True)})
+    states: dict[str, State] = {
+        entity_id: {
+            "a": {"p": int(ts), "w": [], "L": EMPTY_RING},
+            "s": [[] for _ in seen_sets],
+        }
+        for entity_id, ts in zip(latest.index, latest, strict=True)
+    }
+    for window in WINDOWS:
+        rings = _rings(frame, window, frame["ts"], frame["cents"])
+        for entity_id, state in states.items():
+            state["a"]["w"].append(rings.get(entity_id, EMPTY_RING))
     if entity in LABEL_ENTITIES:
         labelled = frame[(frame["label_ms"] >= 0) & (frame["label_ms"] <= end_ms)]
-        fields.append(_ring(labelled, "L", LABEL_WINDOW, labelled["label_ms"], None))
-    for ring in fields:
-        for entity_id, pairs in ring.items():
-            states[entity_id]["h"] += pairs
-    for entity_id, members in _pairs(_dedup(frame, dedup_ms), "ts", "txn").items():
-        states[entity_id]["t"] = members
+        for entity_id, ring in _rings(labelled, LABEL_WINDOW, labelled["label_ms"], None).items():
+            states[entity_id]["a"]["L"] = ring
     for index, seen in enumerate(seen_sets):
         values = pd.Series(inputs[seen.attribute]).loc[frame.index]
         seen_members = _seen_members(frame, values, seen.window)
@@ -111,10 +109,15 @@ def entity_states(
     return states
 
 
-def _ring(
-    frame: pd.DataFrame, name: str, window: Window, times: pd.Series, cents: pd.Series | None
-) -> dict[str, list[str]]:
-    """Hash fields of one ring per entity: totals under `name`, slots under `name:<slot>`."""
+# A ring as entity.lua keeps it: [last bucket, count, sum, {slot: [bucket, count, sum]}].
+Ring = list[Any]
+EMPTY_RING: Ring = [-1, 0, 0, {}]
+
+
+def _rings(
+    frame: pd.DataFrame, window: Window, times: pd.Series, cents: pd.Series | None
+) -> dict[str, Ring]:
+    """One ring per entity of the frame, holding the buckets inside the window of its last."""
     if frame.empty:
         return {}
     bucket = times // window.bucket_ms
@@ -123,28 +126,23 @@ def _ring(
     last = data.groupby("id")["b"].transform("max")
     data = data[data["b"] >= last - window.bucket_count + 1]
     slots = data.groupby(["id", "b"], sort=False).agg(c=("c", "sum"), s=("s", "sum")).reset_index()
-    slots["f"] = name + ":" + (slots["b"] % window.bucket_count).astype(str)
-    slots["v"] = _triple(slots["b"], slots["c"], slots["s"])
     totals = slots.groupby("id").agg(last=("b", "max"), c=("c", "sum"), s=("s", "sum"))
-    out: dict[str, list[str]] = {
-        eid: [name, text]
-        for eid, text in zip(
-            totals.index, _triple(totals["last"], totals["c"], totals["s"]), strict=True
+    out: dict[str, Ring] = {
+        eid: [last_bucket, count, total, {}]
+        for eid, last_bucket, count, total in zip(
+            totals.index,
+            totals["last"].tolist(),
+            totals["c"].tolist(),
+            totals["s"].tolist(),
+            strict=True,
         )
     }
-    for eid, field, value in zip(slots["id"], slots["f"], slots["v"], strict=True):
-        out[eid] += (field, value)
+    rows = zip(
+        slots["id"], slots["b"].tolist(), slots["c"].tolist(), slots["s"].tolist(), strict=True
+    )
+    for eid, slot_bucket, count, total in rows:
+        out[eid][3][str(slot_bucket % window.bucket_count)] = [slot_bucket, count, total]
     return out
-
-
-def _triple(first: pd.Series, second: pd.Series, third: pd.Series) -> list[str]:
-    text = first.astype(str) + ":" + second.astype(str) + ":" + third.astype(str)
-    return text.tolist()
-
-
-def _dedup(frame: pd.DataFrame, dedup_ms: int) -> pd.DataFrame:
-    last = frame.groupby("id")["ts"].transform("max")
-    return frame[frame["ts"] >= last - dedup_ms]
 
 
 def _seen_members(frame: pd.DataFrame, values: pd.Series, window: Window) -> pd.DataFrame:
@@ -173,7 +171,7 @@ def _batches(entity: Entity, states: dict[str, State], by_slot: bool) -> Iterato
     seen_sets = [s for s in SEEN_SETS if s.entity == entity]
     groups: dict[int, list[str]] = {}
     for entity_id in states:
-        slot = key_slot(keys.windows_key(entity, entity_id).encode()) if by_slot else 0
+        slot = key_slot(keys.state_key(entity, entity_id).encode()) if by_slot else 0
         groups.setdefault(slot, []).append(entity_id)
     calls: list[Call] = []
     for ids in groups.values():
@@ -182,8 +180,7 @@ def _batches(entity: Entity, states: dict[str, State], by_slot: bool) -> Iterato
             call_keys = []
             for entity_id in chunk:
                 call_keys += [
-                    keys.windows_key(entity, entity_id),
-                    keys.dedup_key(entity, entity_id),
+                    keys.state_key(entity, entity_id),
                 ]
                 call_keys += [keys.seen_set_key(s, entity_id) for s in seen_sets]
             calls.append((call_keys, [states[eid] for eid in chunk]))
@@ -194,18 +191,33 @@ def _batches(entity: Entity, states: dict[str, State], by_slot: bool) -> Iterato
         yield calls
 
 
-async def _load(client: Client, calls: list[Call], dedup_ms: int) -> None:
+async def _load(client: Client, calls: list[Call]) -> None:
     pipe = client.pipeline(transaction=False)
     for call_keys, states in calls:
         per_entity = len(call_keys) // len(states)
         payload = {
             "per_entity": per_entity,
             "ttl": RETENTION_SECONDS,
-            "dedup_ms": dedup_ms,
             "entities": states,
         }
         pipe.execute_command("EVALSHA", LOAD_SHA, len(call_keys), *call_keys, orjson.dumps(payload))
     await pipe.execute()
+
+
+async def _dedup_markers(
+    client: Client, inputs: dict[str, Any], since_ms: int, ttl_ms: int
+) -> None:
+    """Mark the last transactions as recorded, so that a retry after the load counts once."""
+    recent = np.flatnonzero(inputs["ts_ms"] >= since_ms).tolist()
+    for start in range(0, len(recent), 2_000):
+        pipe = client.pipeline(transaction=False)
+        for row in recent[start : start + 2_000]:
+            for entity in ENTITIES:
+                entity_id = inputs[entity.column][row]
+                if entity_id is not None:
+                    key = keys.dedup_key(entity, entity_id, inputs["transaction_id"][row])
+                    pipe.set(key, 1, px=ttl_ms)
+        await pipe.execute()
 
 
 async def _label_markers(client: Client, inputs: dict[str, Any], end_ms: int) -> int:

@@ -19,6 +19,7 @@ from feature_store.aggregates import (
     LABEL_ENTITIES,
     LABEL_WINDOW,
     PREVIOUS_ENTITIES,
+    PREVIOUS_WINDOW,
     SEEN_SETS,
     Entity,
     SeenSet,
@@ -162,13 +163,13 @@ RETENTION_MARGIN_MS = WINDOW_30D.span_seconds * 1000 * 2
 
 
 def _previous(codes: Ints, times: Ints) -> Floats:
-    """Time of the same entity's previous transaction, when inside the 30 d window."""
+    """Time of the same entity's previous transaction, when inside its window."""
     previous = np.full(len(codes), np.nan)
     if len(codes) > 1:
         same = codes[1:] == codes[:-1]
         earlier = times[:-1].astype(np.float64)
         previous[1:] = np.where(same, earlier, np.nan)
-    return np.where(previous >= _window_start(times, WINDOW_30D), previous, np.nan)
+    return np.where(previous >= _window_start(times, PREVIOUS_WINDOW), previous, np.nan)
 
 
 def _fraud_counts(label_ms: Ints, all_codes: Ints, codes: Ints, times: Ints) -> Ints:

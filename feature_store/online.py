@@ -9,11 +9,9 @@ Cluster the pipeline is split by node: one round trip per node involved.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -38,12 +36,14 @@ from feature_store.aggregates import (
     txn_country,
 )
 from feature_store.currency import usd_cents
-from feature_store.windows import RETENTION_SECONDS, WINDOW_30D, WINDOWS
+from feature_store.script import ENTITY_SCRIPT, ENTITY_SCRIPT_SHA
+from feature_store.windows import RETENTION_SECONDS, WINDOWS
+from history.schema import COLUMNS
 
 Client = Redis | RedisCluster
+# Every raw history column a feature may read, so that a transaction always carries them all.
+ATTRIBUTE_COLUMNS = tuple(c.name for c in COLUMNS if c.name not in ("timestamp", "amount"))
 NAN = math.nan
-SCRIPT = resources.files(__package__).joinpath("entity.lua").read_text()
-SCRIPT_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
 
 
 class FeatureStoreError(Exception):
@@ -70,7 +70,7 @@ class Transaction:
     transaction_id: str
     ts_ms: int
     amount_cents: int
-    attributes: Mapping[str, str | None]
+    attributes: Mapping[str, Any]
 
     @classmethod
     def build(
@@ -79,10 +79,11 @@ class Transaction:
         ts_ms: int,
         amount: float,
         currency: str,
-        attributes: Mapping[str, str | None],
+        attributes: Mapping[str, Any],
     ) -> Transaction:
         """With the derived attributes the stores share: USD cents and the transaction country."""
-        derived = dict(attributes)
+        derived: dict[str, Any] = dict.fromkeys(ATTRIBUTE_COLUMNS)
+        derived.update(attributes)
         derived["txn_country"] = txn_country(
             attributes.get("ip_country"), attributes.get("merchant_country")
         )
@@ -90,28 +91,26 @@ class Transaction:
 
 
 @dataclass(frozen=True)
-class _EntityPlan:
-    """The fixed part of one entity's script call, worked out once."""
+class _Block:
+    """One entity of a transaction: its keys and arguments in a script call."""
 
     entity: Entity
+    entity_id: str
     seen_sets: tuple[SeenSet, ...]
-    static_args: tuple[int, ...]
+
+    @property
+    def keys(self) -> list[str]:
+        state = keys.state_key(self.entity, self.entity_id)
+        return [state, *(keys.seen_set_key(s, self.entity_id) for s in self.seen_sets)]
+
+    def args(self, attributes: Mapping[str, Any]) -> list[Any]:
+        return [self.entity.name, *(attributes.get(s.attribute) or "" for s in self.seen_sets)]
 
 
-def _plan(entity: Entity) -> _EntityPlan:
-    previous = (WINDOW_30D.bucket_ms, WINDOW_30D.bucket_count)
-    labels = (LABEL_WINDOW.bucket_ms, LABEL_WINDOW.bucket_count)
-    args = (
-        *(previous if entity in PREVIOUS_ENTITIES else (0, 0)),
-        *(labels if entity in LABEL_ENTITIES else (0, 0)),
-        len(WINDOWS),
-        *(n for w in WINDOWS for n in (w.bucket_ms, w.bucket_count)),
-    )
-    seen = tuple(s for s in SEEN_SETS if s.entity == entity)
-    return _EntityPlan(entity, seen, args)
-
-
-PLANS: tuple[_EntityPlan, ...] = tuple(_plan(entity) for entity in ENTITIES)
+SEEN_BY_ENTITY = {e: tuple(s for s in SEEN_SETS if s.entity == e) for e in ENTITIES}
+# Per block of a reply: a count and a sum per window, the previous time, the fraud count, then
+# a distinct count and a first-sighting flag per seen set.
+Call = tuple[list[str], list[Any]]
 
 
 class OnlineStore:
@@ -119,24 +118,31 @@ class OnlineStore:
 
     >>> store = OnlineStore(Redis.from_url("redis://127.0.0.1:6379/0"), timeout_ms=50)
     >>> aggregates = await store.read_and_update(transaction)
+
+    On a single server every entity of a transaction goes into one script call; on a Redis
+    Cluster each entity gets its own call (its keys share one slot), pipelined by node.
     """
 
     def __init__(self, client: Client, *, timeout_ms: float = 50.0, dedup_seconds: int = 3600):
         self.client = client
         self.timeout_seconds = timeout_ms / 1000.0
         self.dedup_ms = dedup_seconds * 1000
+        self.per_entity_calls = isinstance(client, RedisCluster)
 
     async def read_and_update(self, txn: Transaction) -> dict[str, float]:
         """Aggregates of every entity as before `txn`; records `txn` unless already recorded.
 
         Raises `FeatureStoreTimeoutError` or `FeatureStoreUnavailableError`.
         """
-        calls = [(plan, txn.attributes.get(plan.entity.column)) for plan in PLANS]
-        present = [(plan, entity_id) for plan, entity_id in calls if entity_id]
-        replies = await self._run([self._txn_call(plan, eid, txn) for plan, eid in present])
-        aggregates = _missing_aggregates()
-        for (plan, _), reply in zip(present, replies, strict=True):
-            _fill(plan, reply, aggregates)
+        blocks = _blocks(txn, ENTITIES)
+        head = ["txn", txn.ts_ms, txn.amount_cents, txn.transaction_id, RETENTION_SECONDS]
+        head.append(self.dedup_ms)
+        replies = await self._run(self._calls(blocks, head, txn))
+        values = [v for reply in replies for v in reply[1:]]
+        aggregates = dict(MISSING_AGGREGATES)
+        position = 0
+        for block in blocks:
+            position = _read_block(block, values, position, aggregates)
         return aggregates
 
     async def apply_label(self, txn: Transaction, label_ms: int) -> bool:
@@ -148,44 +154,36 @@ class OnlineStore:
         first = await self._guard(self.client.set(marker, label_ms, nx=True, ex=RETENTION_SECONDS))
         if not first:
             return False
-        calls = []
-        for entity in LABEL_ENTITIES:
-            entity_id = txn.attributes.get(entity.column)
-            if entity_id:
-                key = keys.windows_key(entity, entity_id)
-                label = (LABEL_WINDOW.bucket_ms, LABEL_WINDOW.bucket_count)
-                args = ("label", label_ms, 0, txn.transaction_id, RETENTION_SECONDS, 0, 0, 0)
-                calls.append(((key,), (*args, *label, 0)))
-        await self._run(calls)
+        head: list[Any] = ["label", label_ms, 0, txn.transaction_id, RETENTION_SECONDS, 0]
+        await self._run(self._calls(_blocks(txn, LABEL_ENTITIES), head, txn, seen=False))
         return True
 
-    def _txn_call(
-        self, plan: _EntityPlan, entity_id: str, txn: Transaction
-    ) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-        entity = plan.entity
-        call_keys = [keys.windows_key(entity, entity_id), keys.dedup_key(entity, entity_id)]
-        args: list[Any] = [
-            "txn",
-            txn.ts_ms,
-            txn.amount_cents,
-            txn.transaction_id,
-            RETENTION_SECONDS,
-            self.dedup_ms,
-            *plan.static_args,
-        ]
-        for seen in plan.seen_sets:
-            call_keys.append(keys.seen_set_key(seen, entity_id))
-            value = txn.attributes.get(seen.attribute) or ""
-            args += [seen.window.bucket_ms, seen.window.bucket_count, value]
-        return tuple(call_keys), tuple(args)
+    def _calls(
+        self, blocks: list[_Block], head: list[Any], txn: Transaction, *, seen: bool = True
+    ) -> list[Call]:
+        """Script calls for the blocks: one, or one per block on a cluster. `seen=False` leaves
+        the seen sets out (label events touch only the entity state)."""
+        groups = [[block] for block in blocks] if self.per_entity_calls else [blocks]
+        calls: list[Call] = []
+        for group in groups:
+            if not group:
+                continue
+            first = group[0]
+            call_keys = [keys.dedup_key(first.entity, first.entity_id, txn.transaction_id)]
+            call_args = list(head)
+            for block in group:
+                call_keys += block.keys if seen else block.keys[:1]
+                call_args += block.args(txn.attributes) if seen else []
+            calls.append((call_keys, call_args))
+        return calls
 
-    async def _run(self, calls: Sequence[tuple[tuple[str, ...], tuple[Any, ...]]]) -> list[Any]:
+    async def _run(self, calls: Sequence[Call]) -> list[Any]:
         replies: list[Any] = await self._guard(self._pipeline(calls))
         missing = [i for i, r in enumerate(replies) if isinstance(r, redis_errors.NoScriptError)]
         if missing:
             # A new or restarted server has no script cache: load the script and run again
             # only the calls it refused (the others have been applied already).
-            await self._guard(self.client.script_load(SCRIPT))
+            await self._guard(self.client.script_load(ENTITY_SCRIPT))
             again = await self._guard(self._pipeline([calls[i] for i in missing]))
             for index, reply in zip(missing, again, strict=True):
                 replies[index] = reply
@@ -194,10 +192,23 @@ class OnlineStore:
                 raise FeatureStoreUnavailableError(f"Redis failed a call: {reply}") from reply
         return replies
 
-    async def _pipeline(self, calls: Sequence[tuple[tuple[str, ...], tuple[Any, ...]]]) -> Any:
+    async def _pipeline(self, calls: Sequence[Call]) -> Any:
+        if len(calls) == 1 and not self.per_entity_calls:
+            # One call needs no pipeline: a plain command costs the client less CPU.
+            call_keys, call_args = calls[0]
+            try:
+                return [
+                    await self.client.execute_command(
+                        "EVALSHA", ENTITY_SCRIPT_SHA, len(call_keys), *call_keys, *call_args
+                    )
+                ]
+            except redis_errors.ResponseError as exc:
+                return [exc]
         pipe = self.client.pipeline(transaction=False)
-        for call_keys, args in calls:
-            pipe.execute_command("EVALSHA", SCRIPT_SHA, len(call_keys), *call_keys, *args)
+        for call_keys, call_args in calls:
+            pipe.execute_command(
+                "EVALSHA", ENTITY_SCRIPT_SHA, len(call_keys), *call_keys, *call_args
+            )
         return await pipe.execute(raise_on_error=False)
 
     async def _guard(self, awaitable: Any) -> Any:
@@ -216,32 +227,34 @@ class OnlineStore:
             raise FeatureStoreUnavailableError(f"Redis unreachable: {exc}") from exc
 
 
-def _missing_aggregates() -> dict[str, float]:
-    aggregates: dict[str, float] = {}
-    for plan in PLANS:
-        _fill(plan, None, aggregates)
-    return aggregates
+def _blocks(txn: Transaction, entities: Sequence[Entity]) -> list[_Block]:
+    out = []
+    for entity in entities:
+        entity_id = txn.attributes.get(entity.column)
+        if entity_id:
+            out.append(_Block(entity, entity_id, SEEN_BY_ENTITY[entity]))
+    return out
 
 
-def _fill(plan: _EntityPlan, reply: Sequence[int] | None, out: dict[str, float]) -> None:
-    """Name the values of one entity's reply, or mark them missing when there is none."""
-    values = iter(reply[1:]) if reply is not None else None
+def _block_keys(entity: Entity) -> list[str]:
+    """Aggregate names of one block of a reply, in reply order; "" for a value not kept."""
+    names = [key for w in WINDOWS for key in (count_key(entity, w), sum_key(entity, w))]
+    names.append(previous_key(entity) if entity in PREVIOUS_ENTITIES else "")
+    names.append(fraud_count_key(entity, LABEL_WINDOW) if entity in LABEL_ENTITIES else "")
+    for seen in SEEN_BY_ENTITY[entity]:
+        names += [distinct_key(seen), new_key(seen)]
+    return names
 
-    def take() -> float:
-        if values is None:
-            return NAN
-        value = next(values)
-        return NAN if value < 0 else float(value)
 
-    entity = plan.entity
-    for window in WINDOWS:
-        out[count_key(entity, window)] = take()
-        out[sum_key(entity, window)] = take()
-    prev, frauds = take(), take()
-    if entity in PREVIOUS_ENTITIES:
-        out[previous_key(entity)] = prev
-    if entity in LABEL_ENTITIES:
-        out[fraud_count_key(entity, LABEL_WINDOW)] = frauds
-    for seen in plan.seen_sets:
-        out[distinct_key(seen)] = take()
-        out[new_key(seen)] = take()
+BLOCK_KEYS = {entity: _block_keys(entity) for entity in ENTITIES}
+MISSING_AGGREGATES = {name: NAN for names in BLOCK_KEYS.values() for name in names if name}
+
+
+def _read_block(block: _Block, values: Sequence[int], start: int, out: dict[str, float]) -> int:
+    """Name one block's values; returns where the next block starts."""
+    names = BLOCK_KEYS[block.entity]
+    for offset, name in enumerate(names):
+        if name:
+            value = values[start + offset]
+            out[name] = NAN if value < 0 else float(value)
+    return start + len(names)
