@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEFAULT_MODEL := model_artifacts/default
 DEFAULT_HISTORY := data/default-history.parquet
 
-.PHONY: install test lint format bench model run clean
+.PHONY: install test lint format bench model lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ bench: $(STAMP)
 model: $(STAMP)
 	$(BIN)/riskscore simulate --out $(DEFAULT_HISTORY) --transactions 400000 --days 120 --seed 7
 	$(BIN)/riskscore train --data $(DEFAULT_HISTORY) --out $(DEFAULT_MODEL)
+
+# Pin the service image's runtime dependencies (no training stack) in requirements/runtime.lock.
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet .
+	{ echo "# Runtime dependencies of the service image, pinned. Regenerate with: make lock"; \
+	  build/lock-venv/bin/python -m pip freeze --exclude riskscore; } > requirements/runtime.lock
+	rm -rf build/lock-venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,59 @@
+"""The image and the project files: what the Dockerfile copies exists, the CLI answers --help."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from riskscore.cli import build_parser
+
+ROOT = Path(__file__).parents[1]
+
+
+def _copied_paths() -> list[str]:
+    paths = []
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        match = re.match(r"COPY\s+(?!--from)(.+)", line)
+        if match:
+            *sources, _destination = match.group(1).split()
+            paths += sources
+    return paths
+
+
+def test_dockerfile_copies_only_existing_paths() -> None:
+    paths = _copied_paths()
+    assert "model_artifacts/default" in paths
+    missing = [p for p in paths if not (ROOT / p).exists()]
+    assert not missing, f"Dockerfile copies paths that do not exist: {missing}"
+
+
+def test_dockerignore_lets_every_copied_path_through() -> None:
+    allowed = [
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
+    for path in _copied_paths():
+        assert any(path == a or path.startswith(a + "/") for a in allowed), path
+
+
+def _subcommands() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", _subcommands())
+def test_every_subcommand_has_help(command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "riskscore.cli", command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"usage: riskscore {command}" in result.stdout
