@@ -15,28 +15,29 @@ Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Strings = npt.NDArray[np.object_]
 
-# Country, weight among customers and merchants, currency, first IPv4 octet of its addresses.
-COUNTRIES: tuple[tuple[str, float, str, int], ...] = (
-    ("US", 0.30, "USD", 23),
-    ("GB", 0.09, "GBP", 81),
-    ("DE", 0.08, "EUR", 91),
-    ("FR", 0.07, "EUR", 90),
-    ("ES", 0.04, "EUR", 88),
-    ("IT", 0.04, "EUR", 93),
-    ("NL", 0.03, "EUR", 94),
-    ("SE", 0.02, "SEK", 95),
-    ("PL", 0.02, "PLN", 89),
-    ("CA", 0.05, "CAD", 24),
-    ("MX", 0.03, "MXN", 187),
-    ("BR", 0.04, "BRL", 177),
-    ("AU", 0.03, "AUD", 101),
-    ("JP", 0.04, "JPY", 126),
-    ("SG", 0.02, "SGD", 103),
-    ("IN", 0.04, "INR", 117),
-    ("AE", 0.01, "AED", 94),
-    ("ZA", 0.01, "ZAR", 105),
-    ("NG", 0.02, "NGN", 102),
-    ("TR", 0.02, "TRY", 85),
+# Country, weight among customers and merchants, currency, first IPv4 octet of its addresses,
+# UTC offset in hours (of its most populous time zone, ignoring summer time).
+COUNTRIES: tuple[tuple[str, float, str, int, float], ...] = (
+    ("US", 0.30, "USD", 23, -5.0),
+    ("GB", 0.09, "GBP", 81, 0.0),
+    ("DE", 0.08, "EUR", 91, 1.0),
+    ("FR", 0.07, "EUR", 90, 1.0),
+    ("ES", 0.04, "EUR", 88, 1.0),
+    ("IT", 0.04, "EUR", 93, 1.0),
+    ("NL", 0.03, "EUR", 94, 1.0),
+    ("SE", 0.02, "SEK", 95, 1.0),
+    ("PL", 0.02, "PLN", 89, 1.0),
+    ("CA", 0.05, "CAD", 24, -5.0),
+    ("MX", 0.03, "MXN", 187, -6.0),
+    ("BR", 0.04, "BRL", 177, -3.0),
+    ("AU", 0.03, "AUD", 101, 10.0),
+    ("JP", 0.04, "JPY", 126, 9.0),
+    ("SG", 0.02, "SGD", 103, 8.0),
+    ("IN", 0.04, "INR", 117, 5.5),
+    ("AE", 0.01, "AED", 94, 4.0),
+    ("ZA", 0.01, "ZAR", 105, 2.0),
+    ("NG", 0.02, "NGN", 102, 1.0),
+    ("TR", 0.02, "TRY", 85, 3.0),
 )
 # MCC, weight among merchants, typical amount (USD, median), channel mix (ecom, app, pos, moto).
 MCCS: tuple[tuple[str, float, float, tuple[float, float, float, float]], ...] = (
@@ -76,7 +77,8 @@ class Population:
     customer_weight: Floats
     customer_amount_mu: Floats
     customer_amount_sigma: Floats
-    customer_hour: Floats
+    customer_hours: Floats  # (customers, 2) midday and evening peaks, in UTC hours
+    customer_evening_share: Floats
     customer_age_days: Ints
     customer_email: Strings
     customer_cards: Ints  # (customers, 2) card numbers; column 1 is -1 for one-card customers
@@ -146,8 +148,13 @@ def build_population(rng: np.random.Generator, customers: int, merchants: int) -
         customer_weight=rng.gamma(0.8, 1.0, customers),
         customer_amount_mu=rng.normal(0.0, 0.45, customers),
         customer_amount_sigma=rng.uniform(0.35, 0.8, customers),
-        customer_hour=rng.normal(15.0, 4.0, customers) % 24,
-        customer_age_days=rng.integers(1, 3_000, customers),
+        customer_hours=_daily_peaks(rng, customer_country),
+        customer_evening_share=rng.beta(2.0, 2.0, customers),
+        customer_age_days=np.where(
+            rng.random(customers) < 0.1,
+            rng.integers(0, 30, customers),  # customers who signed up lately
+            rng.integers(30, 3_000, customers),
+        ),
         customer_email=rng.choice(np.array(EMAIL_DOMAINS, dtype=object), customers),
         customer_cards=cards,
         customer_devices=devices,
@@ -171,3 +178,12 @@ def _regulars(
         rows = np.flatnonzero(customer_country == country)
         regulars[rows] = rng.choice(pool, size=(len(rows), 6), p=p)
     return regulars
+
+
+def _daily_peaks(rng: np.random.Generator, customer_country: Ints) -> Floats:
+    """Each customer's two favourite hours (lunch, evening), local time turned into UTC."""
+    n = len(customer_country)
+    local = np.stack([rng.normal(12.5, 1.5, n), rng.normal(19.5, 2.0, n)], axis=1)
+    offset = np.array([c[4] for c in COUNTRIES])[customer_country]
+    hours: Floats = (local - offset[:, None]) % 24
+    return hours

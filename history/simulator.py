@@ -17,16 +17,24 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from history.population import CHANNELS, MCCS, Population, build_population, random_ips
+from feature_store.currency import usd_rates
+from history.population import CHANNELS, MCCS, Ints, Population, build_population, random_ips
 from history.schema import COLUMNS
-from history.typologies import Batch, fraud_batches
+from history.typologies import Batch, Visits, fraud_batches
 
 Progress = Callable[[int], object]
+Bools = npt.NDArray[np.bool_]
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+# Digital goods often skip the billing address.
+DIGITAL_MCC_INDICES = [i for i, m in enumerate(MCCS) if m[0] in ("5816", "5947", "7995")]
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
+    """What to simulate; `customers` and `merchants` default to counts derived from the
+    volume (about one purchase per customer every other day)."""
+
     transactions: int = 100_000
     days: int = 60
     start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
@@ -39,10 +47,20 @@ class SimulationConfig:
     def start_ms(self) -> int:
         return int(self.start.timestamp() * 1000)
 
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.days * DAY_MS
+
 
 def simulate(config: SimulationConfig, progress: Progress | None = None) -> pd.DataFrame:
-    """A history of about `config.transactions` rows with every schema column, plus
-    `fraud_scenario` ("none" or the typology), sorted by time."""
+    """A history of about `config.transactions` rows (within 1 %) with every schema column,
+    plus `fraud_scenario` ("none" or the typology), sorted by time.
+
+        frame = simulate(SimulationConfig(transactions=200_000, days=90, seed=7))
+
+    `progress(n)` hears the rows written so far in a few increments summing to about
+    `config.transactions`.
+    """
     if not (0 <= config.fraud_rate < 0.5) or config.transactions < 100 or config.days < 2:
         raise ValueError("need >= 100 transactions, >= 2 days and a fraud rate in [0, 0.5)")
     step = progress or (lambda _n: None)
@@ -52,20 +70,62 @@ def simulate(config: SimulationConfig, progress: Progress | None = None) -> pd.D
     population = build_population(rng, customers, merchants)
     fraud_rows = int(config.transactions * config.fraud_rate)
     legit = legitimate_batch(population, rng, config.transactions - fraud_rows, config)
-    step(len(legit["ts_ms"]))
-    batches = [
-        legit,
-        *fraud_batches(population, rng, legit, fraud_rows, config.start_ms, config.days),
-    ]
-    step(sum(len(b["ts_ms"]) for b in batches[1:]))
-    return _frame(batches)
+    step(len(legit[0]["ts_ms"]))
+    window = (config.start_ms, config.end_ms)
+    fraud = fraud_batches(population, rng, legit, fraud_rows, window, step)
+    return _frame([legit[0], *fraud])
 
 
 def legitimate_batch(
     population: Population, rng: np.random.Generator, n: int, config: SimulationConfig
-) -> Batch:
-    """Customers shopping by their own habits, mostly at their regular merchants."""
+) -> tuple[Batch, Visits]:
+    """Customers shopping by their own habits, mostly at their regular merchants; amounts in
+    US dollars (`_frame` converts them to the transaction's currency)."""
     p = population
+    customer, card, merchant, ts_ms = _shopping_trips(p, rng, n, config)
+    day = (ts_ms - config.start_ms) // DAY_MS
+    mcc = p.merchant_mcc[merchant]
+    median = np.array([m[2] for m in MCCS])[mcc]
+    amount = median * np.exp(
+        p.customer_amount_mu[customer] + rng.normal(0, 1, n) * p.customer_amount_sigma[customer]
+    )
+    channel = _channels(rng, mcc)
+    online = channel <= 1
+    home = p.customer_country[customer]
+    gift = rng.random(n) < 0.04  # shipped to someone abroad
+    shipping = np.where(gift, rng.integers(0, len(p.country_codes), n), home)
+    batch: Batch = {
+        "ts_ms": ts_ms,
+        "amount": np.maximum(np.round(amount, 2), 0.5),
+        "currency": np.where(
+            rng.random(n) < 0.85, p.country_currency[p.merchant_country[merchant]], "USD"
+        ),
+        "card_id": p.card_ids[card],
+        "card_bin": p.bin_codes[p.card_bin[card]],
+        "card_country": p.country_codes[p.bin_country[p.card_bin[card]]],
+        **_online_identity(p, rng, customer, day, online),
+        "email_domain": _present_where(rng.random(n) < 0.9, p.customer_email[customer]),
+        "merchant_id": p.merchant_ids[merchant],
+        "merchant_mcc": np.array([m[0] for m in MCCS], dtype=object)[mcc],
+        "merchant_country": p.country_codes[p.merchant_country[merchant]],
+        "channel": np.array(CHANNELS, dtype=object)[channel],
+        "billing_country": _present_where(
+            ~np.isin(mcc, DIGITAL_MCC_INDICES) | (rng.random(n) < 0.7), p.country_codes[home]
+        ),
+        "shipping_country": _present_where(online | (channel == 3), p.country_codes[shipping]),
+        "is_fraud": np.zeros(n, dtype=np.int8),
+        "label_ms": np.full(n, -1, dtype=np.int64),
+        "fraud_scenario": np.full(n, "none", dtype=object),
+    }
+    order = np.argsort(ts_ms, kind="stable")
+    return batch, Visits(ts_ms[order], card[order], merchant[order])
+
+
+def _shopping_trips(
+    p: Population, rng: np.random.Generator, n: int, config: SimulationConfig
+) -> tuple[Ints, Ints, Ints, Ints]:
+    """Customer, card, merchant and time (ms) of each purchase: busy customers more often,
+    at their regular merchants mostly, around one of their two favourite hours."""
     customer = rng.choice(
         len(p.customer_ids), size=n, p=p.customer_weight / p.customer_weight.sum()
     )
@@ -76,84 +136,97 @@ def legitimate_batch(
         p.customer_regulars[customer, rng.integers(0, 6, n)],
         rng.choice(len(p.merchant_ids), size=n, p=p.merchant_weight),
     )
+    evening = (rng.random(n) < p.customer_evening_share[customer]).astype(np.int64)
+    hour = (p.customer_hours[customer, evening] + rng.normal(0.0, 1.5, n)) % 24
     day = rng.integers(0, config.days, n)
-    hour = (p.customer_hour[customer] + rng.normal(0.0, 2.5, n)) % 24
-    ts_ms = config.start_ms + day * DAY_MS + (hour * 3_600_000).astype(np.int64)
-    mcc = p.merchant_mcc[merchant]
-    median = np.array([m[2] for m in MCCS])[mcc]
-    amount = median * np.exp(
-        p.customer_amount_mu[customer] + rng.normal(0, 1, n) * p.customer_amount_sigma[customer]
+    ts_ms = config.start_ms + day * DAY_MS + (hour * HOUR_MS).astype(np.int64)
+    # Shopping sessions: a share of purchases follow the customer's previous one within minutes
+    # (a second basket, a ride home), as in real traffic.
+    follow = np.flatnonzero(rng.random(n) < 0.15)
+    follow = follow[follow > 0]
+    customer[follow], card[follow], merchant[follow] = (
+        customer[follow - 1],
+        card[follow - 1],
+        np.where(rng.random(len(follow)) < 0.5, merchant[follow - 1], merchant[follow]),
     )
-    channel = _channels(rng, mcc)
-    online = channel <= 1
+    later = ts_ms[follow - 1] + rng.integers(1, 40, len(follow)) * 60_000
+    ts_ms[follow] = np.minimum(later, config.end_ms - 1)
+    return customer, card, merchant, ts_ms
+
+
+def _online_identity(
+    p: Population, rng: np.random.Generator, customer: Ints, day: Ints, online: Bools
+) -> Batch:
+    """Customer account, device and IP of each purchase; device and IP only online."""
+    n = len(customer)
     home = p.customer_country[customer]
+    # Honest noise that looks like fraud: travel, new phones. Guest checkouts and first-time
+    # shoppers: an unknown account on an unknown device, often from abroad (travellers).
+    abroad = online & (rng.random(n) < 0.04)
+    guest = online & (rng.random(n) < 0.05)
+    abroad |= guest & (rng.random(n) < 0.3)
+    where = np.where(abroad, rng.integers(0, len(p.country_codes), n), home)
     ip = np.where(
-        rng.random(n) < 0.85, p.customer_ip[customer], random_ips(rng, p.country_octet[home])
+        (rng.random(n) < 0.85) & ~abroad,
+        p.customer_ip[customer],
+        random_ips(rng, p.country_octet[where]),
     )
-    device = p.customer_devices[customer, (rng.random(n) < 0.15).astype(np.int64)]
-    ships = online | (channel == 3)
+    device_ids = p.device_ids[p.customer_devices[customer, (rng.random(n) < 0.15).astype(np.int64)]]
+    new_device = online & (rng.random(n) < 0.03)
+    device_ids[new_device] = [f"dev_n{i:09x}" for i in np.flatnonzero(new_device).tolist()]
+    guest_rows = np.flatnonzero(guest).tolist()
+    device_ids[guest] = [f"dev_g{i:09x}" for i in guest_rows]
+    customer_ids = p.customer_ids[customer].copy()
+    customer_ids[guest] = [f"cu_g{i:09x}" for i in guest_rows]
     return {
-        "ts_ms": ts_ms,
-        "amount": np.maximum(np.round(amount, 2), 0.5),
-        "currency": np.where(
-            rng.random(n) < 0.85, p.country_currency[p.merchant_country[merchant]], "USD"
+        "customer_id": customer_ids,
+        "customer_account_age_days": np.where(
+            guest, rng.integers(0, 30, n), p.customer_age_days[customer] + day
         ),
-        "card_id": p.card_ids[card],
-        "card_bin": p.bin_codes[p.card_bin[card]],
-        "card_country": p.country_codes[p.bin_country[p.card_bin[card]]],
-        "customer_id": p.customer_ids[customer],
-        "customer_account_age_days": p.customer_age_days[customer] + day,
-        "email_domain": _present_where(rng.random(n) < 0.9, p.customer_email[customer]),
-        "merchant_id": p.merchant_ids[merchant],
-        "merchant_mcc": np.array([m[0] for m in MCCS], dtype=object)[mcc],
-        "merchant_country": p.country_codes[p.merchant_country[merchant]],
-        "channel": np.array(CHANNELS, dtype=object)[channel],
-        "device_id": _present_where(online, p.device_ids[device]),
+        "device_id": _present_where(online, device_ids),
         "ip": _present_where(online, ip),
-        "ip_country": _present_where(online, p.country_codes[home]),
-        "billing_country": p.country_codes[home],
-        "shipping_country": _present_where(ships, p.country_codes[home]),
-        "is_fraud": np.zeros(n, dtype=np.int8),
-        "label_ms": np.full(n, -1, dtype=np.int64),
-        "fraud_scenario": np.full(n, "none", dtype=object),
+        "ip_country": _present_where(online, p.country_codes[where]),
     }
 
 
-def _present_where(
-    keep: npt.NDArray[np.bool_], values: npt.NDArray[Any]
-) -> npt.NDArray[np.object_]:
+def _present_where(keep: Bools, values: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
     """`values` where `keep`, None (missing) elsewhere."""
     out = np.full(len(values), None, dtype=object)
     out[keep] = values[keep]
     return out
 
 
-def _channels(rng: np.random.Generator, mcc: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _channels(rng: np.random.Generator, mcc: Ints) -> Ints:
     """A channel number per transaction, drawn from its merchant category's channel mix."""
     cumulative = np.cumsum(np.array([m[3] for m in MCCS]), axis=1)
     draws = rng.random(len(mcc))
-    channel: npt.NDArray[np.int64] = (draws[:, None] > cumulative[mcc]).sum(axis=1).clip(0, 3)
+    channel: Ints = (draws[:, None] > cumulative[mcc]).sum(axis=1).clip(0, 3)
     return channel
 
 
 def _frame(batches: list[Batch]) -> pd.DataFrame:
+    """One frame in schema order, sorted by time; amounts from US dollars to their currency."""
     columns = {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
     order = np.argsort(columns["ts_ms"], kind="stable")
     data = {name: values[order] for name, values in columns.items()}
-    rows = len(order)
+    rates = pd.Series(data["currency"], dtype=object).map(usd_rates()).to_numpy(np.float64)
+    amount = np.maximum(np.round(data.pop("amount") / rates, 2), 0.01)
     frame = pd.DataFrame(
         {
-            "transaction_id": np.array([f"tx_{i:09d}" for i in range(rows)], dtype=object),
-            "timestamp": pd.to_datetime(data["ts_ms"], unit="ms", utc=True),
-            **{name: data[name] for name in data if name not in ("ts_ms", "label_ms")},
+            "transaction_id": pd.Series([f"tx_{i:09d}" for i in range(len(order))], dtype=object),
+            "timestamp": _utc(data.pop("ts_ms")),
+            "amount": amount,
+            "customer_account_age_days": pd.array(data.pop("customer_account_age_days"), "Int64"),
+            "is_fraud": data.pop("is_fraud").astype(np.int8),
+            "label_timestamp": _utc(data.pop("label_ms")),
+            **{name: pd.Series(values, dtype=object) for name, values in data.items()},
         }
     )
-    labels = pd.to_datetime(
-        np.where(data["label_ms"] >= 0, data["label_ms"], 0), unit="ms", utc=True
-    )
-    frame["label_timestamp"] = labels.where(data["label_ms"] >= 0)
-    frame["customer_account_age_days"] = frame["customer_account_age_days"].astype("Int64")
-    for name in frame.columns:
-        if frame[name].dtype == object or str(frame[name].dtype).startswith("str"):
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
     return frame[[c.name for c in COLUMNS] + ["fraud_scenario"]]
+
+
+def _utc(ms: Ints) -> pd.Series:
+    """Epoch milliseconds as UTC timestamps (ns); negative means unknown (NaT)."""
+    stamps = ms.astype("datetime64[ms]").astype("datetime64[ns]")
+    stamps[ms < 0] = np.datetime64("NaT")
+    return pd.Series(stamps).dt.tz_localize("UTC")

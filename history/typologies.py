@@ -35,11 +35,22 @@ RESALE_MCCS = ("5732", "5947", "4511", "7995")
 FRAUD_COUNTRIES = np.array([18, 19, 11, 10])
 
 
+@dataclass(frozen=True)
+class Visits:
+    """Who paid where in the legitimate traffic, by card and merchant number, sorted by time:
+    what a breached merchant leaks."""
+
+    ts_ms: npt.NDArray[np.int64]
+    card: npt.NDArray[np.int64]
+    merchant: npt.NDArray[np.int64]
+
+
 @dataclass
 class _Context:
     population: Population
     rng: np.random.Generator
     legit: Batch
+    visits: Visits
     start_ms: int
     days: int
     scenario: str
@@ -53,10 +64,13 @@ class _Context:
         span = int((self.days - margin_days) * DAY_MS)
         return self.start_ms + int(self.rng.integers(0, max(span, 1)))
 
-    def fraudster(self) -> tuple[str, str, str, str]:
-        """A fraudster's device, IP, IP country and e-mail domain."""
+    def fraudster(self, home: int = -1, local: int = -1) -> tuple[str, str, str, str]:
+        """A fraudster's device, IP, IP country (never `home`) and e-mail domain. With a
+        `local` country, a third of fraudsters hide behind a proxy in it."""
         p, rng = self.population, self.rng
-        country = int(rng.choice(FRAUD_COUNTRIES))
+        country = int(rng.choice(FRAUD_COUNTRIES[np.not_equal(FRAUD_COUNTRIES, home)]))
+        if local >= 0 and rng.random() < 0.35:
+            country = local
         ip = random_ips(rng, p.country_octet[[country]])[0]
         device = f"dev_f{int(rng.integers(0, 1 << 40)):010x}"
         return device, ip, p.country_codes[country], str(rng.choice(FRAUD_EMAIL_DOMAINS))
@@ -110,7 +124,7 @@ def _card_columns(ctx: _Context, card: int) -> dict[str, Any]:
 def _new_account(ctx: _Context, email: str) -> dict[str, Any]:
     return {
         "customer_id": f"cu_f{int(ctx.rng.integers(0, 1 << 40)):010x}",
-        "customer_account_age_days": int(ctx.rng.integers(0, 3)),
+        "customer_account_age_days": int(ctx.rng.integers(0, 45)),
         "email_domain": email,
     }
 
@@ -147,7 +161,8 @@ def stolen_card(ctx: _Context) -> Batch:
     card, _ = _victim_card(ctx)
     count = int(rng.integers(3, 13))
     ts = ctx.start(3) + np.sort(rng.integers(0, int(rng.integers(1, 49)) * HOUR_MS, count))
-    device, ip, ip_country, email = ctx.fraudster()
+    p = ctx.population
+    device, ip, ip_country, email = ctx.fraudster(local=int(p.bin_country[p.card_bin[card]]))
     return _rows(
         ctx,
         ts,
@@ -157,10 +172,8 @@ def stolen_card(ctx: _Context) -> Batch:
         device_id=device,
         ip=ip,
         ip_country=ip_country,
-        billing_country=ctx.population.country_codes[
-            ctx.population.bin_country[ctx.population.card_bin[card]]
-        ],
-        shipping_country=ip_country,
+        billing_country=p.country_codes[ctx.population.bin_country[ctx.population.card_bin[card]]],
+        shipping_country=ip_country if rng.random() < 0.6 else None,
         **_card_columns(ctx, card),
         **_new_account(ctx, email),
     )
@@ -172,7 +185,7 @@ def account_takeover(ctx: _Context) -> Batch:
     card, customer = _victim_card(ctx)
     count = int(rng.integers(1, 5))
     ts = ctx.start(1) + np.sort(rng.integers(0, 6 * HOUR_MS, count))
-    device, ip, ip_country, _ = ctx.fraudster()
+    device, ip, ip_country, _ = ctx.fraudster(home=int(p.customer_country[customer]))
     start_day = (ts[0] - ctx.start_ms) // DAY_MS
     return _rows(
         ctx,
@@ -195,23 +208,21 @@ def account_takeover(ctx: _Context) -> Batch:
 def compromised_merchant(ctx: _Context) -> Batch:
     """Card data stolen at one merchant during a breach; those cards are defrauded elsewhere
     days later. Only the later transactions are fraud; the visits to the merchant are not."""
-    rng, p, legit = ctx.rng, ctx.population, ctx.legit
+    rng, p, visits = ctx.rng, ctx.population, ctx.visits
     breach_start = ctx.start(14)
-    in_breach = (legit["ts_ms"] >= breach_start) & (legit["ts_ms"] < breach_start + 7 * DAY_MS)
-    merchants, visits = np.unique(legit["merchant_id"][in_breach], return_counts=True)
-    if not len(merchants):
+    lo, hi = np.searchsorted(visits.ts_ms, [breach_start, breach_start + 7 * DAY_MS])
+    if hi - lo == 0:
         return stolen_card(ctx)
-    breached = merchants[int(np.argmax(visits + rng.random(len(visits))))]
-    cards = np.unique(legit["card_id"][in_breach & (legit["merchant_id"] == breached)])
+    # A busy merchant is more likely breached: pick the merchant of a random visit.
+    breached = visits.merchant[int(rng.integers(lo, hi))]
+    cards = np.unique(visits.card[lo:hi][visits.merchant[lo:hi] == breached])
     victims = rng.choice(cards, size=min(len(cards), int(rng.integers(3, 12))), replace=False)
-    index = {card: i for i, card in enumerate(p.card_ids.tolist())}
     parts = []
-    for card_id in victims.tolist():
+    for card in victims.tolist():
         count = int(rng.integers(1, 4))
         start = breach_start + 7 * DAY_MS + int(rng.integers(2, 20)) * DAY_MS
         ts = start + np.sort(rng.integers(0, 12 * HOUR_MS, count))
-        device, ip, ip_country, email = ctx.fraudster()
-        card = index[card_id]
+        device, ip, ip_country, email = ctx.fraudster(local=int(p.bin_country[p.card_bin[card]]))
         parts.append(
             _rows(
                 ctx,
@@ -223,7 +234,7 @@ def compromised_merchant(ctx: _Context) -> Batch:
                 ip=ip,
                 ip_country=ip_country,
                 billing_country=p.country_codes[p.bin_country[p.card_bin[card]]],
-                shipping_country=ip_country,
+                shipping_country=ip_country if rng.random() < 0.6 else None,
                 **_card_columns(ctx, card),
                 **_new_account(ctx, email),
             )
@@ -269,20 +280,23 @@ WRITERS: dict[str, Callable[[_Context], Batch]] = {
 def fraud_batches(
     population: Population,
     rng: np.random.Generator,
-    legit: Batch,
+    legit: tuple[Batch, Visits],
     rows: int,
-    start_ms: int,
-    days: int,
+    window_ms: tuple[int, int],
+    progress: Callable[[int], object],
 ) -> list[Batch]:
-    """Fraud rows of every scenario, about `rows` in all, in whole episodes."""
+    """Fraud rows of every scenario, about `rows` in all, in whole episodes inside
+    `window_ms` (start, end). `progress` hears the rows written, once per scenario."""
     batches = []
+    start_ms, end_ms = window_ms
+    days = (end_ms - start_ms) // DAY_MS
     for name, share in SCENARIOS.items():
-        context = _Context(population, rng, legit, start_ms, days, name)
+        context = _Context(population, rng, legit[0], legit[1], start_ms, days, name)
         budget, written = int(rows * share), 0
-        end_ms = start_ms + days * DAY_MS
         while written < budget:
             episode = WRITERS[name](context)
             inside = episode["ts_ms"] < end_ms  # a late episode may run past the end
             batches.append({column: values[inside] for column, values in episode.items()})
             written += int(inside.sum())
+        progress(written)
     return batches

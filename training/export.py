@@ -39,6 +39,7 @@ def export_onnx(classifier: xgb.XGBClassifier, check: npt.NDArray[np.float32]) -
         initial_types=[(ONNX_INPUT, FloatTensorType([None, features]))],
         target_opset=ONNX_OPSET,
     )
+    model.graph.name = "riskscore"  # the converter names it with a random UUID
     model_bytes: bytes = model.SerializeToString()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1

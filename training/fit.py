@@ -1,7 +1,7 @@
 """Fitting: XGBoost with early stopping on the validation window, then Platt calibration.
 
 training set -> XGBoost (early stopping on validation average precision) -> margins on
-validation -> calibration -> suggested score bands from validation alert rates.
+validation -> Platt calibration; suggested score bands are fraud probabilities.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 
 from scoring.manifest import Calibration, ScoreBands
-from scoring.model import calibrate
 
 Matrix = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int8]
@@ -34,9 +33,9 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "random_state": 7,
     "n_jobs": 2,
 }
-# Shares of validation transactions at or above each band, most severe first: declines are
-# the top 0.2 %, challenges the next 0.3 %, reviews down to the top 2 %.
-BAND_ALERT_RATES = {"decline_at": 0.002, "challenge_at": 0.005, "review_at": 0.02}
+# Scores are calibrated fraud probabilities, so a band is the fraud probability at which an
+# action pays: review at one chance in ten, challenge at even odds, decline at nine in ten.
+SUGGESTED_BANDS = ScoreBands(review_at=0.10, challenge_at=0.50, decline_at=0.90)
 
 
 class FitError(ValueError):
@@ -64,22 +63,12 @@ def fit_model(
     classifier.fit(*train, eval_set=[validation], verbose=False)
     margin = classifier.predict(validation[0], output_margin=True).astype(np.float64)
     calibration = _platt(margin, validation[1])
-    bands = _bands(calibrate(calibration, margin))
-    return FittedModel(classifier, calibration, bands, int(classifier.best_iteration))
+    return FittedModel(classifier, calibration, SUGGESTED_BANDS, int(classifier.best_iteration))
 
 
 def _platt(margin: npt.NDArray[np.float64], labels: Labels) -> Calibration:
-    regression = LogisticRegression(C=1e6, max_iter=1000)
+    regression = LogisticRegression(max_iter=1000)
     regression.fit(margin.reshape(-1, 1), labels)
     return Calibration(
         slope=float(regression.coef_[0, 0]), intercept=float(regression.intercept_[0])
     )
-
-
-def _bands(scores: npt.NDArray[np.float64]) -> ScoreBands:
-    cut = {name: float(np.quantile(scores, 1 - rate)) for name, rate in BAND_ALERT_RATES.items()}
-    # Rounded for people to read; kept strictly ordered.
-    review = round(cut["review_at"], 4)
-    challenge = max(round(cut["challenge_at"], 4), review + 1e-4)
-    decline = max(round(cut["decline_at"], 4), challenge + 1e-4)
-    return ScoreBands(review_at=review, challenge_at=challenge, decline_at=decline)

@@ -175,8 +175,8 @@ def _bands_section(bands: Mapping[str, float], data: EvaluationSet) -> str:
     lines = [
         "## Suggested score bands\n",
         f"`review_at` {bands['review_at']}, `challenge_at` {bands['challenge_at']}, "
-        f"`decline_at` {bands['decline_at']}, set from validation alert rates. On the test "
-        "window:\n",
+        f"`decline_at` {bands['decline_at']}: calibrated fraud probabilities at which a review, "
+        "a challenge and a decline pay. On the test window:\n",
         "| band | share of transactions | share of fraud |",
         "|---|---|---|",
     ]

@@ -192,6 +192,7 @@ def _write(
         files = {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()}
         final = manifest.model_copy(update={"files": files})
         (staging / MANIFEST_FILE).write_text(final.model_dump_json(indent=2) + "\n")
+        staging.chmod(0o755)  # mkdtemp makes it private; an artifact is for everyone to read
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feature_store.definitions import FEATURE_NAMES
+from scoring.errors import ModelArtifactError
+from scoring.manifest import MANIFEST_FILE, ONNX_FILE
+from scoring.model import load_model
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def artifact(trained_artifact: Path, tmp_path: Path) -> Path:
+    """A private copy of the session's artifact, free to damage."""
+    return Path(shutil.copytree(trained_artifact, tmp_path / "model"))
+
+
+def _edit_manifest(artifact: Path, change: dict[str, object]) -> None:
+    path = artifact / MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    manifest.update(change)
+    path.write_text(json.dumps(manifest))
+
+
+def test_load_model_scores_in_manifest_order(artifact: Path) -> None:
+    model = load_model(artifact)
+    rows = np.full((3, len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+    rows[:, FEATURE_NAMES.index("amount_usd")] = [5.0, 50.0, 5000.0]
+    scores = model.scores(rows)
+    assert scores.shape == (3,)
+    assert ((scores > 0) & (scores < 1)).all()
+    assert model.version == json.loads((artifact / MANIFEST_FILE).read_text())["model_version"]
+
+
+def test_load_model_refuses_a_changed_file(artifact: Path) -> None:
+    with (artifact / ONNX_FILE).open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelArtifactError, match=r"model\.onnx: sha256 differs"):
+        load_model(artifact)
+
+
+def test_load_model_names_an_invalid_manifest_field(artifact: Path) -> None:
+    _edit_manifest(artifact, {"calibration": {"method": "platt", "slope": "steep"}})
+    with pytest.raises(ModelArtifactError, match=r"manifest\.json: field 'calibration\.slope'"):
+        load_model(artifact)
+
+
+def test_load_model_names_the_line_of_broken_json(artifact: Path) -> None:
+    (artifact / MANIFEST_FILE).write_text('{\n  "model_version": "x",\n  oops\n}')
+    with pytest.raises(ModelArtifactError, match="line 3: invalid JSON"):
+        load_model(artifact)
+
+
+def test_load_model_refuses_other_feature_definitions(artifact: Path) -> None:
+    reordered = [FEATURE_NAMES[1], FEATURE_NAMES[0], *FEATURE_NAMES[2:]]
+    _edit_manifest(artifact, {"features": reordered})
+    with pytest.raises(ModelArtifactError, match="does not match this build's feature"):
+        load_model(artifact)
+    _edit_manifest(artifact, {"features": list(FEATURE_NAMES), "feature_set_version": "fs-0"})
+    with pytest.raises(ModelArtifactError, match="retrain the model on the current"):
+        load_model(artifact)
+
+
+def test_load_model_explains_a_folder_that_is_no_artifact(tmp_path: Path) -> None:
+    with pytest.raises(ModelArtifactError, match="no manifest"):
+        load_model(tmp_path)
