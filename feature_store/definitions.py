@@ -55,7 +55,10 @@ def _is_missing(value: Any) -> bool:
 
 
 def _missing_mask(values: Array) -> npt.NDArray[np.bool_]:
-    return np.fromiter((_is_missing(v) for v in values.tolist()), np.bool_, len(values))
+    import pandas as pd  # offline only: the service computes features one at a time
+
+    mask: npt.NDArray[np.bool_] = pd.isna(values)
+    return mask
 
 
 def _as_float(value: Any) -> float:
