@@ -1,8 +1,9 @@
 """`riskscore materialize`: the online state at the end of a history, loaded into Redis.
 
-history -> the aggregates a replay through `entity.lua` would leave, per entity, computed with
-array operations -> `load.lua`, many entities per call, pipelined. Each entity's keys are
-replaced whole, so running it twice leaves the same state.
+history -> per entity, the state a replay through `entity.lua` would leave, computed with
+array operations on integer entity codes -> MessagePack, the format `entity.lua` keeps ->
+`load.lua`, hundreds of entities per call, pipelined. Each entity's keys are replaced whole,
+so running it twice leaves the same state.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import msgpack
 import numpy as np
-import orjson
+import numpy.typing as npt
 import pandas as pd
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
@@ -28,10 +30,12 @@ from feature_store.windows import RETENTION_SECONDS, WINDOWS, Window
 
 LOAD_SCRIPT = resources.files(__package__).joinpath("load.lua").read_text()
 LOAD_SHA = hashlib.sha1(LOAD_SCRIPT.encode()).hexdigest()
-ENTITIES_PER_CALL = 400
-CALLS_PER_PIPELINE = 16
+ENTITIES_PER_CALL = 500
+CALLS_PER_PIPELINE = 8
 
-State = dict[str, Any]
+Ints = npt.NDArray[np.int64]
+# A ring as entity.lua keeps it: [last bucket, count, sum, {slot: [bucket, count, sum]}].
+Ring = list[Any]
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,16 @@ class MaterializeReport:
     @property
     def entities_per_second(self) -> float:
         return sum(self.entities.values()) / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class EntityStates:
+    """The end states of every entity of one kind, in entity-code order."""
+
+    entity: Entity
+    ids: list[str]
+    states: list[dict[str, Any]]
+    seen_members: list[list[list[Any]]]  # per entity, per seen set: [score, value, ...]
 
 
 async def materialize(
@@ -62,128 +76,133 @@ async def materialize(
     counts: dict[str, int] = {}
     for entity in ENTITIES:
         states = entity_states(inputs, entity, end_ms=end_ms)
-        counts[entity.name] = len(states)
-        for batch in _batches(entity, states, isinstance(client, RedisCluster)):
-            await _load(client, batch)
+        counts[entity.name] = len(states.ids)
+        for calls in _batches(states, isinstance(client, RedisCluster)):
+            await _load(client, calls)
             if progress:
-                progress(sum(len(call[1]) for call in batch))
+                progress(sum(len(call_keys) for call_keys, _ in calls))
     markers = await _label_markers(client, inputs, end_ms)
     await _dedup_markers(client, inputs, end_ms - dedup_seconds * 1000, dedup_seconds * 1000)
     return MaterializeReport(counts, markers, time.perf_counter() - started)
 
 
-def entity_states(inputs: dict[str, Any], entity: Entity, *, end_ms: int) -> dict[str, State]:
-    """Per entity id: the state (`a`) and seen-set members (`s`)."""
-    frame = pd.DataFrame(
-        {
-            "id": inputs[entity.column],
-            "ts": inputs["ts_ms"],
-            "cents": inputs["amount_cents"],
-            "txn": inputs["transaction_id"],
-            "label_ms": inputs["label_ms"],
-        }
-    )
-    frame = frame[frame["id"].notna()]
-    seen_sets = [s for s in SEEN_SETS if s.entity == entity]
-    latest = frame.groupby("id")["ts"].max()
-    states: dict[str, State] = {
-        entity_id: {
-            "a": {"p": int(ts), "w": [], "L": EMPTY_RING},
-            "s": [[] for _ in seen_sets],
-        }
-        for entity_id, ts in zip(latest.index, latest, strict=True)
-    }
-    for window in WINDOWS:
-        rings = _rings(frame, window, frame["ts"], frame["cents"])
-        for entity_id, state in states.items():
-            state["a"]["w"].append(rings.get(entity_id, EMPTY_RING))
+def entity_states(inputs: dict[str, Any], entity: Entity, *, end_ms: int) -> EntityStates:
+    """The state of every entity of one kind after the last transaction of the history."""
+    codes, uniques = pd.factorize(pd.Series(inputs[entity.column], dtype=object))
+    present = np.flatnonzero(codes >= 0)
+    code = codes[present].astype(np.int64)
+    ts = inputs["ts_ms"][present]
+    count = len(uniques)
+    latest = _group_max(code, ts, count)
+    rings = [_rings(code, ts, inputs["amount_cents"][present], window, count) for window in WINDOWS]
+    labels = [[-1, 0, 0, {}] for _ in range(count)]
     if entity in LABEL_ENTITIES:
-        labelled = frame[(frame["label_ms"] >= 0) & (frame["label_ms"] <= end_ms)]
-        for entity_id, ring in _rings(labelled, LABEL_WINDOW, labelled["label_ms"], None).items():
-            states[entity_id]["a"]["L"] = ring
-    for index, seen in enumerate(seen_sets):
-        values = pd.Series(inputs[seen.attribute]).loc[frame.index]
-        seen_members = _seen_members(frame, values, seen.window)
-        for entity_id, pairs in _pairs(seen_members, "b", "v").items():
-            states[entity_id]["s"][index] = pairs
-    return states
-
-
-# A ring as entity.lua keeps it: [last bucket, count, sum, {slot: [bucket, count, sum]}].
-Ring = list[Any]
-EMPTY_RING: Ring = [-1, 0, 0, {}]
-
-
-def _rings(
-    frame: pd.DataFrame, window: Window, times: pd.Series, cents: pd.Series | None
-) -> dict[str, Ring]:
-    """One ring per entity of the frame, holding the buckets inside the window of its last."""
-    if frame.empty:
-        return {}
-    bucket = times // window.bucket_ms
-    amount = 0 if cents is None else cents
-    data = pd.DataFrame({"id": frame["id"], "b": bucket, "c": 1, "s": amount})
-    last = data.groupby("id")["b"].transform("max")
-    data = data[data["b"] >= last - window.bucket_count + 1]
-    slots = data.groupby(["id", "b"], sort=False).agg(c=("c", "sum"), s=("s", "sum")).reset_index()
-    totals = slots.groupby("id").agg(last=("b", "max"), c=("c", "sum"), s=("s", "sum"))
-    out: dict[str, Ring] = {
-        eid: [last_bucket, count, total, {}]
-        for eid, last_bucket, count, total in zip(
-            totals.index,
-            totals["last"].tolist(),
-            totals["c"].tolist(),
-            totals["s"].tolist(),
-            strict=True,
-        )
-    }
-    rows = zip(
-        slots["id"], slots["b"].tolist(), slots["c"].tolist(), slots["s"].tolist(), strict=True
-    )
-    for eid, slot_bucket, count, total in rows:
-        out[eid][3][str(slot_bucket % window.bucket_count)] = [slot_bucket, count, total]
-    return out
-
-
-def _seen_members(frame: pd.DataFrame, values: pd.Series, window: Window) -> pd.DataFrame:
-    bucket = frame["ts"] // window.bucket_ms
-    first = bucket.groupby(frame["id"]).transform("max") - window.bucket_count + 1
-    data = pd.DataFrame({"id": frame["id"], "v": values, "b": bucket, "first": first})
-    data = data[data["v"].notna()]
-    members = data.groupby(["id", "v"], sort=False).agg(b=("b", "max"), first=("first", "first"))
-    return members[members["b"] >= members["first"]].reset_index()
-
-
-def _pairs(frame: pd.DataFrame, score: str, member: str) -> dict[str, list[Any]]:
-    """Per entity id, the flat [score, member, score, member, ...] list ZADD takes."""
-    out: dict[str, list[Any]] = {}
-    for eid, value, name in zip(frame["id"], frame[score].tolist(), frame[member], strict=True):
-        out.setdefault(eid, []).extend((value, name))
-    return out
-
-
-Call = tuple[list[str], list[State]]
-
-
-def _batches(entity: Entity, states: dict[str, State], by_slot: bool) -> Iterator[list[Call]]:
-    """Script calls of at most `ENTITIES_PER_CALL` entities, grouped so that every call's keys
-    share one cluster slot when `by_slot`."""
+        label_ms = inputs["label_ms"][present]
+        known = (label_ms >= 0) & (label_ms <= end_ms)
+        labels = _rings(code[known], label_ms[known], None, LABEL_WINDOW, count)
+    states = [
+        {"p": int(p), "w": [ring[i] for ring in rings], "L": labels[i], "s": {}}
+        for i, p in enumerate(latest.tolist())
+    ]
     seen_sets = [s for s in SEEN_SETS if s.entity == entity]
-    groups: dict[int, list[str]] = {}
-    for entity_id in states:
+    members: list[list[list[Any]]] = [[[] for _ in seen_sets] for _ in range(count)]
+    for index, seen in enumerate(seen_sets):
+        values = inputs[seen.attribute][present]
+        _seen_members(code, ts, values, seen.window, count, members, index)
+    return EntityStates(entity, [str(u) for u in uniques], states, members)
+
+
+def _group_max(code: Ints, values: Ints, groups: int) -> Ints:
+    out = np.full(groups, -1, dtype=np.int64)
+    np.maximum.at(out, code, values)
+    return out
+
+
+def _rings(code: Ints, times: Ints, cents: Ints | None, window: Window, groups: int) -> list[Ring]:
+    """Per entity code, its ring: the buckets inside the window of its last event."""
+    bucket = times // window.bucket_ms
+    last = _group_max(code, bucket, groups)
+    keep = bucket >= last[code] - window.bucket_count + 1
+    code, bucket = code[keep], bucket[keep]
+    amounts = np.zeros(len(code), dtype=np.int64) if cents is None else cents[keep]
+    low = int(bucket.min()) if len(bucket) else 0
+    span = (int(bucket.max()) - low + 1) if len(bucket) else 1
+    pair_keys, where = np.unique(code * span + (bucket - low), return_inverse=True)
+    slot_entity, slot_bucket = pair_keys // span, pair_keys % span + low
+    slot_count = np.bincount(where, minlength=len(pair_keys))
+    slot_sum = np.bincount(where, weights=amounts, minlength=len(pair_keys)).astype(np.int64)
+    total_count = np.bincount(code, minlength=groups)
+    total_sum = np.bincount(code, weights=amounts, minlength=groups).astype(np.int64)
+    rings: list[Ring] = [
+        [b, c, s, {}]
+        for b, c, s in zip(last.tolist(), total_count.tolist(), total_sum.tolist(), strict=True)
+    ]
+    buckets_per_ring = window.bucket_count
+    rows = zip(
+        slot_entity.tolist(),
+        slot_bucket.tolist(),
+        slot_count.tolist(),
+        slot_sum.tolist(),
+        strict=True,
+    )
+    for entity_code, bucket_id, bucket_count, bucket_sum in rows:
+        rings[entity_code][3][bucket_id % buckets_per_ring] = [bucket_id, bucket_count, bucket_sum]
+    return rings
+
+
+def _seen_members(
+    code: Ints,
+    ts: Ints,
+    values: npt.NDArray[Any],
+    window: Window,
+    groups: int,
+    members: list[list[list[Any]]],
+    index: int,
+) -> None:
+    """Fill `members[entity][index]` with [last bucket, value, ...] of the values still in the
+    window of the entity's last transaction (which may itself have had no value)."""
+    bucket = ts // window.bucket_ms
+    first = _group_max(code, bucket, groups) - window.bucket_count + 1
+    value_codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    has = value_codes >= 0
+    frame = pd.DataFrame({"e": code[has], "v": value_codes[has], "b": bucket[has]})
+    last_seen = frame.groupby(["e", "v"], sort=False)["b"].max().reset_index()
+    last_seen = last_seen[last_seen["b"].to_numpy() >= first[last_seen["e"].to_numpy()]]
+    names = uniques.tolist()
+    rows = zip(
+        last_seen["e"].tolist(), last_seen["v"].tolist(), last_seen["b"].tolist(), strict=True
+    )
+    for entity_code, value_code, last_bucket in rows:
+        members[entity_code][index] += (last_bucket, names[value_code])
+
+
+Call = tuple[list[str], bytes]
+
+
+def _batches(states: EntityStates, by_slot: bool) -> Iterator[list[Call]]:
+    """Script calls of at most `ENTITIES_PER_CALL` entities; on a cluster every call's keys
+    share one slot."""
+    entity = states.entity
+    seen_sets = [s for s in SEEN_SETS if s.entity == entity]
+    groups: dict[int, list[int]] = {}
+    for position, entity_id in enumerate(states.ids):
         slot = key_slot(keys.state_key(entity, entity_id).encode()) if by_slot else 0
-        groups.setdefault(slot, []).append(entity_id)
+        groups.setdefault(slot, []).append(position)
     calls: list[Call] = []
-    for ids in groups.values():
-        for start in range(0, len(ids), ENTITIES_PER_CALL):
-            chunk = ids[start : start + ENTITIES_PER_CALL]
-            call_keys = []
-            for entity_id in chunk:
-                call_keys += [
-                    keys.state_key(entity, entity_id),
-                ]
+    for positions in groups.values():
+        for start in range(0, len(positions), ENTITIES_PER_CALL):
+            chunk = positions[start : start + ENTITIES_PER_CALL]
+            call_keys: list[str] = []
+            payload = []
+            for position in chunk:
+                entity_id = states.ids[position]
+                call_keys.append(keys.state_key(entity, entity_id))
                 call_keys += [keys.seen_set_key(s, entity_id) for s in seen_sets]
-            calls.append((call_keys, [states[eid] for eid in chunk]))
+                blob = msgpack.packb(states.states[position])
+                payload.append([blob, states.seen_members[position]])
+            entities = [len(seen_sets), RETENTION_SECONDS, payload]
+            # Redis's cmsgpack reads no bin type: bytes go as (raw) strings.
+            calls.append((call_keys, msgpack.packb(entities, use_bin_type=False)))
             if len(calls) == CALLS_PER_PIPELINE:
                 yield calls
                 calls = []
@@ -193,14 +212,8 @@ def _batches(entity: Entity, states: dict[str, State], by_slot: bool) -> Iterato
 
 async def _load(client: Client, calls: list[Call]) -> None:
     pipe = client.pipeline(transaction=False)
-    for call_keys, states in calls:
-        per_entity = len(call_keys) // len(states)
-        payload = {
-            "per_entity": per_entity,
-            "ttl": RETENTION_SECONDS,
-            "entities": states,
-        }
-        pipe.execute_command("EVALSHA", LOAD_SHA, len(call_keys), *call_keys, orjson.dumps(payload))
+    for call_keys, payload in calls:
+        pipe.execute_command("EVALSHA", LOAD_SHA, len(call_keys), *call_keys, payload)
     await pipe.execute()
 
 
