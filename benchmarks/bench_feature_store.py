@@ -14,6 +14,7 @@ import statistics
 import time
 import uuid
 
+import redis
 from redis.asyncio import Redis
 
 from feature_store.definitions import FEATURES
@@ -46,6 +47,8 @@ async def _measure(url: str, calls: int) -> None:
     txns = _transactions(calls + 1000, uuid.uuid4().hex[:8] + ":")
     for txn in txns[:1000]:  # warm up: script cache, connections, entity keys
         await store.read_and_update(txn)
+    stats = redis.Redis.from_url(url)
+    stats.config_resetstat()
     latencies, cpu_start = [], time.process_time()
     wall_start = time.perf_counter()
     for txn in txns[1000:]:
@@ -59,6 +62,8 @@ async def _measure(url: str, calls: int) -> None:
     for _ in range(2000):
         [feature.one(inputs) for feature in FEATURES]
     vector_us = (time.perf_counter() - started) / 2000 * 1e6
+    server_us = stats.info("commandstats")["cmdstat_evalsha"]["usec_per_call"]
+    stats.close()
     await client.aclose()
     latencies.sort()
     print(f"read_and_update, 6 entities, {calls} sequential calls against {url}")
@@ -66,6 +71,7 @@ async def _measure(url: str, calls: int) -> None:
     print(f"  p90 {latencies[int(0.90 * calls)]:7.0f} us")
     print(f"  p99 {latencies[int(0.99 * calls)]:7.0f} us")
     print(f"  client CPU per call {cpu:7.0f} us ({calls / wall:,.0f} calls/s)")
+    print(f"  server time per call {server_us:6.0f} us (INFO commandstats, EVALSHA)")
     print(f"feature vector from aggregates: {vector_us:.0f} us")
 
 
