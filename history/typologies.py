@@ -161,18 +161,26 @@ def stolen_card(ctx: _Context) -> Batch:
     card, _ = _victim_card(ctx)
     count = int(rng.integers(3, 13))
     ts = ctx.start(3) + np.sort(rng.integers(0, int(rng.integers(1, 49)) * HOUR_MS, count))
-    p = ctx.population
-    device, ip, ip_country, email = ctx.fraudster(local=int(p.bin_country[p.card_bin[card]]))
+    return _spend(ctx, card, ts, median_usd=250.0)
+
+
+def _spend(ctx: _Context, card: int, ts: npt.NDArray[np.int64], median_usd: float) -> Batch:
+    """A fraudster's online purchases with a stolen card: resale goods, a fresh account, an IP
+    abroad or behind a proxy in the card's country, often shipped to the fraudster."""
+    rng, p = ctx.rng, ctx.population
+    card_country = int(p.bin_country[p.card_bin[card]])
+    device, ip, ip_country, email = ctx.fraudster(local=card_country)
+    count = len(ts)
     return _rows(
         ctx,
         ts,
         merchant=rng.choice(ctx.merchants_of(RESALE_MCCS), size=count),
-        amount=np.round(rng.lognormal(np.log(250.0), 0.6, count), 2),
+        amount=np.round(rng.lognormal(np.log(median_usd), 0.6, count), 2),
         channel="ecom",
         device_id=device,
         ip=ip,
         ip_country=ip_country,
-        billing_country=p.country_codes[ctx.population.bin_country[ctx.population.card_bin[card]]],
+        billing_country=p.country_codes[card_country],
         shipping_country=ip_country if rng.random() < 0.6 else None,
         **_card_columns(ctx, card),
         **_new_account(ctx, email),
@@ -208,7 +216,7 @@ def account_takeover(ctx: _Context) -> Batch:
 def compromised_merchant(ctx: _Context) -> Batch:
     """Card data stolen at one merchant during a breach; those cards are defrauded elsewhere
     days later. Only the later transactions are fraud; the visits to the merchant are not."""
-    rng, p, visits = ctx.rng, ctx.population, ctx.visits
+    rng, visits = ctx.rng, ctx.visits
     breach_start = ctx.start(14)
     lo, hi = np.searchsorted(visits.ts_ms, [breach_start, breach_start + 7 * DAY_MS])
     if hi - lo == 0:
@@ -222,23 +230,7 @@ def compromised_merchant(ctx: _Context) -> Batch:
         count = int(rng.integers(1, 4))
         start = breach_start + 7 * DAY_MS + int(rng.integers(2, 20)) * DAY_MS
         ts = start + np.sort(rng.integers(0, 12 * HOUR_MS, count))
-        device, ip, ip_country, email = ctx.fraudster(local=int(p.bin_country[p.card_bin[card]]))
-        parts.append(
-            _rows(
-                ctx,
-                ts,
-                merchant=rng.choice(ctx.merchants_of(RESALE_MCCS), size=count),
-                amount=np.round(rng.lognormal(np.log(180.0), 0.6, count), 2),
-                channel="ecom",
-                device_id=device,
-                ip=ip,
-                ip_country=ip_country,
-                billing_country=p.country_codes[p.bin_country[p.card_bin[card]]],
-                shipping_country=ip_country if rng.random() < 0.6 else None,
-                **_card_columns(ctx, card),
-                **_new_account(ctx, email),
-            )
-        )
+        parts.append(_spend(ctx, card, ts, median_usd=180.0))
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 

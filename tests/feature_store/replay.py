@@ -53,14 +53,21 @@ def label_times(history: pd.DataFrame, label_delay_seconds: int) -> list[int | N
     return out
 
 
-async def replay(
-    store: OnlineStore, history: pd.DataFrame, namespace: str, label_delay_seconds: int
-) -> pd.DataFrame:
-    """Features each transaction got online, in the history's row order."""
+async def replay_rows(
+    store: OnlineStore,
+    history: pd.DataFrame,
+    namespace: str,
+    label_delay_seconds: int,
+    after_ms: int | None = None,
+) -> dict[int, list[float]]:
+    """Features each transaction got online, by history row; with `after_ms`, only the events
+    after it are replayed (the rest is expected in Redis already)."""
     txns = transactions(history, namespace)
     labels = label_times(history, label_delay_seconds)
     events = [(t.ts_ms, 0, i) for i, t in enumerate(txns)]
     events += [(ms, 1, i) for i, ms in enumerate(labels) if ms is not None]
+    if after_ms is not None:
+        events = [event for event in events if event[0] > after_ms]
     rows: dict[int, list[float]] = {}
     for at, kind, index in sorted(events):
         txn = txns[index]
@@ -75,4 +82,12 @@ async def replay(
             "amount_cents": txn.amount_cents,
         }
         rows[index] = [feature.one(inputs) for feature in FEATURES]
-    return pd.DataFrame([rows[i] for i in range(len(txns))], columns=list(FEATURE_NAMES))
+    return rows
+
+
+async def replay(
+    store: OnlineStore, history: pd.DataFrame, namespace: str, label_delay_seconds: int
+) -> pd.DataFrame:
+    """Features each transaction got online, in the history's row order."""
+    rows = await replay_rows(store, history, namespace, label_delay_seconds)
+    return pd.DataFrame([rows[i] for i in range(len(history))], columns=list(FEATURE_NAMES))

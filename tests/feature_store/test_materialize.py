@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from redis.asyncio import Redis
 
-from feature_store.definitions import FEATURE_NAMES, FEATURES
+from feature_store.definitions import FEATURE_NAMES
 from feature_store.materialize import materialize
 from feature_store.offline import compute_features
 from feature_store.online import OnlineStore
-from tests.feature_store.replay import ID_COLUMNS, label_times, transactions
+from tests.feature_store.replay import ID_COLUMNS, replay_rows
 from tests.feature_store.test_online import DELAY, assert_same_features
 from tests.histories import tangled_history
 
@@ -27,27 +27,6 @@ def _namespaced(history: pd.DataFrame, namespace: str) -> pd.DataFrame:
     return out
 
 
-async def _tail_features(
-    store: OnlineStore, history: pd.DataFrame, cut_ms: int
-) -> dict[int, list[float]]:
-    """Replay only the events after `cut_ms`: the rest is expected to be in Redis already."""
-    txns = transactions(history, "")
-    labels = label_times(history, DELAY)
-    events = [(t.ts_ms, 0, i) for i, t in enumerate(txns) if t.ts_ms > cut_ms]
-    events += [(ms, 1, i) for i, ms in enumerate(labels) if ms is not None and ms > cut_ms]
-    rows: dict[int, list[float]] = {}
-    for at, kind, index in sorted(events):
-        txn = txns[index]
-        if kind == 1:
-            await store.apply_label(txn, at)
-            continue
-        aggregates = await store.read_and_update(txn)
-        inputs: dict[str, Any] = {**txn.attributes, **aggregates}
-        inputs |= {"ts_ms": txn.ts_ms, "amount_cents": txn.amount_cents}
-        rows[index] = [feature.one(inputs) for feature in FEATURES]
-    return rows
-
-
 def test_materialize_then_live_traffic_equals_offline(redis_url: str, namespace: str) -> None:
     history = _namespaced(tangled_history(rows=500, seed=5, days=6), namespace)
     ts_ms = history["timestamp"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
@@ -58,7 +37,8 @@ def test_materialize_then_live_traffic_equals_offline(redis_url: str, namespace:
         client = Redis.from_url(redis_url)
         try:
             await materialize(client, before, label_delay_seconds=DELAY)
-            return await _tail_features(OnlineStore(client, timeout_ms=2000), history, cut_ms)
+            store = OnlineStore(client, timeout_ms=2000)
+            return await replay_rows(store, history, "", DELAY, after_ms=cut_ms)
         finally:
             await client.aclose()
 
