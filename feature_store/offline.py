@@ -33,7 +33,7 @@ from feature_store.aggregates import (
 )
 from feature_store.currency import usd_rates
 from feature_store.definitions import FEATURE_NAMES, FEATURES
-from feature_store.windows import WINDOW_30D, WINDOWS, Window
+from feature_store.windows import RETENTION_SECONDS, WINDOWS, Window
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -43,6 +43,9 @@ Progress = Callable[[str], object]
 # transaction: a typical chargeback delay.
 DEFAULT_LABEL_DELAY_SECONDS = 30 * 86_400
 STEP_COUNT = len(ENTITIES) + len(SEEN_SETS) + 2
+# Range-count keys are times relative to a base this far before the first event, so that the
+# start of every window stays inside the key range.
+KEY_MARGIN_MS = RETENTION_SECONDS * 1000
 
 
 class FeatureComputationError(ValueError):
@@ -140,7 +143,7 @@ def _entity_aggregates(inputs: dict[str, Any], entity: Entity) -> dict[str, Floa
     rows = np.flatnonzero(all_codes >= 0)
     rows = rows[np.argsort(all_codes[rows], kind="stable")]  # grouped, time order within
     codes, times = all_codes[rows], ts[rows]
-    base_ms = int(ts.min()) - RETENTION_MARGIN_MS if size else 0
+    base_ms = int(ts.min()) - KEY_MARGIN_MS if size else 0
     span_ms = int(ts.max()) - base_ms + 1 if size else 1
     events = _Events(codes, times, base_ms, span_ms)
     position = np.arange(len(rows))
@@ -159,9 +162,6 @@ def _entity_aggregates(inputs: dict[str, Any], entity: Entity) -> dict[str, Floa
     return out
 
 
-RETENTION_MARGIN_MS = WINDOW_30D.span_seconds * 1000 * 2
-
-
 def _previous(codes: Ints, times: Ints) -> Floats:
     """Time of the same entity's previous transaction, when inside its window."""
     previous = np.full(len(codes), np.nan)
@@ -177,7 +177,7 @@ def _fraud_counts(label_ms: Ints, all_codes: Ints, codes: Ints, times: Ints) -> 
     if not labelled.size or not times.size:
         return np.zeros(len(codes), dtype=np.int64)
     label_codes, label_times = all_codes[labelled], label_ms[labelled]
-    base_ms = int(min(times.min(), label_times.min())) - RETENTION_MARGIN_MS
+    base_ms = int(min(times.min(), label_times.min())) - KEY_MARGIN_MS
     top = int(max(times.max(), label_times.max()))
     events = _Events(label_codes, label_times, base_ms, top - base_ms + 1)
     until = events.before(codes, times)
