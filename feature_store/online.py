@@ -1,9 +1,9 @@
 """The online feature store: one Redis round trip reads every entity's aggregates as they were
 before a transaction and records the transaction in them.
 
-transaction -> one `entity.lua` call per entity present, pipelined -> aggregates (the names of
-`feature_store.aggregates`) -> features, by the same definitions offline uses. Against a Redis
-Cluster the pipeline is split by node: one round trip per node involved.
+transaction -> `entity.lua` (one call for all entities on a single server; one call per entity,
+pipelined by node, on a Redis Cluster) -> aggregates (the names of `feature_store.aggregates`)
+-> features, by the same definitions the offline path uses.
 """
 
 from __future__ import annotations
@@ -108,9 +108,7 @@ class _Block:
 
 
 SEEN_BY_ENTITY = {e: tuple(s for s in SEEN_SETS if s.entity == e) for e in ENTITIES}
-# Per block of a reply: a count and a sum per window, the previous time, the fraud count, then
-# a distinct count and a first-sighting flag per seen set.
-Call = tuple[list[str], list[Any]]
+Call = tuple[list[str], list[Any]]  # a script call's keys and arguments
 
 
 class OnlineStore:
@@ -237,7 +235,9 @@ def _blocks(txn: Transaction, entities: Sequence[Entity]) -> list[_Block]:
 
 
 def _block_keys(entity: Entity) -> list[str]:
-    """Aggregate names of one block of a reply, in reply order; "" for a value not kept."""
+    """Aggregate names of one block of a reply, in reply order ("" for a value not kept): a
+    count and a sum per window, the previous time, the fraud count, then a distinct count and
+    an is-new flag per seen set."""
     names = [key for w in WINDOWS for key in (count_key(entity, w), sum_key(entity, w))]
     names.append(previous_key(entity) if entity in PREVIOUS_ENTITIES else "")
     names.append(fraud_count_key(entity, LABEL_WINDOW) if entity in LABEL_ENTITIES else "")
