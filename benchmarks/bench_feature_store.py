@@ -1,4 +1,5 @@
-"""Online feature store: latency and client CPU of one read-and-update call (six entities).
+"""Online feature store: latency and client CPU of one read-and-update call (six entities),
+with the lean RespClient and with redis-py, in the same run.
 
     .venv/bin/python benchmarks/bench_feature_store.py [--calls 20000]
 
@@ -20,8 +21,10 @@ from redis.asyncio import Redis
 from feature_store.definitions import FEATURES
 from feature_store.online import OnlineStore, Transaction
 from feature_store.redis_server import RedisServer
+from feature_store.resp import RespClient
 
 T0 = 1_767_225_600_000
+CLIENTS = ("resp", "redis-py")
 
 
 def _transactions(count: int, prefix: str) -> list[Transaction]:
@@ -41,8 +44,10 @@ def _transactions(count: int, prefix: str) -> list[Transaction]:
     return out
 
 
-async def _measure(url: str, calls: int) -> None:
-    client = Redis.from_url(url)
+async def _measure(url: str, calls: int, kind: str) -> None:
+    client: Redis | RespClient = (
+        Redis.from_url(url) if kind == "redis-py" else RespClient.from_url(url)
+    )
     store = OnlineStore(client, timeout_ms=1000)
     txns = _transactions(calls + 1000, uuid.uuid4().hex[:8] + ":")
     for txn in txns[:1000]:  # warm up: script cache, connections, entity keys
@@ -66,7 +71,7 @@ async def _measure(url: str, calls: int) -> None:
     stats.close()
     await client.aclose()
     latencies.sort()
-    print(f"read_and_update, 6 entities, {calls} sequential calls against {url}")
+    print(f"read_and_update with {kind}, 6 entities, {calls} sequential calls against {url}")
     print(f"  p50 {statistics.median(latencies):7.0f} us")
     print(f"  p90 {latencies[int(0.90 * calls)]:7.0f} us")
     print(f"  p99 {latencies[int(0.99 * calls)]:7.0f} us")
@@ -81,10 +86,12 @@ def main() -> None:
     args = parser.parse_args()
     url = os.environ.get("REDIS_URL")
     if url:
-        asyncio.run(_measure(url, args.calls))
+        for kind in CLIENTS:
+            asyncio.run(_measure(url, args.calls, kind))
         return
     with RedisServer() as server:
-        asyncio.run(_measure(server.url, args.calls))
+        for kind in CLIENTS:
+            asyncio.run(_measure(server.url, args.calls, kind))
 
 
 if __name__ == "__main__":

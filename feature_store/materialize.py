@@ -19,13 +19,13 @@ import msgpack
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from feature_store import keys
 from feature_store.aggregates import ENTITIES, LABEL_ENTITIES, LABEL_WINDOW, SEEN_SETS, Entity
 from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, transaction_inputs
-from feature_store.online import Client
 from feature_store.windows import RETENTION_SECONDS, WINDOWS, Window
 
 LOAD_SCRIPT = resources.files(__package__).joinpath("load.lua").read_text()
@@ -34,6 +34,7 @@ ENTITIES_PER_CALL = 500
 CALLS_PER_PIPELINE = 8
 
 Ints = npt.NDArray[np.int64]
+Client = Redis | RedisCluster  # bulk loading pipelines through redis-py
 # A ring as entity.lua keeps it: [last bucket, count, sum, {slot: [bucket, count, sum]}].
 Ring = list[Any]
 

@@ -36,11 +36,13 @@ from feature_store.aggregates import (
     txn_country,
 )
 from feature_store.currency import usd_cents
+from feature_store.resp import RespClient
 from feature_store.script import ENTITY_SCRIPT, ENTITY_SCRIPT_SHA
 from feature_store.windows import RETENTION_SECONDS, WINDOWS
 from history.schema import COLUMNS
 
-Client = Redis | RedisCluster
+# RespClient is the lean path for a single server; redis-py serves clusters and everything else.
+Client = Redis | RedisCluster | RespClient
 # Every raw history column a feature may read, so that a transaction always carries them all.
 ATTRIBUTE_COLUMNS = tuple(c.name for c in COLUMNS if c.name not in ("timestamp", "amount"))
 NAN = math.nan
@@ -190,24 +192,28 @@ class OnlineStore:
                 raise FeatureStoreUnavailableError(f"Redis failed a call: {reply}") from reply
         return replies
 
-    async def _pipeline(self, calls: Sequence[Call]) -> Any:
-        if len(calls) == 1 and not self.per_entity_calls:
-            # One call needs no pipeline: a plain command costs the client less CPU.
-            call_keys, call_args = calls[0]
+    async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
+        """Replies (or the server's error) of each call, in order."""
+        if isinstance(self.client, RedisCluster):
+            pipe = self.client.pipeline(transaction=False)
+            for call_keys, call_args in calls:
+                pipe.execute_command(
+                    "EVALSHA", ENTITY_SCRIPT_SHA, len(call_keys), *call_keys, *call_args
+                )
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+            return replies
+        # A single server gets one call per request (see `_calls`): no pipeline needed.
+        out: list[Any] = []
+        for call_keys, call_args in calls:
             try:
-                return [
+                out.append(
                     await self.client.execute_command(
                         "EVALSHA", ENTITY_SCRIPT_SHA, len(call_keys), *call_keys, *call_args
                     )
-                ]
+                )
             except redis_errors.ResponseError as exc:
-                return [exc]
-        pipe = self.client.pipeline(transaction=False)
-        for call_keys, call_args in calls:
-            pipe.execute_command(
-                "EVALSHA", ENTITY_SCRIPT_SHA, len(call_keys), *call_keys, *call_args
-            )
-        return await pipe.execute(raise_on_error=False)
+                out.append(exc)
+        return out
 
     async def _guard(self, awaitable: Any) -> Any:
         try:

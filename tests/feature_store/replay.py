@@ -23,7 +23,7 @@ ID_COLUMNS = (
 
 
 def transactions(history: pd.DataFrame, namespace: str) -> list[Transaction]:
-    """Store transactions of a normalised history, entity ids prefixed with `namespace`."""
+    """Store transactions of a normalised history, every id prefixed with `namespace`."""
     out = []
     for row in history.to_dict("records"):
         attributes: dict[str, Any] = {
@@ -35,7 +35,7 @@ def transactions(history: pd.DataFrame, namespace: str) -> list[Transaction]:
         ts_ms = int(row["timestamp"].value // 1_000_000)
         out.append(
             Transaction.build(
-                row["transaction_id"], ts_ms, row["amount"], row["currency"], attributes
+                namespace + row["transaction_id"], ts_ms, row["amount"], row["currency"], attributes
             )
         )
     return out

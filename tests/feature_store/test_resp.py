@@ -1,0 +1,162 @@
+"""The lean single-server client under the store: parity, idempotency and failures, against
+real Redis servers (the same checks the redis-py path passes)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+import redis
+from redis import exceptions as redis_errors
+
+from feature_store.aggregates import CARD, count_key
+from feature_store.offline import compute_features
+from feature_store.online import (
+    FeatureStoreError,
+    FeatureStoreTimeoutError,
+    FeatureStoreUnavailableError,
+    OnlineStore,
+    Transaction,
+)
+from feature_store.redis_server import RedisServer
+from feature_store.resp import RespClient, pack
+from feature_store.windows import WINDOW_1H
+from tests.feature_store.replay import replay
+from tests.feature_store.test_online import DELAY, T0, assert_same_features
+from tests.histories import tangled_history
+
+pytestmark = pytest.mark.redis
+HANG_SECONDS = 5.0
+
+
+@pytest.fixture
+def own_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def _txn(transaction_id: str, ts_ms: int, card: str = "card_r") -> Transaction:
+    return Transaction.build(
+        transaction_id, ts_ms, 5.0, "USD", {"card_id": card, "merchant_id": "m"}
+    )
+
+
+def test_pack_writes_resp_bulk_strings() -> None:
+    assert (
+        pack(("SET", "k", 12, b"\x00v"))
+        == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$2\r\n\x00v\r\n"
+    )
+
+
+def test_resp_replay_equals_offline_features(redis_url: str, namespace: str) -> None:
+    history = tangled_history(rows=250, seed=21)
+
+    async def run() -> pd.DataFrame:
+        client = RespClient.from_url(redis_url)
+        try:
+            return await replay(OnlineStore(client, timeout_ms=2000), history, namespace, DELAY)
+        finally:
+            await client.aclose()
+
+    online = asyncio.run(run())
+    offline = compute_features(history, label_delay_seconds=DELAY).reset_index(drop=True)
+    assert_same_features(online, offline)
+
+
+def test_resp_counts_concurrent_retries_once(redis_url: str, namespace: str) -> None:
+    async def run() -> float:
+        client = RespClient.from_url(redis_url)
+        store = OnlineStore(client, timeout_ms=2000)
+        try:
+            retry = _txn(namespace + "t1", T0, card=namespace + "c")
+            await asyncio.gather(*[store.read_and_update(retry) for _ in range(8)])
+            after = await store.read_and_update(_txn(namespace + "t2", T0 + 1, namespace + "c"))
+            return after[count_key(CARD, WINDOW_1H)]
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == 1.0
+
+
+def test_resp_selects_the_database_of_the_url(own_server: RedisServer) -> None:
+    async def run() -> None:
+        client = RespClient.from_url(f"redis://127.0.0.1:{own_server.port}/3")
+        try:
+            assert await client.set("picked", "yes")
+            with pytest.raises(redis_errors.ResponseError, match="wrong number"):
+                await client.execute_command("GET")
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+    assert redis.Redis(port=own_server.port, db=3).get("picked") == b"yes"
+    assert redis.Redis(port=own_server.port, db=0).get("picked") is None
+
+
+def test_resp_fails_fast_when_redis_stops_and_recovers_after_restart(
+    own_server: RedisServer,
+) -> None:
+    async def run() -> tuple[float, float]:
+        client = RespClient(host="127.0.0.1", port=own_server.port, connect_timeout_seconds=0.2)
+        store = OnlineStore(client, timeout_ms=200)
+        try:
+            await store.read_and_update(_txn("a", T0))
+            own_server.stop()
+            started = time.monotonic()
+            with pytest.raises(FeatureStoreUnavailableError):
+                await store.read_and_update(_txn("b", T0 + 1))
+            elapsed = time.monotonic() - started
+            own_server.start()  # empty, and without the script
+            after = await store.read_and_update(_txn("c", T0 + 2))
+            return elapsed, after[count_key(CARD, WINDOW_1H)]
+        finally:
+            await client.aclose()
+
+    elapsed, count = asyncio.run(run())
+    assert elapsed < HANG_SECONDS
+    assert count == 0.0
+
+
+def test_resp_times_out_then_matches_later_replies_to_their_calls(
+    own_server: RedisServer,
+) -> None:
+    async def run() -> tuple[float, float]:
+        client = RespClient(host="127.0.0.1", port=own_server.port)
+        store = OnlineStore(client, timeout_ms=50)
+        try:
+            await store.read_and_update(_txn("a", T0))
+            redis.Redis(port=own_server.port).client_pause(400)
+            started = time.monotonic()
+            with pytest.raises(FeatureStoreTimeoutError):
+                await store.read_and_update(_txn("b", T0 + 1))
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(0.6)  # the late reply to "b" arrives and is dropped
+            after = await OnlineStore(client, timeout_ms=2000).read_and_update(_txn("c", T0 + 2))
+            return elapsed, after[count_key(CARD, WINDOW_1H)]
+        finally:
+            await client.aclose()
+
+    elapsed, count = asyncio.run(run())
+    assert elapsed < HANG_SECONDS
+    assert count == 2.0  # "a" and the late-applied "b": the reply order stayed aligned
+
+
+def test_resp_refuses_rather_than_queues_past_its_bound(own_server: RedisServer) -> None:
+    async def run() -> list[BaseException | dict[str, float]]:
+        client = RespClient(host="127.0.0.1", port=own_server.port, max_in_flight=2)
+        store = OnlineStore(client, timeout_ms=1000)
+        try:
+            await store.read_and_update(_txn("warm", T0))
+            redis.Redis(port=own_server.port).client_pause(300)
+            calls = [store.read_and_update(_txn(f"t{i}", T0 + i)) for i in range(6)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            await client.aclose()
+
+    results = asyncio.run(run())
+    refused = [r for r in results if isinstance(r, FeatureStoreUnavailableError)]
+    assert len(refused) == 4
+    assert all(isinstance(r, FeatureStoreError | dict) for r in results)
