@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,13 +20,25 @@ from feature_store.aggregates import (
 )
 from feature_store.definitions import FEATURE_NAMES
 from feature_store.offline import compute_features
-from feature_store.online import OnlineStore, Transaction
+from feature_store.online import Client, OnlineStore, Transaction
+from feature_store.resp import RespClient
 from feature_store.windows import RETENTION_SECONDS, WINDOW_1H
 from tests.feature_store.replay import replay
 from tests.histories import tangled_history
 
 DELAY = 5 * 86_400
 pytestmark = pytest.mark.redis
+
+
+ClientFactory = Callable[[], Client]
+
+
+@pytest.fixture(params=["redis-py", "resp"])
+def make_client(request: pytest.FixtureRequest, redis_url: str) -> ClientFactory:
+    """Builds the store's client: every test here runs with redis-py and with RespClient."""
+    if request.param == "resp":
+        return lambda: RespClient.from_url(redis_url)
+    return lambda: Redis.from_url(redis_url)
 
 
 def assert_same_features(online: pd.DataFrame, offline: pd.DataFrame) -> None:
@@ -39,11 +52,11 @@ def assert_same_features(online: pd.DataFrame, offline: pd.DataFrame) -> None:
             np.testing.assert_allclose(got[known], want[known], rtol=1e-9, err_msg=name)
 
 
-def test_online_replay_equals_offline_features(redis_url: str, namespace: str) -> None:
+def test_online_replay_equals_offline_features(make_client: ClientFactory, namespace: str) -> None:
     history = tangled_history(rows=300)
 
     async def run() -> pd.DataFrame:
-        client = Redis.from_url(redis_url)
+        client = make_client()
         try:
             return await replay(OnlineStore(client, timeout_ms=2000), history, namespace, DELAY)
         finally:
@@ -62,9 +75,11 @@ def _txn(namespace: str, transaction_id: str, ts_ms: int, card: str = "card_a") 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
-def test_read_and_update_counts_concurrent_retries_once(redis_url: str, namespace: str) -> None:
+def test_read_and_update_counts_concurrent_retries_once(
+    make_client: ClientFactory, namespace: str
+) -> None:
     async def run() -> tuple[list[dict[str, float]], dict[str, float]]:
-        client = Redis.from_url(redis_url)
+        client = make_client()
         store = OnlineStore(client, timeout_ms=2000)
         try:
             retry = _txn(namespace, namespace + "tx1", T0)
@@ -81,9 +96,11 @@ def test_read_and_update_counts_concurrent_retries_once(redis_url: str, namespac
     assert sorted(reply[key] for reply in replies)[0] == 0.0
 
 
-def test_read_and_update_leaves_missing_entities_missing(redis_url: str, namespace: str) -> None:
+def test_read_and_update_leaves_missing_entities_missing(
+    make_client: ClientFactory, namespace: str
+) -> None:
     async def run() -> dict[str, float]:
-        client = Redis.from_url(redis_url)
+        client = make_client()
         try:
             return await OnlineStore(client).read_and_update(_txn(namespace, "x", T0))
         finally:
@@ -94,9 +111,11 @@ def test_read_and_update_leaves_missing_entities_missing(redis_url: str, namespa
     assert np.isnan(aggregates[count_key(DEVICE, WINDOW_1H)])
 
 
-def test_apply_label_counts_each_transaction_once(redis_url: str, namespace: str) -> None:
+def test_apply_label_counts_each_transaction_once(
+    make_client: ClientFactory, namespace: str
+) -> None:
     async def run() -> tuple[list[bool], dict[str, float]]:
-        client = Redis.from_url(redis_url)
+        client = make_client()
         store = OnlineStore(client, timeout_ms=2000)
         try:
             fraud = _txn(namespace, namespace + "f1", T0)
@@ -113,11 +132,13 @@ def test_apply_label_counts_each_transaction_once(redis_url: str, namespace: str
     assert later[fraud_count_key(MERCHANT, LABEL_WINDOW)] == 1.0
 
 
-def test_every_key_written_has_a_ttl(redis_url: str, namespace: str, sync_redis: Any) -> None:
+def test_every_key_written_has_a_ttl(
+    make_client: ClientFactory, namespace: str, sync_redis: Any
+) -> None:
     history = tangled_history(rows=60)
 
     async def run() -> None:
-        client = Redis.from_url(redis_url)
+        client = make_client()
         try:
             await replay(OnlineStore(client, timeout_ms=2000), history, namespace, DELAY)
         finally:

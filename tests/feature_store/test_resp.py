@@ -1,5 +1,5 @@
-"""The lean single-server client under the store: parity, idempotency and failures, against
-real Redis servers (the same checks the redis-py path passes)."""
+"""The lean single-server client: its protocol, database selection and failure handling,
+against real Redis servers. Parity and idempotency run with it in test_online.py."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import asyncio
 import time
 from collections.abc import Iterator
 
-import pandas as pd
 import pytest
 import redis
 from redis import exceptions as redis_errors
 
 from feature_store.aggregates import CARD, count_key
-from feature_store.offline import compute_features
 from feature_store.online import (
     FeatureStoreError,
     FeatureStoreTimeoutError,
@@ -24,9 +22,7 @@ from feature_store.online import (
 from feature_store.redis_server import RedisServer
 from feature_store.resp import RespClient, pack
 from feature_store.windows import WINDOW_1H
-from tests.feature_store.replay import replay
-from tests.feature_store.test_online import DELAY, T0, assert_same_features
-from tests.histories import tangled_history
+from tests.feature_store.test_online import T0
 
 pytestmark = pytest.mark.redis
 HANG_SECONDS = 5.0
@@ -49,36 +45,6 @@ def test_pack_writes_resp_bulk_strings() -> None:
         pack(("SET", "k", 12, b"\x00v"))
         == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$2\r\n\x00v\r\n"
     )
-
-
-def test_resp_replay_equals_offline_features(redis_url: str, namespace: str) -> None:
-    history = tangled_history(rows=250, seed=21)
-
-    async def run() -> pd.DataFrame:
-        client = RespClient.from_url(redis_url)
-        try:
-            return await replay(OnlineStore(client, timeout_ms=2000), history, namespace, DELAY)
-        finally:
-            await client.aclose()
-
-    online = asyncio.run(run())
-    offline = compute_features(history, label_delay_seconds=DELAY).reset_index(drop=True)
-    assert_same_features(online, offline)
-
-
-def test_resp_counts_concurrent_retries_once(redis_url: str, namespace: str) -> None:
-    async def run() -> float:
-        client = RespClient.from_url(redis_url)
-        store = OnlineStore(client, timeout_ms=2000)
-        try:
-            retry = _txn(namespace + "t1", T0, card=namespace + "c")
-            await asyncio.gather(*[store.read_and_update(retry) for _ in range(8)])
-            after = await store.read_and_update(_txn(namespace + "t2", T0 + 1, namespace + "c"))
-            return after[count_key(CARD, WINDOW_1H)]
-        finally:
-            await client.aclose()
-
-    assert asyncio.run(run()) == 1.0
 
 
 def test_resp_selects_the_database_of_the_url(own_server: RedisServer) -> None:
