@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,27 +15,13 @@ from feature_store.online import (
     FeatureStoreTimeoutError,
     FeatureStoreUnavailableError,
     OnlineStore,
-    Transaction,
 )
 from feature_store.redis_server import RedisServer
 from feature_store.windows import WINDOW_1H
+from tests.feature_store.conftest import HANG_SECONDS, failure_txn
 
 pytestmark = pytest.mark.redis
 T0 = 1_767_225_600_000
-# Far above the budgets below: only a hang would reach it.
-HANG_SECONDS = 5.0
-
-
-@pytest.fixture
-def own_server() -> Iterator[RedisServer]:
-    """A server of this test's own, free to stop and restart."""
-    with RedisServer() as server:
-        yield server
-
-
-def _txn(transaction_id: str, ts_ms: int) -> Transaction:
-    attributes = {"card_id": "card_f", "merchant_id": "m_f"}
-    return Transaction.build(transaction_id, ts_ms, 5.0, "USD", attributes)
 
 
 def _client(server: RedisServer, **options: object) -> Redis:
@@ -51,14 +36,14 @@ def test_store_fails_fast_when_redis_stops_and_recovers_after_restart(
         client = _client(own_server)
         store = OnlineStore(client, timeout_ms=200)
         try:
-            await store.read_and_update(_txn("a", T0))
+            await store.read_and_update(failure_txn("a", T0))
             own_server.stop()
             started = time.monotonic()
             with pytest.raises(FeatureStoreError) as failure:
-                await store.read_and_update(_txn("b", T0 + 1))
+                await store.read_and_update(failure_txn("b", T0 + 1))
             elapsed = time.monotonic() - started
             own_server.start()  # same port, empty: the script cache is gone too
-            after = await store.read_and_update(_txn("c", T0 + 2))
+            after = await store.read_and_update(failure_txn("c", T0 + 2))
             return failure.type, elapsed, after[count_key(CARD, WINDOW_1H)]
         finally:
             await client.aclose()
@@ -74,11 +59,11 @@ def test_store_times_out_within_its_budget_when_redis_stalls(own_server: RedisSe
         client = _client(own_server, socket_timeout=HANG_SECONDS)
         store = OnlineStore(client, timeout_ms=50)
         try:
-            await store.read_and_update(_txn("a", T0))
+            await store.read_and_update(failure_txn("a", T0))
             redis.Redis(port=own_server.port).client_pause(1500)
             started = time.monotonic()
             with pytest.raises(FeatureStoreTimeoutError):
-                await store.read_and_update(_txn("b", T0 + 1))
+                await store.read_and_update(failure_txn("b", T0 + 1))
             return time.monotonic() - started
         finally:
             await client.aclose()
@@ -91,9 +76,9 @@ def test_store_refuses_rather_than_queues_past_its_connections(own_server: Redis
         client = _client(own_server, max_connections=2, socket_timeout=HANG_SECONDS)
         store = OnlineStore(client, timeout_ms=500)
         try:
-            await store.read_and_update(_txn("warm", T0))
+            await store.read_and_update(failure_txn("warm", T0))
             redis.Redis(port=own_server.port).client_pause(300)
-            calls = [store.read_and_update(_txn(f"t{i}", T0 + i)) for i in range(6)]
+            calls = [store.read_and_update(failure_txn(f"t{i}", T0 + i)) for i in range(6)]
             return await asyncio.gather(*calls, return_exceptions=True)
         finally:
             await client.aclose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -17,27 +16,14 @@ from feature_store.online import (
     FeatureStoreTimeoutError,
     FeatureStoreUnavailableError,
     OnlineStore,
-    Transaction,
 )
 from feature_store.redis_server import RedisServer
 from feature_store.resp import RespClient, pack
 from feature_store.windows import WINDOW_1H
+from tests.feature_store.conftest import HANG_SECONDS, failure_txn
 from tests.feature_store.test_online import T0
 
 pytestmark = pytest.mark.redis
-HANG_SECONDS = 5.0
-
-
-@pytest.fixture
-def own_server() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-def _txn(transaction_id: str, ts_ms: int, card: str = "card_r") -> Transaction:
-    return Transaction.build(
-        transaction_id, ts_ms, 5.0, "USD", {"card_id": card, "merchant_id": "m"}
-    )
 
 
 def test_pack_writes_resp_bulk_strings() -> None:
@@ -69,14 +55,14 @@ def test_resp_fails_fast_when_redis_stops_and_recovers_after_restart(
         client = RespClient(host="127.0.0.1", port=own_server.port, connect_timeout_seconds=0.2)
         store = OnlineStore(client, timeout_ms=200)
         try:
-            await store.read_and_update(_txn("a", T0))
+            await store.read_and_update(failure_txn("a", T0))
             own_server.stop()
             started = time.monotonic()
             with pytest.raises(FeatureStoreUnavailableError):
-                await store.read_and_update(_txn("b", T0 + 1))
+                await store.read_and_update(failure_txn("b", T0 + 1))
             elapsed = time.monotonic() - started
             own_server.start()  # empty, and without the script
-            after = await store.read_and_update(_txn("c", T0 + 2))
+            after = await store.read_and_update(failure_txn("c", T0 + 2))
             return elapsed, after[count_key(CARD, WINDOW_1H)]
         finally:
             await client.aclose()
@@ -93,14 +79,16 @@ def test_resp_times_out_then_matches_later_replies_to_their_calls(
         client = RespClient(host="127.0.0.1", port=own_server.port)
         store = OnlineStore(client, timeout_ms=50)
         try:
-            await store.read_and_update(_txn("a", T0))
+            await store.read_and_update(failure_txn("a", T0))
             redis.Redis(port=own_server.port).client_pause(400)
             started = time.monotonic()
             with pytest.raises(FeatureStoreTimeoutError):
-                await store.read_and_update(_txn("b", T0 + 1))
+                await store.read_and_update(failure_txn("b", T0 + 1))
             elapsed = time.monotonic() - started
             await asyncio.sleep(0.6)  # the late reply to "b" arrives and is dropped
-            after = await OnlineStore(client, timeout_ms=2000).read_and_update(_txn("c", T0 + 2))
+            after = await OnlineStore(client, timeout_ms=2000).read_and_update(
+                failure_txn("c", T0 + 2)
+            )
             return elapsed, after[count_key(CARD, WINDOW_1H)]
         finally:
             await client.aclose()
@@ -115,9 +103,9 @@ def test_resp_refuses_rather_than_queues_past_its_bound(own_server: RedisServer)
         client = RespClient(host="127.0.0.1", port=own_server.port, max_in_flight=2)
         store = OnlineStore(client, timeout_ms=1000)
         try:
-            await store.read_and_update(_txn("warm", T0))
+            await store.read_and_update(failure_txn("warm", T0))
             redis.Redis(port=own_server.port).client_pause(300)
-            calls = [store.read_and_update(_txn(f"t{i}", T0 + i)) for i in range(6)]
+            calls = [store.read_and_update(failure_txn(f"t{i}", T0 + i)) for i in range(6)]
             return await asyncio.gather(*calls, return_exceptions=True)
         finally:
             await client.aclose()
