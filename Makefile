@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEFAULT_MODEL := model_artifacts/default
 DEFAULT_HISTORY := data/default-history.parquet
 
-.PHONY: install test lint format bench model lock clean
+.PHONY: install test lint format bench-offline model lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,8 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Offline benchmarks: simulator and feature computation on the development machine.
-bench: $(STAMP)
+# Offline and feature-store benchmarks (`make bench`, the HTTP one, comes with the service).
+bench-offline: $(STAMP)
 	$(BIN)/python benchmarks/run_offline.py
 
 # Rebuild the committed default model from a seeded simulated history (docs/training.md).

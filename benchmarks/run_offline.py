@@ -1,5 +1,5 @@
-"""`make bench`: every benchmark of the offline pipeline and the feature store, one after the
-other, each in its own process so that none inherits another's memory or caches."""
+"""`make bench-offline`: every benchmark of the offline pipeline and the feature store, one
+after the other, each in its own process so that none inherits another's memory or caches."""
 
 from __future__ import annotations
 
