@@ -57,3 +57,26 @@ def test_every_subcommand_has_help(command: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert f"usage: riskscore {command}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["simulate", "--out", "h.txt"], "use a .parquet or .csv file name"),
+        (["simulate", "--out", "h.csv", "--transactions", "5"], "need >= 100 transactions"),
+        (["train", "--data", "missing.csv"], "missing.csv: cannot read the history"),
+    ],
+)
+def test_cli_reports_bad_input_without_a_traceback(
+    arguments: list[str], message: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "riskscore.cli", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

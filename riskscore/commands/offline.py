@@ -44,11 +44,18 @@ def _simulate(args: argparse.Namespace) -> int:
     from history.schema import REQUIRED_COLUMNS
     from history.simulator import SimulationConfig, simulate
 
+    if args.out.suffix not in (".parquet", ".csv"):
+        sys.stderr.write(f"error: --out {args.out}: use a .parquet or .csv file name\n")
+        return 2
     config = SimulationConfig(
         transactions=args.transactions, days=args.days, seed=args.seed, fraud_rate=args.fraud_rate
     )
-    with tqdm(total=args.transactions, desc="simulate", unit="txn", file=sys.stderr) as bar:
-        frame = simulate(config, progress=bar.update)
+    try:
+        with tqdm(total=args.transactions, desc="simulate", unit="txn", file=sys.stderr) as bar:
+            frame = simulate(config, progress=bar.update)
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     if args.only_required:
         frame = frame[[*REQUIRED_COLUMNS, "is_fraud"]]
     save_history(frame, args.out)
