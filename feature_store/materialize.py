@@ -1,13 +1,15 @@
 """`riskscore materialize`: the online state at the end of a history, loaded into Redis.
 
 history -> per entity, the state a replay through `entity.lua` would leave, computed with
-array operations on integer entity codes -> MessagePack, the format `entity.lua` keeps ->
+array operations on integer entity codes -> MessagePack, the format `entity.lua` keeps,
+encoded for all entities at once (`state_codec`) ->
 `load.lua`, hundreds of entities per call, pipelined. Each entity's keys are replaced whole,
 so running it twice leaves the same state.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from redis.crc import key_slot
 from feature_store import keys
 from feature_store.aggregates import ENTITIES, LABEL_ENTITIES, LABEL_WINDOW, SEEN_SETS, Entity
 from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, transaction_inputs
+from feature_store.state_codec import RingArrays, encode_states
 from feature_store.windows import RETENTION_SECONDS, WINDOWS, Window
 
 LOAD_SCRIPT = resources.files(__package__).joinpath("load.lua").read_text()
@@ -35,8 +38,6 @@ CALLS_PER_PIPELINE = 8
 
 Ints = npt.NDArray[np.int64]
 Client = Redis | RedisCluster  # bulk loading pipelines through redis-py
-# A ring as entity.lua keeps it: [last bucket, count, sum, {slot: [bucket, count, sum]}].
-Ring = list[Any]
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class EntityStates:
 
     entity: Entity
     ids: list[str]
-    states: list[dict[str, Any]]
+    states: list[bytes]  # MessagePack, as entity.lua keeps them
     seen_members: list[list[list[Any]]]  # per entity, per seen set: [score, value, ...]
 
 
@@ -75,13 +76,22 @@ async def materialize(
     end_ms = int(inputs["ts_ms"].max()) if len(order) else 0
     await client.script_load(LOAD_SCRIPT)
     counts: dict[str, int] = {}
+    in_flight: asyncio.Task[None] | None = None
     for entity in ENTITIES:
         states = entity_states(inputs, entity, end_ms=end_ms)
         counts[entity.name] = len(states.ids)
+        keys_per_entity = 1 + sum(1 for s in SEEN_SETS if s.entity == entity)
         for calls in _batches(states, isinstance(client, RedisCluster)):
-            await _load(client, calls)
+            # Two loads overlap: Redis runs one while this thread encodes the next.
+            loading = asyncio.create_task(_load(client, calls))
+            await asyncio.sleep(0)  # let it send before the next batch is built
+            if in_flight is not None:
+                await in_flight
+            in_flight = loading
             if progress:
-                progress(sum(len(call_keys) for call_keys, _ in calls))
+                progress(sum(len(call_keys) for call_keys, _ in calls) // keys_per_entity)
+    if in_flight is not None:
+        await in_flight
     markers = await _label_markers(client, inputs, end_ms)
     await _dedup_markers(client, inputs, end_ms - dedup_seconds * 1000, dedup_seconds * 1000)
     return MaterializeReport(counts, markers, time.perf_counter() - started)
@@ -94,17 +104,15 @@ def entity_states(inputs: dict[str, Any], entity: Entity, *, end_ms: int) -> Ent
     code = codes[present].astype(np.int64)
     ts = inputs["ts_ms"][present]
     count = len(uniques)
-    latest = _group_max(code, ts, count)
-    rings = [_rings(code, ts, inputs["amount_cents"][present], window, count) for window in WINDOWS]
-    labels = [[-1, 0, 0, {}] for _ in range(count)]
+    cents = inputs["amount_cents"][present]
+    windows = [_rings(code, ts, cents, window, count) for window in WINDOWS]
+    known = np.zeros(len(code), dtype=bool)
     if entity in LABEL_ENTITIES:
         label_ms = inputs["label_ms"][present]
         known = (label_ms >= 0) & (label_ms <= end_ms)
-        labels = _rings(code[known], label_ms[known], None, LABEL_WINDOW, count)
-    states = [
-        {"p": int(p), "w": [ring[i] for ring in rings], "L": labels[i], "s": {}}
-        for i, p in enumerate(latest.tolist())
-    ]
+    label_ms_known = inputs["label_ms"][present][known]
+    labels = _rings(code[known], label_ms_known, None, LABEL_WINDOW, count)
+    states = encode_states(_group_max(code, ts, count), windows, labels)
     seen_sets = [s for s in SEEN_SETS if s.entity == entity]
     members: list[list[list[Any]]] = [[[] for _ in seen_sets] for _ in range(count)]
     for index, seen in enumerate(seen_sets):
@@ -119,7 +127,7 @@ def _group_max(code: Ints, values: Ints, groups: int) -> Ints:
     return out
 
 
-def _rings(code: Ints, times: Ints, cents: Ints | None, window: Window, groups: int) -> list[Ring]:
+def _rings(code: Ints, times: Ints, cents: Ints | None, window: Window, groups: int) -> RingArrays:
     """Per entity code, its ring: the buckets inside the window of its last event."""
     bucket = times // window.bucket_ms
     last = _group_max(code, bucket, groups)
@@ -129,26 +137,24 @@ def _rings(code: Ints, times: Ints, cents: Ints | None, window: Window, groups: 
     low = int(bucket.min()) if len(bucket) else 0
     span = (int(bucket.max()) - low + 1) if len(bucket) else 1
     pair_keys, where = np.unique(code * span + (bucket - low), return_inverse=True)
-    slot_entity, slot_bucket = pair_keys // span, pair_keys % span + low
-    slot_count = np.bincount(where, minlength=len(pair_keys))
-    slot_sum = np.bincount(where, weights=amounts, minlength=len(pair_keys)).astype(np.int64)
-    total_count = np.bincount(code, minlength=groups)
-    total_sum = np.bincount(code, weights=amounts, minlength=groups).astype(np.int64)
-    rings: list[Ring] = [
-        [b, c, s, {}]
-        for b, c, s in zip(last.tolist(), total_count.tolist(), total_sum.tolist(), strict=True)
-    ]
-    buckets_per_ring = window.bucket_count
-    rows = zip(
-        slot_entity.tolist(),
-        slot_bucket.tolist(),
-        slot_count.tolist(),
-        slot_sum.tolist(),
-        strict=True,
+    slot_bucket = pair_keys % span + low
+    return RingArrays(
+        last=last,
+        count=np.bincount(code, minlength=groups).astype(np.int64),
+        total=_sums(code, amounts, groups),
+        slot_entity=pair_keys // span,
+        slot_key=slot_bucket % window.bucket_count,
+        slot_bucket=slot_bucket,
+        slot_count=np.bincount(where, minlength=len(pair_keys)).astype(np.int64),
+        slot_sum=_sums(where, amounts, len(pair_keys)),
     )
-    for entity_code, bucket_id, bucket_count, bucket_sum in rows:
-        rings[entity_code][3][bucket_id % buckets_per_ring] = [bucket_id, bucket_count, bucket_sum]
-    return rings
+
+
+def _sums(groups: Ints, amounts: Ints, size: int) -> Ints:
+    """Exact integer sums per group (bincount's float weights would round past 2**53)."""
+    out = np.zeros(size, dtype=np.int64)
+    np.add.at(out, groups, amounts)
+    return out
 
 
 def _seen_members(
@@ -199,8 +205,7 @@ def _batches(states: EntityStates, by_slot: bool) -> Iterator[list[Call]]:
                 entity_id = states.ids[position]
                 call_keys.append(keys.state_key(entity, entity_id))
                 call_keys += [keys.seen_set_key(s, entity_id) for s in seen_sets]
-                blob = msgpack.packb(states.states[position])
-                payload.append([blob, states.seen_members[position]])
+                payload.append([states.states[position], states.seen_members[position]])
             entities = [len(seen_sets), RETENTION_SECONDS, payload]
             # Redis's cmsgpack reads no bin type: bytes go as (raw) strings.
             calls.append((call_keys, msgpack.packb(entities, use_bin_type=False)))

@@ -86,7 +86,11 @@ def _ts_ms(frame: pd.DataFrame) -> Ints:
 
 def transaction_inputs(frame: pd.DataFrame, label_delay_seconds: int) -> dict[str, Any]:
     """Attributes of time-ordered transactions under the names features read them by."""
-    inputs: dict[str, Any] = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
+    # Times become integers below; turning them into objects would build a Timestamp per row.
+    times = ("timestamp", "label_timestamp")
+    inputs: dict[str, Any] = {
+        c: frame[c].to_numpy(dtype=object) for c in frame.columns if c not in times
+    }
     inputs["ts_ms"] = _ts_ms(frame)
     rates = frame["currency"].map(usd_rates()).to_numpy(dtype=np.float64)
     inputs["amount_cents"] = np.rint(frame["amount"].to_numpy() * rates * 100).astype(np.int64)
