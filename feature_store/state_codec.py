@@ -56,6 +56,8 @@ def _put(buffer: Bytes, positions: Ints, rows: Bytes) -> None:
 
 def encode_states(latest: Ints, windows: list[RingArrays], label: RingArrays) -> list[bytes]:
     """One MessagePack state per entity, in entity-code order."""
+    if len(windows) > 15:
+        raise ValueError("at most 15 windows fit the fixed-size array header")
     count = len(latest)
     rings = [*windows, label]
     slots = [np.bincount(r.slot_entity, minlength=count).astype(np.int64) for r in rings]
@@ -67,7 +69,7 @@ def encode_states(latest: Ints, windows: list[RingArrays], label: RingArrays) ->
         [
             _constant(count, 0x84, 0xA1, ord("p")),
             _ints(latest),
-            _constant(count, 0xA1, ord("w"), 0x94),
+            _constant(count, 0xA1, ord("w"), 0x90 | len(windows)),  # fixarray: at most 15
         ]
     )
     _put(buffer, start, head)
