@@ -1,7 +1,7 @@
 """The model card: what the model is for, what it learnt from, how well it does, with plots.
 
-Written into the artifact folder by `training.pipeline`: `MODEL_CARD.md`, `roc_curve.png`,
-`precision_recall_curve.png` and `score_distribution.png`. Same inputs give the same bytes.
+Last step of the offline flow: `training.pipeline` calls `write_model_card` on the artifact
+folder with the manifest and the test window. Same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -14,22 +14,36 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from training.metrics import EvaluationSet
+from scoring.manifest import MODEL_CARD_FILE
+from training.metrics import EvaluationSet, evaluate
 
 ROC_PNG = "roc_curve.png"
 PR_PNG = "precision_recall_curve.png"
 SCORES_PNG = "score_distribution.png"
+# Matplotlib writes its version into PNGs; without it the bytes depend only on the inputs.
 _PNG_METADATA = {"Software": None}
+BAND_NAMES = ("approve", "review", "challenge", "decline")
+_BAND_KEYS = ("review_at", "challenge_at", "decline_at")
 
 
-def write_model_card(out_dir: Path, manifest: Mapping[str, Any], evaluation: EvaluationSet) -> Path:
-    """Write the card and its three plots for the test window `evaluation`; returns the card."""
+def write_model_card(
+    out_dir: Path, manifest: Mapping[str, object], evaluation: EvaluationSet
+) -> Path:
+    """Write `MODEL_CARD.md` and its three plots into `out_dir`; return the card's path.
+
+    `manifest` is the artifact manifest as plain data (missing keys show as "?");
+    `evaluation` is the test window, from which the plots and the score bands are drawn.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
     _plot_roc(out_dir / ROC_PNG, evaluation)
     _plot_pr(out_dir / PR_PNG, evaluation)
     _plot_scores(out_dir / SCORES_PNG, evaluation)
-    path = out_dir / "MODEL_CARD.md"
-    path.write_text(render_card(manifest, evaluation))
+    path = out_dir / MODEL_CARD_FILE
+    path.write_text(render_card(manifest, evaluation), encoding="utf-8")
     return path
+
+
+# Plots: a bare `Figure` renders with Agg and, unlike pyplot's, is never kept open anywhere.
 
 
 def _figure(title: str, x_label: str, y_label: str) -> tuple[Figure, Any]:
@@ -42,171 +56,259 @@ def _figure(title: str, x_label: str, y_label: str) -> tuple[Figure, Any]:
     return figure, axes
 
 
+def _save(figure: Figure, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, format="png", metadata=_PNG_METADATA)
+
+
 def _plot_roc(path: Path, data: EvaluationSet) -> None:
     fpr, tpr, _ = roc_curve(data.y_true, data.score)
-    figure, axes = _figure("ROC curve, test window", "false-positive rate", "recall")
-    axes.plot(fpr, tpr, color="tab:blue")
+    figure, axes = _figure(
+        "ROC curve, test window", "false-positive rate (symlog)", "recall (true-positive rate)"
+    )
+    axes.plot(fpr, tpr, color="tab:blue", label="model")
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    # Fraud teams work at FPRs below 1%: stretch that end of the axis.
     axes.set_xscale("symlog", linthresh=1e-3)
     axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
     axes.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, metadata=_PNG_METADATA)
+    _save(figure, path)
 
 
 def _plot_pr(path: Path, data: EvaluationSet) -> None:
     precision, recall, _ = precision_recall_curve(data.y_true, data.score)
     figure, axes = _figure("Precision-recall curve, test window", "recall", "precision")
-    axes.plot(recall, precision, color="tab:red")
-    axes.axhline(data.y_true.mean(), color="grey", linestyle=":", label="fraud rate")
+    axes.plot(recall, precision, color="tab:red", label="model")
+    axes.axhline(float(data.y_true.mean()), color="grey", linestyle=":", label="fraud rate")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.02)
     axes.legend(loc="upper right")
-    figure.tight_layout()
-    figure.savefig(path, metadata=_PNG_METADATA)
+    _save(figure, path)
 
 
 def _plot_scores(path: Path, data: EvaluationSet) -> None:
-    figure, axes = _figure("Score distribution, test window", "calibrated score", "transactions")
+    figure, axes = _figure(
+        "Score distribution, test window", "calibrated fraud probability", "transactions (log)"
+    )
     bins = np.linspace(0, 1, 51)
     fraud = data.y_true == 1
     axes.hist(data.score[~fraud], bins=bins, color="tab:blue", alpha=0.6, label="legitimate")
     axes.hist(data.score[fraud], bins=bins, color="tab:red", alpha=0.6, label="fraud")
     axes.set_yscale("log")
+    axes.set_xlim(0, 1)
     axes.legend(loc="upper right")
-    figure.tight_layout()
-    figure.savefig(path, metadata=_PNG_METADATA)
+    _save(figure, path)
 
 
-def render_card(manifest: Mapping[str, Any], data: EvaluationSet) -> str:
-    """The markdown of the card (plots are linked by file name)."""
+# The markdown, one builder per section.
+
+
+def render_card(manifest: Mapping[str, object], data: EvaluationSet) -> str:
+    """The card's markdown; plots are linked by file name, relative to the card."""
     sections = [
         _intro(manifest),
         _data_section(manifest),
-        _metrics_section(manifest.get("metrics", {}).get("test", {})),
-        f"![ROC curve]({ROC_PNG})\n\n![Precision-recall curve]({PR_PNG})\n\n"
-        f"![Score distribution]({SCORES_PNG})\n",
-        _bands_section(manifest.get("suggested_score_bands", {}), data),
-        _calibration_section(manifest),
+        _metrics_section(_test_metrics(manifest, data)),
+        _plots_section(),
+        _bands_section(_mapping(manifest.get("suggested_score_bands")), data),
+        _calibration_section(
+            _mapping(manifest.get("calibration")), _mapping(manifest.get("parity"))
+        ),
+        _training_section(manifest),
         _limitations(),
-        "## Features\n\n" + ", ".join(f"`{name}`" for name in manifest.get("features", [])) + "\n",
+        _features_section(manifest.get("features")),
     ]
     return "\n".join(sections)
 
 
-def _intro(manifest: Mapping[str, Any]) -> str:
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _test_metrics(manifest: Mapping[str, object], data: EvaluationSet) -> Mapping[str, Any]:
+    """The manifest's test metrics (`metrics.test`, or `metrics` itself when it is one
+    window's), else computed from `data`."""
+    metrics = _mapping(manifest.get("metrics"))
+    if isinstance(metrics.get("test"), Mapping):
+        return _mapping(metrics["test"])
+    return metrics if "roc_auc" in metrics else evaluate(data)
+
+
+def _number(value: object, spec: str = ".4f") -> str:
+    if isinstance(value, float):
+        return format(value, spec)
+    return "?" if value is None else str(value)
+
+
+def _percent(point: str) -> str:
+    # "0.005" -> "0.5%"; keys that are not numbers stay as they are.
+    try:
+        return f"{float(point) * 100:g}%"
+    except ValueError:
+        return point
+
+
+def _intro(manifest: Mapping[str, object]) -> str:
     return (
-        f"# Model card: {manifest.get('model_version', '?')}\n\n"
-        f"Feature set `{manifest.get('feature_set_version', '?')}`, created "
-        f"{manifest.get('created_at', '?')}, best iteration {manifest.get('best_iteration', '?')}."
-        "\n\n## Intended use\n\nScores card payments (card-not-present and card-present) in "
-        "riskscore: the probability that a transaction is fraudulent, used with policy rules "
-        "to approve, review, challenge or decline. Not for credit or any decision about a "
-        "person beyond the payment in front of it.\n"
+        f"# Model card: {_number(manifest.get('model_version'))}\n\n"
+        f"Feature set `{_number(manifest.get('feature_set_version'))}`, "
+        f"created {_number(manifest.get('created_at'))}.\n\n"
+        "## Intended use\n\n"
+        "Scores card-not-present and card-present payments in riskscore: the probability "
+        "that a transaction is fraudulent, which policy rules turn into approve, review, "
+        "challenge or decline. Not for credit decisions, nor any decision about a person "
+        "beyond the payment in front of it.\n"
     )
 
 
-def _data_section(manifest: Mapping[str, Any]) -> str:
-    data = manifest.get("training_data", {})
+def _data_section(manifest: Mapping[str, object]) -> str:
+    data = _mapping(manifest.get("training_data"))
     lines = [
-        "## Training data\n",
-        f"{data.get('rows', '?')} transactions, {data.get('frauds', '?')} fraud, from "
-        f"{data.get('start', '?')} to {data.get('end', '?')}; fingerprint "
-        f"`{str(data.get('fingerprint', '?'))[:16]}…`.\n",
+        "## Training data and time split\n",
+        f"{_number(data.get('rows'))} transactions, {_number(data.get('frauds'))} fraud, from "
+        f"{_number(data.get('start'))} to {_number(data.get('end'))}; history fingerprint "
+        f"`{_number(data.get('fingerprint'))}`.\n",
         "| window | from | to | transactions | fraud |",
         "|---|---|---|---|---|",
     ]
-    for name, window in manifest.get("split", {}).items():
+    for name, window in _mapping(manifest.get("split")).items():
+        w = _mapping(window)
         lines.append(
-            f"| {name} | {window.get('start')} | {window.get('end')} | {window.get('rows')} | "
-            f"{window.get('frauds')} |"
+            f"| {name} | {_number(w.get('start'))} | {_number(w.get('end'))} | "
+            f"{_number(w.get('rows'))} | {_number(w.get('frauds'))} |"
         )
-    lines.append(
-        f"\nA gap of {manifest.get('gap_days', '?')} days lies between validation and test: the "
-        "labels of the last days before training are not known yet in real life.\n"
+    if "gap_days" in manifest:
+        lines.append(
+            f"\nA gap of {manifest['gap_days']} days lies before the test window: when a model "
+            "is trained, the labels of the last days are not known yet."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, object, str]]:
+    k = metrics.get("card_precision_at_k_k", "k")
+    rows: list[tuple[str, object, str]] = [
+        ("ROC AUC", metrics.get("roc_auc"), "chance a random fraud outscores a random legitimate"),
+        ("Average precision", metrics.get("average_precision"), "area under precision-recall"),
+    ]
+    rows += [
+        (f"Recall at FPR {_percent(p)}", v, f"fraud caught flagging {_percent(p)} of legitimate")
+        for p, v in _mapping(metrics.get("recall_at_fpr")).items()
+    ]
+    rows += [
+        (f"Recall at review rate {_percent(r)}", v, f"fraud in the top {_percent(r)} by score")
+        for r, v in _mapping(metrics.get("recall_at_review_rate")).items()
+    ]
+    rows += [
+        (f"Amount recall at review rate {_percent(r)}", v, "fraud USD in that top share")
+        for r, v in _mapping(metrics.get("amount_recall_at_review_rate")).items()
+    ]
+    rows.append(
+        (
+            f"Card precision@{k}",
+            metrics.get("card_precision_at_k"),
+            f"defrauded share of each day's {k} top cards not yet caught, mean over days",
+        )
     )
-    return "\n".join(lines)
+    return rows
 
 
 def _metrics_section(metrics: Mapping[str, Any]) -> str:
-    if not metrics:
-        return "## Metrics\n\nNo test metrics recorded.\n"
-    k = metrics.get("card_precision_at_k_k", 100)
-    rows = [
-        ("ROC AUC", metrics.get("roc_auc"), "ranking of fraud above legitimate"),
-        ("Average precision", metrics.get("average_precision"), "area under precision-recall"),
-        (f"Card precision@{k}", metrics.get("card_precision_at_k"), "daily top cards defrauded"),
-    ]
-    rows += [
-        (f"Recall at FPR {p}", v, "fraud caught at that false-positive rate")
-        for p, v in metrics.get("recall_at_fpr", {}).items()
-    ]
-    rows += [
-        (f"Recall at review rate {r}", v, "fraud among the top-scored share")
-        for r, v in metrics.get("recall_at_review_rate", {}).items()
-    ]
-    rows += [
-        (f"Amount recall at review rate {r}", v, "fraud amount among the top-scored share")
-        for r, v in metrics.get("amount_recall_at_review_rate", {}).items()
-    ]
-    table = "\n".join(f"| {name} | {_number(value)} | {meaning} |" for name, value, meaning in rows)
+    table = "\n".join(
+        f"| {name} | {_number(value)} | {meaning} |"
+        for name, value, meaning in _metric_rows(metrics)
+    )
     return (
         "## Metrics on the test window\n\n"
-        f"{metrics.get('transactions')} transactions, {metrics.get('frauds')} fraud "
-        f"({_number(metrics.get('fraud_rate'))}).\n\n"
+        f"{_number(metrics.get('transactions'))} transactions, "
+        f"{_number(metrics.get('frauds'))} fraud (rate {_number(metrics.get('fraud_rate'))}). "
+        "Card precision cannot exceed the day's defrauded cards divided by k.\n\n"
         "| metric | value | meaning |\n|---|---|---|\n" + table + "\n"
     )
 
 
-def _number(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+def _plots_section() -> str:
+    return (
+        "## Plots\n\n"
+        f"![ROC curve]({ROC_PNG})\n\n"
+        f"![Precision-recall curve]({PR_PNG})\n\n"
+        f"![Score distribution]({SCORES_PNG})\n"
+    )
 
 
-def _bands_section(bands: Mapping[str, float], data: EvaluationSet) -> str:
-    if not bands:
-        return ""
-    edges = [
-        ("approve", -np.inf, bands["review_at"]),
-        ("review", bands["review_at"], bands["challenge_at"]),
-        ("challenge", bands["challenge_at"], bands["decline_at"]),
-        ("decline", bands["decline_at"], np.inf),
-    ]
-    frauds = max(int(data.y_true.sum()), 1)
-    lines = [
-        "## Suggested score bands\n",
-        f"`review_at` {bands['review_at']}, `challenge_at` {bands['challenge_at']}, "
-        f"`decline_at` {bands['decline_at']}: calibrated fraud probabilities at which a review, "
-        "a challenge and a decline pay. On the test window:\n",
-        "| band | share of transactions | share of fraud |",
-        "|---|---|---|",
-    ]
-    for name, low, high in edges:
+def _band_rows(thresholds: list[float], data: EvaluationSet) -> list[str]:
+    edges = [-np.inf, *thresholds, np.inf]
+    frauds = int(data.y_true.sum())
+    rows = []
+    for name, low, high in zip(BAND_NAMES, edges[:-1], edges[1:], strict=True):
         inside = (data.score >= low) & (data.score < high)
         caught = int(data.y_true[inside].sum())
-        lines.append(f"| {name} | {inside.mean():.4f} | {caught / frauds:.4f} |")
+        recall = f"{caught / frauds:.4f}" if frauds else "?"
+        scores = f"[{max(low, 0.0):g}, {min(high, 1.0):g}{']' if high == np.inf else ')'}"
+        rows.append(f"| {name} | {scores} | {inside.mean():.4f} | {caught} | {recall} |")
+    return rows
+
+
+def _bands_section(bands: Mapping[str, Any], data: EvaluationSet) -> str:
+    if not all(isinstance(bands.get(key), int | float) for key in _BAND_KEYS):
+        return "## Suggested score bands\n\nNone recorded.\n"
+    thresholds = [float(bands[key]) for key in _BAND_KEYS]
+    lines = [
+        "## Suggested score bands\n",
+        ", ".join(f"`{key}` {value:g}" for key, value in zip(_BAND_KEYS, thresholds, strict=True))
+        + ": calibrated fraud probabilities from which a review, a challenge and a decline pay "
+        "(the policy file sets the bands in force). On the test window:\n",
+        "| band | scores | share of transactions | fraud | fraud recall |",
+        "|---|---|---|---|---|",
+        *_band_rows(thresholds, data),
+    ]
     return "\n".join(lines) + "\n"
 
 
-def _calibration_section(manifest: Mapping[str, Any]) -> str:
-    calibration = manifest.get("calibration", {})
-    parity = manifest.get("parity", {})
+def _calibration_section(calibration: Mapping[str, Any], parity: Mapping[str, Any]) -> str:
     return (
         "## Calibration and ONNX parity\n\n"
-        f"Scores are calibrated probabilities: Platt scaling of the model's margin fitted on the "
-        f"validation window (slope {_number(calibration.get('slope'))}, intercept "
-        f"{_number(calibration.get('intercept'))}).\n\n"
-        f"The ONNX model agrees with XGBoost within {parity.get('max_abs_diff', '?')} on "
-        f"{parity.get('rows', '?')} test rows (tolerance {parity.get('tolerance', '?')}).\n"
+        "Scores are calibrated fraud probabilities: "
+        f"{str(calibration.get('method', '?')).capitalize()} scaling of the model's margin, "
+        f"fitted on the validation window (slope {_number(calibration.get('slope'))}, "
+        f"intercept {_number(calibration.get('intercept'))}). They hold at the validation "
+        "window's fraud rate: when the live fraud rate moves, the probabilities move with it "
+        "while the ranking holds.\n\n"
+        "The ONNX model the service runs agrees with the XGBoost model within "
+        f"{_number(parity.get('max_abs_diff'), '.2g')} (largest absolute difference in "
+        f"probability) on {_number(parity.get('rows'))} test rows; the tolerance is "
+        f"{_number(parity.get('tolerance'), '.2g')}.\n"
+    )
+
+
+def _training_section(manifest: Mapping[str, object]) -> str:
+    parameters = _mapping(manifest.get("parameters"))
+    rows = "".join(f"| `{name}` | {value} |\n" for name, value in parameters.items())
+    table = f"\n| parameter | value |\n|---|---|\n{rows}" if rows else ""
+    return (
+        "## Training\n\n"
+        f"XGBoost, best iteration {_number(manifest.get('best_iteration'))} (early stopping "
+        f"on the validation window).\n{table}"
     )
 
 
 def _limitations() -> str:
     return (
         "## Limitations\n\n"
-        "* It knows only the history it was trained on; a simulated history (as for the "
-        "default model) teaches the simulator's typologies, not your traffic. Retrain on yours.\n"
-        "* Fraud changes: watch the score distribution and the metrics on fresh labels, and "
-        "retrain when they drift.\n"
+        "* It knows only the history it was trained on. A simulated history (as for the "
+        "default model) teaches the simulator's fraud typologies, not your traffic: its "
+        "metrics describe the simulator. Retrain on your own history.\n"
+        "* Fraud and customers drift: watch the score distribution and the metrics on fresh "
+        "labels, and retrain when they move.\n"
         "* Labels arrive late (chargebacks take weeks): the newest days of any window are "
         "under-labelled, which the gap before the test window only partly accounts for.\n"
     )
+
+
+def _features_section(features: object) -> str:
+    names = features if isinstance(features, list) else []
+    if not names:
+        return "## Features\n\nNone recorded.\n"
+    listed = "\n".join(f"{i}. `{name}`" for i, name in enumerate(names, start=1))
+    return f"## Features\n\nIn the model's input order.\n\n{listed}\n"
