@@ -64,7 +64,7 @@ def compute_features(
     in the history's own row order.
     """
     step = progress or (lambda _name: None)
-    order = np.argsort(_ts_ms(history), kind="stable")
+    order = np.argsort(times_ms(history["timestamp"]), kind="stable")
     inputs = transaction_inputs(history.iloc[order].reset_index(drop=True), label_delay_seconds)
     step("attributes")
     for entity in ENTITIES:
@@ -80,8 +80,9 @@ def compute_features(
     return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=history.index)
 
 
-def _ts_ms(frame: pd.DataFrame) -> Ints:
-    return frame["timestamp"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+def times_ms(times: pd.Series) -> Ints:
+    """A normalised history's time column as Unix milliseconds (NaT: the int64 minimum)."""
+    return times.to_numpy(dtype="datetime64[ms]").astype(np.int64)
 
 
 def transaction_inputs(frame: pd.DataFrame, label_delay_seconds: int) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def transaction_inputs(frame: pd.DataFrame, label_delay_seconds: int) -> dict[st
     inputs: dict[str, Any] = {
         c: frame[c].to_numpy(dtype=object) for c in frame.columns if c not in times
     }
-    inputs["ts_ms"] = _ts_ms(frame)
+    inputs["ts_ms"] = times_ms(frame["timestamp"])
     rates = frame["currency"].map(usd_rates()).to_numpy(dtype=np.float64)
     inputs["amount_cents"] = np.rint(frame["amount"].to_numpy() * rates * 100).astype(np.int64)
     inputs["customer_account_age_days"] = frame["customer_account_age_days"].to_numpy(float)
@@ -103,7 +104,7 @@ def transaction_inputs(frame: pd.DataFrame, label_delay_seconds: int) -> dict[st
         dtype=object,
     )
     fraud = frame["is_fraud"].to_numpy(dtype=np.float64) == 1.0
-    known = frame["label_timestamp"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    known = times_ms(frame["label_timestamp"])
     fallback = inputs["ts_ms"] + label_delay_seconds * 1000
     known = np.where(frame["label_timestamp"].isna().to_numpy(), fallback, known)
     inputs["label_ms"] = np.where(fraud, known, -1)

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
-from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, compute_features
+from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, compute_features, times_ms
 from scoring.manifest import (
     MANIFEST_FILE,
     ONNX_FILE,
@@ -66,7 +66,7 @@ def train_artifact(
     features = compute_features(history, label_delay_seconds=options.label_delay_seconds)
     step("features")
     matrix = features.to_numpy(dtype=np.float32)
-    ts_ms = history["timestamp"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    ts_ms = times_ms(history["timestamp"])
     split = split_by_time(
         ts_ms,
         test_fraction=options.test_fraction,

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from feature_store.definitions import FEATURE_NAMES
 from feature_store.materialize import materialize
-from feature_store.offline import compute_features
+from feature_store.offline import compute_features, times_ms
 from feature_store.online import OnlineStore
 from tests.feature_store.replay import ID_COLUMNS, replay_rows
 from tests.feature_store.test_online import DELAY, assert_same_features
@@ -29,7 +29,7 @@ def _namespaced(history: pd.DataFrame, namespace: str) -> pd.DataFrame:
 
 def test_materialize_then_live_traffic_equals_offline(redis_url: str, namespace: str) -> None:
     history = _namespaced(tangled_history(rows=500, seed=5, days=6), namespace)
-    ts_ms = history["timestamp"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    ts_ms = times_ms(history["timestamp"])
     cut_ms = int(np.sort(ts_ms)[350])
     before = history[ts_ms <= cut_ms]
 
