@@ -9,11 +9,12 @@
 -- then per block: the entity's state (a MessagePack string, see `new_state`), then one zset per
 --   seen set of its kind (value -> last bucket seen)
 -- ARGV: mode ("txn" or "label"), ts_ms, amount_cents, transaction_id, ttl_seconds, dedup_ms,
---   then per block: kind, then one value per seen set of the kind ("" when missing)
+--   fingerprint (of the request, kept in the dedup marker), then per block: kind, then one
+--   value per seen set of the kind ("" when missing)
 --
 -- Returns {recorded, then per block: count and sum per window, previous time, fraud count,
--- distinct count and is-new flag per seen set}; recorded is 1, or 0 when the transaction id was
--- seen before (then nothing is written). -1 marks a missing value. An event older than the
+-- distinct count and is-new flag per seen set}; recorded is 1, or, when the transaction id was
+-- seen before (then nothing is written), the fingerprint its first call left. -1 marks a missing value. An event older than the
 -- entity's latest bucket is counted in the latest bucket.
 
 local mode = ARGV[1]
@@ -149,9 +150,12 @@ if mode == 'label' then
   return {1}
 end
 
-local recorded = redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[6]) ~= false
-local out = {recorded and 1 or 0}
-local k, a = 2, 7
+local recorded = redis.call('SET', KEYS[1], ARGV[7], 'NX', 'PX', ARGV[6]) ~= false
+local out = {1}
+if not recorded then
+  out[1] = redis.call('GET', KEYS[1]) or ''
+end
+local k, a = 2, 8
 while a <= #ARGV do
   local seen = txn_block(k, a, recorded, out)
   k, a = k + 1 + seen, a + 1 + seen

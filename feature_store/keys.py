@@ -1,4 +1,5 @@
-"""The Redis key layout of the online feature store: every key is built here and nowhere else.
+"""The Redis key layout of the online feature store and the decisions it serves: every key is
+built here and nowhere else.
 
 All keys of one entity carry the same hash tag (`{card:abc}`), so they live in one cluster slot
 and one server-side script can read and update them together. The layout version is part of
@@ -9,6 +10,13 @@ every key: a new layout is written beside the old one, never over it.
     rs:v1:{<entity>:<id>}:s:<attribute>:<window>  zset  seen set: value -> last bucket
     rs:v1:{<entity>:<id>}:t:<transaction_id>      string  the transaction was recorded (dedup)
     rs:v1:{label:<transaction_id>}                string  a fraud label was applied
+    rs:v1:{decision:<transaction_id>}             string  the stored decision (JSON), expires
+                                                          after the decision TTL
+    rs:v1:labels                                  stream  feedback labels kept for retraining,
+                                                          one entry per label, raw history columns
+    rs:v1:audit                                   stream  admin actions: who, what, when
+    rs:v1:model:current                           string  model directory every worker serves
+                                                          (set by the admin reload; no TTL)
 """
 
 from __future__ import annotations
@@ -37,3 +45,12 @@ def dedup_key(entity: Entity, entity_id: str, transaction_id: str) -> str:
 
 def label_marker_key(transaction_id: str) -> str:
     return f"{PREFIX}:{{label:{transaction_id}}}"
+
+
+def decision_key(transaction_id: str) -> str:
+    return f"{PREFIX}:{{decision:{transaction_id}}}"
+
+
+LABEL_STREAM = f"{PREFIX}:labels"
+AUDIT_STREAM = f"{PREFIX}:audit"
+MODEL_POINTER = f"{PREFIX}:model:current"

@@ -36,6 +36,7 @@ from feature_store.aggregates import (
     txn_country,
 )
 from feature_store.currency import usd_cents
+from feature_store.definitions import FEATURES
 from feature_store.resp import RespClient
 from feature_store.script import ENTITY_SCRIPT, ENTITY_SCRIPT_SHA
 from feature_store.windows import RETENTION_SECONDS, WINDOWS
@@ -93,6 +94,19 @@ class Transaction:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What `OnlineStore.record` read: the aggregates, and for a transaction id seen before,
+    the fingerprint its first call left (None when this call recorded it)."""
+
+    aggregates: dict[str, float]
+    first_fingerprint: str | None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.first_fingerprint is not None
+
+
+@dataclass(frozen=True)
 class _Block:
     """One entity of a transaction: its keys and arguments in a script call."""
 
@@ -134,16 +148,29 @@ class OnlineStore:
 
         Raises `FeatureStoreTimeoutError` or `FeatureStoreUnavailableError`.
         """
+        return (await self.record(txn)).aggregates
+
+    async def record(self, txn: Transaction, fingerprint: str = "") -> Reading:
+        """Like `read_and_update`, and says whether `txn` was seen before.
+
+        The first call for a transaction id keeps `fingerprint` (of the request) beside its
+        dedup marker; a later call gets it back in `Reading.first_fingerprint`.
+        """
         blocks = _blocks(txn, ENTITIES)
         head = ["txn", txn.ts_ms, txn.amount_cents, txn.transaction_id, RETENTION_SECONDS]
-        head.append(self.dedup_ms)
+        head += [self.dedup_ms, fingerprint]
         replies = await self._run(self._calls(blocks, head, txn))
         values = [v for reply in replies for v in reply[1:]]
         aggregates = dict(MISSING_AGGREGATES)
         position = 0
         for block in blocks:
             position = _read_block(block, values, position, aggregates)
-        return aggregates
+        # The first call holds the card, the entity every transaction has.
+        marker = replies[0][0] if replies else 1
+        if marker == 1:
+            return Reading(aggregates, None)
+        text = marker.decode() if isinstance(marker, bytes) else str(marker)
+        return Reading(aggregates, text)
 
     async def apply_label(self, txn: Transaction, label_ms: int) -> bool:
         """Count a fraud label on `txn`'s entities as known from `label_ms`, once per transaction.
@@ -154,7 +181,7 @@ class OnlineStore:
         first = await self._guard(self.client.set(marker, label_ms, nx=True, ex=RETENTION_SECONDS))
         if not first:
             return False
-        head: list[Any] = ["label", label_ms, 0, txn.transaction_id, RETENTION_SECONDS, 0]
+        head: list[Any] = ["label", label_ms, 0, txn.transaction_id, RETENTION_SECONDS, 0, ""]
         await self._run(self._calls(_blocks(txn, LABEL_ENTITIES), head, txn, seen=False))
         return True
 
@@ -229,6 +256,12 @@ class OnlineStore:
             raise FeatureStoreUnavailableError(f"Redis failed: {exc}") from exc
         except OSError as exc:
             raise FeatureStoreUnavailableError(f"Redis unreachable: {exc}") from exc
+
+
+def feature_values(txn: Transaction, aggregates: Mapping[str, float]) -> list[float]:
+    """The model's features of `txn` in definition order, from the aggregates read for it."""
+    inputs = {**txn.attributes, **aggregates, "ts_ms": txn.ts_ms, "amount_cents": txn.amount_cents}
+    return [feature.one(inputs) for feature in FEATURES]
 
 
 def _blocks(txn: Transaction, entities: Sequence[Entity]) -> list[_Block]:

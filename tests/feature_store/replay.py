@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from feature_store.definitions import FEATURE_NAMES, FEATURES
-from feature_store.online import OnlineStore, Transaction
+from feature_store.definitions import FEATURE_NAMES
+from feature_store.online import OnlineStore, Transaction, feature_values
 from history.schema import COLUMNS
 
 # Every column holding an id that ends up in a Redis key.
@@ -74,14 +74,7 @@ async def replay_rows(
         if kind == 1:
             await store.apply_label(txn, at)
             continue
-        aggregates = await store.read_and_update(txn)
-        inputs = {
-            **txn.attributes,
-            **aggregates,
-            "ts_ms": txn.ts_ms,
-            "amount_cents": txn.amount_cents,
-        }
-        rows[index] = [feature.one(inputs) for feature in FEATURES]
+        rows[index] = feature_values(txn, await store.read_and_update(txn))
     return rows
 
 

@@ -96,6 +96,24 @@ def test_read_and_update_counts_concurrent_retries_once(
     assert sorted(reply[key] for reply in replies)[0] == 0.0
 
 
+def test_record_returns_the_first_fingerprint_to_retries(
+    make_client: ClientFactory, namespace: str
+) -> None:
+    async def run() -> list[str | None]:
+        client = make_client()
+        store = OnlineStore(client, timeout_ms=2000)
+        try:
+            txn = _txn(namespace, namespace + "tx1", T0)
+            first = await store.record(txn, "body-a")
+            again = await store.record(txn, "body-b")
+            other = await store.record(_txn(namespace, namespace + "tx2", T0), "body-c")
+            return [first.first_fingerprint, again.first_fingerprint, other.first_fingerprint]
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == [None, "body-a", None]
+
+
 def test_read_and_update_leaves_missing_entities_missing(
     make_client: ClientFactory, namespace: str
 ) -> None:
