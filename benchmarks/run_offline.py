@@ -1,5 +1,6 @@
-"""`make bench-offline`: every benchmark of the offline pipeline and the feature store, one
-after the other, each in its own process so that none inherits another's memory or caches."""
+"""`make bench-offline`: every benchmark of the offline pipeline, the feature store and the
+model's online call, one after the other, each in its own process so that none inherits
+another's memory or caches."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ BENCHMARKS = (
     "bench_features.py",
     "bench_feature_store.py",
     "bench_materialize.py",
+    "bench_attributions.py",
 )
 
 

@@ -1,7 +1,8 @@
 """The model artifact's manifest: what training writes and what the scorer checks at load.
 
 One schema for both sides. A model artifact is a folder holding `manifest.json`, `model.onnx`
-(what the service runs), `model.json` (the native XGBoost model) and the model card.
+(what the service runs), `attributions.onnx` (the same classifier plus per-feature
+attributions, for the online path), `model.json` (the native XGBoost model) and the model card.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MANIFEST_FILE = "manifest.json"
 ONNX_FILE = "model.onnx"
+ATTRIBUTIONS_FILE = "attributions.onnx"
 XGBOOST_FILE = "model.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
+# Outputs of `attributions.onnx`: the classifier's (N, 2) probabilities and (N, features + 1)
+# contributions to the margin, the last column being the bias.
+PROBABILITIES_OUTPUT = "probabilities"
+CONTRIBUTIONS_OUTPUT = "contributions"
 
 
 class _Strict(BaseModel):
@@ -56,8 +62,20 @@ class Parity(_Strict):
     tolerance: float
 
 
+class Attributions(_Strict):
+    """`attributions.onnx` checked on the test window against XGBoost's Saabas attributions
+    (`pred_contribs=True, approx_contribs=True`) and margin, and against its probabilities."""
+
+    method: str = "saabas"
+    rows: int
+    max_abs_diff: float = Field(description="largest difference of any contribution or bias")
+    max_margin_diff: float = Field(description="largest |bias + sum of contributions - margin|")
+    max_probability_diff: float = Field(description="checked against `parity.tolerance`")
+    tolerance: float = Field(description="for contributions, bias and margin (log-odds)")
+
+
 class Manifest(_Strict):
-    schema_version: int = 1
+    schema_version: int = 2
     model_version: str
     feature_set_version: str
     features: list[str]
@@ -73,6 +91,7 @@ class Manifest(_Strict):
     metrics: dict[str, dict[str, object]]
     suggested_score_bands: ScoreBands
     parity: Parity
+    attributions: Attributions
     files: dict[str, str] = Field(description="sha256 of each file of the artifact")
 
 

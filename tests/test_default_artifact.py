@@ -1,5 +1,5 @@
 """The committed default model: intact, trained on today's feature definitions, and its ONNX
-model agrees with its XGBoost model."""
+model and attributions agree with its XGBoost model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from feature_store.definitions import FEATURE_NAMES
 from feature_store.offline import compute_features
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
-from scoring.manifest import MANIFEST_FILE, XGBOOST_FILE, sha256_file
+from scoring.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, XGBOOST_FILE, sha256_file
 from scoring.model import load_model
 
 DEFAULT = Path(__file__).parents[1] / "model_artifacts" / "default"
@@ -25,6 +25,12 @@ def test_default_artifact_checksums_match_its_manifest() -> None:
     assert manifest["files"]
     for name, digest in manifest["files"].items():
         assert sha256_file(DEFAULT / name) == digest, name
+
+
+def test_default_artifact_holds_checked_attributions() -> None:
+    manifest = json.loads((DEFAULT / MANIFEST_FILE).read_text())
+    assert ATTRIBUTIONS_FILE in manifest["files"]
+    assert manifest["attributions"]["max_abs_diff"] <= manifest["attributions"]["tolerance"]
 
 
 def test_default_manifest_lists_the_feature_definitions_in_order() -> None:
@@ -41,3 +47,30 @@ def test_default_onnx_agrees_with_xgboost_on_a_sample() -> None:
     booster.load_model(DEFAULT / XGBOOST_FILE)
     expected = booster.predict_proba(features)[:, 1]
     assert np.max(np.abs(model.raw_probabilities(features) - expected)) <= 1e-5
+
+
+@pytest.mark.slow
+def test_default_attributions_equal_xgboost_approx_contribs_on_fresh_rows() -> None:
+    model = load_model(DEFAULT)
+    history = normalise(simulate(SimulationConfig(transactions=3000, days=10, seed=98)), "s")
+    features = compute_features(history).to_numpy(dtype=np.float32)
+    # Half the rows again with a third of their values missing: every default direction.
+    holes = features[::2].copy()
+    holes[np.random.default_rng(5).random(holes.shape) < 0.3] = np.nan
+    rows = np.concatenate([features, holes])
+    classifier = xgb.XGBClassifier()
+    classifier.load_model(DEFAULT / XGBOOST_FILE)
+    expected = classifier.get_booster().predict(
+        xgb.DMatrix(rows, missing=np.nan),
+        pred_contribs=True,
+        approx_contribs=True,
+        iteration_range=(0, classifier.best_iteration + 1),
+    )
+    margins = classifier.predict(rows, output_margin=True)
+    explained = [model.explain(rows[i : i + 1]) for i in range(len(rows))]
+    contributions = np.array([e.contributions for e in explained])
+    np.testing.assert_allclose(contributions, expected[:, :-1], rtol=0, atol=1e-4)
+    np.testing.assert_allclose([e.bias for e in explained], expected[:, -1], rtol=0, atol=1e-4)
+    sums = np.array([e.bias for e in explained]) + contributions.sum(axis=1)
+    np.testing.assert_allclose(sums, margins, rtol=0, atol=1e-4)
+    np.testing.assert_array_equal([e.score for e in explained], model.scores(rows))

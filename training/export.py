@@ -41,10 +41,7 @@ def export_onnx(classifier: xgb.XGBClassifier, check: npt.NDArray[np.float32]) -
     )
     model.graph.name = "riskscore"  # the converter names it with a random UUID
     model_bytes: bytes = model.SerializeToString()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-    _, probabilities = session.run(None, {ONNX_INPUT: check})
+    _, probabilities = onnx_session(model_bytes).run(None, {ONNX_INPUT: check})
     onnx_scores = np.asarray(probabilities, dtype=np.float64)[:, 1]
     xgb_scores = classifier.predict_proba(check)[:, 1].astype(np.float64)
     max_abs_diff = float(np.max(np.abs(onnx_scores - xgb_scores))) if len(check) else 0.0
@@ -54,3 +51,10 @@ def export_onnx(classifier: xgb.XGBClassifier, check: npt.NDArray[np.float32]) -
             f"{len(check)} test rows (tolerance {PARITY_TOLERANCE}); not publishing"
         )
     return OnnxExport(model_bytes, max_abs_diff, len(check))
+
+
+def onnx_session(model_bytes: bytes) -> ort.InferenceSession:
+    """An ONNX Runtime session on one thread, as the service runs it."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])

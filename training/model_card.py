@@ -115,6 +115,7 @@ def render_card(manifest: Mapping[str, object], data: EvaluationSet) -> str:
         _calibration_section(
             _mapping(manifest.get("calibration")), _mapping(manifest.get("parity"))
         ),
+        _attributions_section(_mapping(manifest.get("attributions"))),
         _training_section(manifest),
         _limitations(),
         _features_section(manifest.get("features")),
@@ -279,6 +280,21 @@ def _calibration_section(calibration: Mapping[str, Any], parity: Mapping[str, An
         f"{_number(parity.get('max_abs_diff'), '.2g')} (largest absolute difference in "
         f"probability) on {_number(parity.get('rows'))} test rows; the tolerance is "
         f"{_number(parity.get('tolerance'), '.2g')}.\n"
+    )
+
+
+def _attributions_section(attributions: Mapping[str, Any]) -> str:
+    if not attributions:
+        return "## Attributions\n\nNone recorded.\n"
+    return (
+        "## Attributions\n\n"
+        "Each score comes with per-feature contributions to its margin (Saabas path "
+        "attributions, XGBoost's `approx_contribs`), which add up to the margin and give the "
+        "model reason codes. They agree with XGBoost's within "
+        f"{_number(attributions.get('max_abs_diff'), '.2g')}, their sums with its margin "
+        f"within {_number(attributions.get('max_margin_diff'), '.2g')}, on "
+        f"{_number(attributions.get('rows'))} test rows; the tolerance is "
+        f"{_number(attributions.get('tolerance'), '.2g')}.\n"
     )
 
 

@@ -1,7 +1,8 @@
-"""`riskscore train`: raw history -> features -> time split -> fit -> evaluate -> ONNX -> artifact.
+"""`riskscore train`: raw history -> features -> time split -> fit -> evaluate -> ONNX (model and
+attributions) -> artifact.
 
 The artifact folder is complete or absent: files are written to a temporary folder beside the
-target and renamed into place only after the parity check has passed.
+target and renamed into place only after the parity checks have passed.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import pandas as pd
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, compute_features, times_ms
 from scoring.manifest import (
+    ATTRIBUTIONS_FILE,
     MANIFEST_FILE,
     ONNX_FILE,
     XGBOOST_FILE,
+    Attributions,
     Manifest,
     Parity,
     TrainingData,
@@ -32,6 +35,7 @@ from scoring.manifest import (
     sha256_file,
 )
 from scoring.model import calibrate
+from training.attributions import ATTRIBUTION_TOLERANCE, AttributionExport, export_attributions
 from training.export import ONNX_INPUT, PARITY_TOLERANCE, OnnxExport, export_onnx
 from training.fit import DEFAULT_PARAMETERS, FitError, FittedModel, fit_model
 from training.metrics import EvaluationSet, evaluate
@@ -84,11 +88,15 @@ def train_artifact(
         for name, rows in (("validation", split.validation), ("test", split.test))
     }
     exported = export_onnx(fitted.classifier, matrix[split.test])
+    attributions = export_attributions(fitted.classifier, exported.model_bytes, matrix[split.test])
     step("export")
-    manifest = _manifest(history, labels, split, fitted, evaluations, exported, options)
+    manifest = _manifest(
+        history, labels, split, fitted, evaluations, exported, attributions, options
+    )
     if out_dir.is_dir() and not (out_dir / MANIFEST_FILE).exists():
         out_dir = out_dir / manifest.model_version
-    _write(out_dir, manifest, fitted, exported.model_bytes, evaluations["test"])
+    onnx_files = {ONNX_FILE: exported.model_bytes, ATTRIBUTIONS_FILE: attributions.model_bytes}
+    _write(out_dir, manifest, fitted, onnx_files, evaluations["test"])
     step("write")
     return manifest
 
@@ -142,6 +150,7 @@ def _manifest(
     fitted: FittedModel,
     evaluations: dict[str, EvaluationSet],
     exported: OnnxExport,
+    attributions: AttributionExport,
     options: TrainingOptions,
 ) -> Manifest:
     ts = history["timestamp"]
@@ -172,6 +181,13 @@ def _manifest(
         parity=Parity(
             rows=exported.rows, max_abs_diff=exported.max_abs_diff, tolerance=PARITY_TOLERANCE
         ),
+        attributions=Attributions(
+            rows=attributions.rows,
+            max_abs_diff=attributions.max_abs_diff,
+            max_margin_diff=attributions.max_margin_diff,
+            max_probability_diff=attributions.max_probability_diff,
+            tolerance=ATTRIBUTION_TOLERANCE,
+        ),
         files={},
     )
 
@@ -180,13 +196,14 @@ def _write(
     out_dir: Path,
     manifest: Manifest,
     fitted: FittedModel,
-    onnx_bytes: bytes,
+    onnx_files: dict[str, bytes],
     test: EvaluationSet,
 ) -> None:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        (staging / ONNX_FILE).write_bytes(onnx_bytes)
+        for name, content in onnx_files.items():
+            (staging / name).write_bytes(content)
         fitted.classifier.save_model(staging / XGBOOST_FILE)
         write_model_card(staging, manifest.model_dump(mode="json"), test)
         files = {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()}

@@ -5,11 +5,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import xgboost as xgb
 
 from feature_store.definitions import FEATURE_NAMES
+from feature_store.offline import compute_features
 from scoring.errors import ModelArtifactError
-from scoring.manifest import MANIFEST_FILE, ONNX_FILE
+from scoring.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, ONNX_FILE, XGBOOST_FILE, sha256_file
 from scoring.model import load_model
 
 pytestmark = pytest.mark.slow
@@ -70,3 +73,64 @@ def test_load_model_refuses_other_feature_definitions(artifact: Path) -> None:
 def test_load_model_explains_a_folder_that_is_no_artifact(tmp_path: Path) -> None:
     with pytest.raises(ModelArtifactError, match="no manifest"):
         load_model(tmp_path)
+
+
+def test_explain_scores_as_scores_and_attributes_the_xgboost_margin(
+    artifact: Path, simulated_history: pd.DataFrame
+) -> None:
+    model = load_model(artifact)
+    rows = compute_features(simulated_history).to_numpy(dtype=np.float32)[-1500:]
+    assert np.isnan(rows).any()
+    classifier = xgb.XGBClassifier()
+    classifier.load_model(artifact / XGBOOST_FILE)
+    expected = classifier.get_booster().predict(
+        xgb.DMatrix(rows, missing=np.nan),
+        pred_contribs=True,
+        approx_contribs=True,
+        iteration_range=(0, classifier.best_iteration + 1),
+    )
+    margins = classifier.predict(rows, output_margin=True)
+    scores = model.scores(rows)
+    for i in range(len(rows)):
+        explanation = model.explain(rows[i : i + 1])
+        assert explanation.score == scores[i]
+        assert explanation.contributions.shape == (len(FEATURE_NAMES),)
+        assert explanation.contributions.dtype == np.float64
+        np.testing.assert_allclose(explanation.contributions, expected[i, :-1], atol=1e-4)
+        assert explanation.bias == pytest.approx(expected[i, -1], abs=1e-4)
+        assert explanation.margin == pytest.approx(margins[i], abs=1e-4)
+        total = explanation.bias + explanation.contributions.sum()
+        assert total == pytest.approx(explanation.margin, abs=1e-9)
+
+
+def test_load_model_refuses_a_changed_attributions_file(artifact: Path) -> None:
+    with (artifact / ATTRIBUTIONS_FILE).open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelArtifactError, match=r"attributions\.onnx: sha256 differs"):
+        load_model(artifact)
+
+
+def test_load_model_names_an_attributions_file_onnx_runtime_refuses(artifact: Path) -> None:
+    path = artifact / ATTRIBUTIONS_FILE
+    path.write_bytes(path.read_bytes()[:1000])
+    manifest = json.loads((artifact / MANIFEST_FILE).read_text())
+    _edit_manifest(artifact, {"files": {**manifest["files"], ATTRIBUTIONS_FILE: sha256_file(path)}})
+    with pytest.raises(ModelArtifactError, match=r"attributions\.onnx: ONNX Runtime refused it"):
+        load_model(artifact)
+
+
+def test_load_model_refuses_attributions_without_their_outputs(artifact: Path) -> None:
+    shutil.copy(artifact / ONNX_FILE, artifact / ATTRIBUTIONS_FILE)
+    manifest = json.loads((artifact / MANIFEST_FILE).read_text())
+    digest = sha256_file(artifact / ATTRIBUTIONS_FILE)
+    _edit_manifest(artifact, {"files": {**manifest["files"], ATTRIBUTIONS_FILE: digest}})
+    with pytest.raises(ModelArtifactError, match=r"attributions\.onnx: outputs are \['label'"):
+        load_model(artifact)
+
+
+def test_load_model_refuses_a_manifest_without_attribution_parity(artifact: Path) -> None:
+    manifest = json.loads((artifact / MANIFEST_FILE).read_text())
+    del manifest["attributions"]
+    (artifact / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(ModelArtifactError, match="field 'attributions': Field required"):
+        load_model(artifact)
