@@ -83,7 +83,8 @@ def _convert(values: pd.Series, name: str, kind: Kind, source: str) -> pd.Series
     _fail_at(values.notna() & numbers.isna(), values, name, source, "is not a number")
     result = numbers.astype(np.float64)
     if kind is Kind.INTEGER:
-        _fail_at((result < 0) | (result % 1 != 0), values, name, source, "is not a whole >= 0")
+        whole = (result >= 0) & (result % 1 == 0)
+        _fail_at(result.notna() & ~whole, values, name, source, "is not a whole >= 0")
     if kind is Kind.LABEL:
         _fail_at(result.notna() & ~result.isin([0.0, 1.0]), values, name, source, "is not 0 or 1")
     return result

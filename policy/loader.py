@@ -1,0 +1,94 @@
+"""Load a policy: read and check the document, check and compile every rule, or refuse it all.
+
+policy file -> `policy.document` (schema) -> `policy.expression` (whitelist) ->
+`policy.compiler` (types, closures) -> `Policy`, versioned by a hash of its text.
+Every problem of the file is reported at once, each with its file, line, column and rule id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from policy.compiler import compile_expression
+from policy.decision import Policy, Rule
+from policy.document import Document, RuleSpec, expiry_epoch, read_document
+from policy.errors import PolicyError, Problem
+from policy.expression import ExpressionProblem, parse
+from policy.static_lists import StaticLists
+
+
+def load_policy(path: Path) -> Policy:
+    """The policy in the file at `path`; raises `PolicyError` listing every problem."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError([Problem(str(path), 1, 1, None, f"cannot read the file: {exc}")]) from exc
+    return parse_policy(text, str(path))
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    """The policy in `text` (named `source` in messages); raises `PolicyError`."""
+    document, problems = read_document(text, source)
+    kinds = {name: declaration.kind for name, declaration in document.lists.items()}
+    rules: list[Rule] = []
+    for spec in document.rules:
+        parsed, expression_problems = parse(spec.when)
+        when = None
+        if parsed is not None:
+            when, expression_problems = compile_expression(parsed, kinds)
+        problems += [_place(source, spec, problem) for problem in expression_problems]
+        if when is not None:
+            rules.append(_rule(spec, when))
+    if problems:
+        raise PolicyError(problems)
+    return _policy(document, text, source, tuple(rules))
+
+
+def policy_version(text: str) -> str:
+    return "pol-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _place(source: str, spec: RuleSpec, problem: ExpressionProblem) -> Problem:
+    """A problem of a `when` text, placed in the file."""
+    start = spec.when_position
+    if spec.when_style in ("|", ">"):
+        # A `|` block's text starts on the next line, indented like the rule's fields.
+        line, column = start.line + 1 + problem.line, spec.position.column + 2 + problem.column
+    elif problem.line == 0:
+        quote = 1 if spec.when_style in ('"', "'") else 0
+        line, column = start.line, start.column + quote + problem.column
+    else:
+        line, column = start.line + problem.line, problem.column + 1
+    return Problem(source, line, column, spec.id, f"in `when`: {problem.message}")
+
+
+def _rule(spec: RuleSpec, when: object) -> Rule:
+    return Rule(
+        id=spec.id,
+        description=spec.description,
+        action=spec.action,
+        hard=spec.hard,
+        reason_code=spec.reason_code,
+        shadow=spec.mode == "shadow",
+        owner=spec.owner,
+        expires_at=expiry_epoch(spec.expires) if spec.expires else None,
+        when=when,  # type: ignore[arg-type]
+        text=spec.when,
+    )
+
+
+def _policy(document: Document, text: str, source: str, rules: tuple[Rule, ...]) -> Policy:
+    static = StaticLists(
+        {name: (d.kind, d.entries) for name, d in document.lists.items() if d.entries}
+    )
+    return Policy(
+        version=policy_version(text),
+        source=source,
+        text=text,
+        bands=document.bands,
+        degraded=document.degraded,
+        lists=document.lists,
+        rules=rules,
+        static_lists=static,
+    )

@@ -1,0 +1,49 @@
+"""The `policy` subcommands: `validate` here; `publish`, `rollback` and `history` in
+`policy_admin`; `backtest` and `report` in `policy_backtest`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from riskscore.commands import policy_admin
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "policy",
+        help="validate, publish, roll back and test the policy",
+        description="Work with policy files (docs/policy.md).",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    validate = actions.add_parser(
+        "validate",
+        help="check a policy file; exit 0 only when it is valid",
+        description="Check FILE: schema, field names, types, lists, reason codes, expressions. "
+        "Prints every problem as file:line:column: rule <id>: message.",
+    )
+    validate.add_argument("file", type=Path, metavar="FILE", help="policy YAML")
+    validate.set_defaults(handler=_validate)
+    policy_admin.register(actions)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from policy.errors import PolicyError
+    from policy.loader import load_policy
+
+    try:
+        policy = load_policy(args.file)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            sys.stderr.write(f"{problem}\n")
+        count = len(exc.problems)
+        sys.stderr.write(f"{args.file}: invalid ({count} problem{'s' if count != 1 else ''})\n")
+        return 1
+    active = sum(not rule.shadow for rule in policy.rules)
+    sys.stdout.write(
+        f"{args.file}: valid, version {policy.version}: {active} active and "
+        f"{len(policy.rules) - active} shadow rules, {len(policy.lists)} lists\n"
+    )
+    return 0

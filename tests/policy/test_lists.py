@@ -1,0 +1,304 @@
+"""Block/allow lists against a real Redis: admin operations, worker snapshots, expiry, CIDR
+ranges, propagation to several workers and a list of a million entries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from feature_store.redis_server import RedisServer
+from policy.lists import ListEntryError, ListSnapshot, ListStore, UnknownListError
+from policy.lists_protocol import ListKind, ListLookup
+
+pytestmark = pytest.mark.redis
+T = TypeVar("T")
+
+LISTS = {
+    "blocked_ips": ListKind.IP,
+    "blocked_cards": ListKind.CARD_ID,
+    "risky_domains": ListKind.EMAIL_DOMAIN,
+    "risky_bins": ListKind.BIN,
+}
+Run = Callable[[Callable[[Redis], Awaitable[T]]], T]
+
+
+@pytest.fixture
+def prefix(namespace: str, sync_redis: redis.Redis) -> Iterator[str]:
+    """A key prefix of the test's own, deleted afterwards (the server is shared)."""
+    prefix = f"rs:test:{namespace}"
+    yield prefix
+    stale = list(sync_redis.scan_iter(match=f"{prefix}:*", count=1000))
+    if stale:
+        sync_redis.delete(*stale)
+
+
+@pytest.fixture
+def run(redis_url: str) -> Run[Any]:
+    """Runs `job(client)` in a fresh event loop with a client of its own."""
+
+    def runner(job: Callable[[Redis], Awaitable[Any]]) -> Any:
+        async def main() -> Any:
+            client = Redis.from_url(redis_url)
+            try:
+                return await job(client)
+            finally:
+                await client.aclose()
+
+        return asyncio.run(main())
+
+    return runner
+
+
+def test_snapshot_is_a_list_lookup(redis_url: str) -> None:
+    lookup: ListLookup = ListSnapshot(Redis.from_url(redis_url), LISTS)
+    assert lookup.contains("blocked_ips", "10.0.0.1") is False
+
+
+def test_list_add_and_remove_seen_after_refresh(run: Run[None], prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        snapshot = ListSnapshot(client, LISTS, prefix=prefix)
+        assert await store.add("blocked_cards", ["tok_1", " tok_2 "], actor="alice") == 2
+        assert not snapshot.contains("blocked_cards", "tok_1")
+        assert sorted(await snapshot.refresh()) == sorted(LISTS)
+        assert snapshot.contains("blocked_cards", "tok_1")
+        assert snapshot.contains("blocked_cards", "tok_2")
+        assert not snapshot.contains("blocked_cards", "tok_3")
+        assert not snapshot.contains("no_such_list", "tok_1")
+        assert await snapshot.refresh() == []  # nothing changed: nothing reloaded
+        assert await store.remove("blocked_cards", ["tok_1", "tok_9"], actor="bob") == 1
+        assert await snapshot.refresh() == ["blocked_cards"]
+        assert not snapshot.contains("blocked_cards", "tok_1")
+        assert snapshot.contains("blocked_cards", "tok_2")
+
+    run(job)
+
+
+def test_list_entry_metadata_shown(run: Run[None], prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        expires = datetime(2031, 1, 2, tzinfo=UTC)
+        await store.add("blocked_cards", ["tok_b", "tok_a"], actor="alice", note="case 7")
+        await store.add("blocked_cards", ["tok_c"], actor="bob", expires_at=expires)
+        assert await store.count("blocked_cards") == 3
+        shown = await store.show("blocked_cards", limit=10)
+        assert [e.value for e in shown] == ["tok_a", "tok_b", "tok_c"]
+        assert (shown[0].actor, shown[0].note, shown[0].expires_at) == ("alice", "case 7", None)
+        assert (shown[2].actor, shown[2].expires_at) == ("bob", expires.timestamp())
+        assert len(await store.show("blocked_cards", limit=2)) == 2
+        assert "blocked_cards" in await store.names()
+
+    run(job)
+
+
+def test_list_expired_entry_stops_matching_without_refresh(run: Run[None], prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        snapshot = ListSnapshot(client, LISTS, prefix=prefix)
+        soon = datetime.now(UTC) + timedelta(seconds=0.5)
+        await store.add("blocked_ips", ["198.51.100.0/24"], actor="a", expires_at=soon)
+        await store.add("blocked_cards", ["tok_soon"], actor="a", expires_at=soon)
+        await store.add("blocked_cards", ["tok_ever"], actor="a")
+        await snapshot.refresh()
+        assert snapshot.contains("blocked_ips", "198.51.100.9")
+        assert snapshot.contains("blocked_cards", "tok_soon")
+        await asyncio.sleep(0.6)
+        assert not snapshot.contains("blocked_ips", "198.51.100.9")
+        assert not snapshot.contains("blocked_cards", "tok_soon")
+        assert snapshot.contains("blocked_cards", "tok_ever")
+        # A fresh worker does not load what has expired; a purge deletes it from Redis.
+        fresh = ListSnapshot(client, LISTS, prefix=prefix)
+        await fresh.refresh()
+        assert fresh.size("blocked_cards") == 1
+        assert await store.purge_expired("blocked_cards") == 1
+        assert await store.count("blocked_cards") == 1
+
+    run(job)
+
+
+def test_list_readding_without_expiry_makes_entry_permanent(run: Run[None], prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await store.add("blocked_cards", ["tok_x"], actor="a", expires_at=past)
+        await store.add("blocked_cards", ["tok_x"], actor="a")
+        snapshot = ListSnapshot(client, LISTS, prefix=prefix)
+        await snapshot.refresh()
+        assert snapshot.contains("blocked_cards", "tok_x")
+
+    run(job)
+
+
+def test_list_cidr_ranges_and_ipv6(run: Run[None], prefix: str) -> None:
+    entries = [
+        "10.0.0.0/8",
+        "192.0.2.7",
+        "2001:db8::/32",
+        "2001:DB8:1:0::/48",
+        "::ffff:203.0.113.5",
+    ]
+
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        await store.add("blocked_ips", entries, actor="a")
+        snapshot = ListSnapshot(client, LISTS, prefix=prefix)
+        await snapshot.refresh()
+        hits = ["10.255.1.2", "192.0.2.7", "2001:db8:ffff::1", "2001:0DB8::0001", "::ffff:10.1.2.3"]
+        hits.append("203.0.113.5")  # stored from its IPv4-mapped IPv6 form
+        misses = ["11.0.0.1", "192.0.2.8", "2001:db9::1", "not an ip", "", "10.0.0.1/8"]
+        assert [h for h in hits if not snapshot.contains("blocked_ips", h)] == []
+        assert [m for m in misses if snapshot.contains("blocked_ips", m)] == []
+        assert {e.value for e in await store.show("blocked_ips")} == {
+            "10.0.0.0/8",
+            "192.0.2.7",
+            "2001:db8::/32",
+            "2001:db8:1::/48",
+            "203.0.113.5",
+        }
+
+    run(job)
+
+
+def test_list_email_domains_and_bins_normalised(run: Run[None], prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        await store.add("risky_domains", ["Mailinator.COM"], actor="a")
+        await store.add("risky_bins", ["411111"], actor="a")
+        snapshot = ListSnapshot(client, LISTS, prefix=prefix)
+        await snapshot.refresh()
+        assert snapshot.contains("risky_domains", "MAILINATOR.com")
+        assert not snapshot.contains("risky_domains", "example.com")
+        assert snapshot.contains("risky_bins", "411111")
+        assert not snapshot.contains("risky_bins", "411112")
+
+    run(job)
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad", "message"),
+    [
+        ("blocked_cards", "tok_1", "4111 1111 1111 1111", "looks like a card number"),
+        ("blocked_cards", "tok_1", "tok with space", "not an id"),
+        ("blocked_ips", "10.0.0.1", "10.0.0.1/8", "did you mean 10.0.0.0/8?"),
+        ("blocked_ips", "10.0.0.1", "10.0.0.300", "not an IP address"),
+        ("risky_domains", "example.com", "someone@example.com", "give the domain after '@'"),
+        ("risky_bins", "411111", "41111", "not a BIN"),
+    ],
+)
+def test_list_refuses_bad_entries_and_writes_nothing(
+    run: Run[None], prefix: str, name: str, good: str, bad: str, message: str
+) -> None:
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        with pytest.raises(ListEntryError, match=message) as caught:
+            await store.add(name, [good, bad], actor="a")
+        assert caught.value.index == 1
+        assert await store.count(name) == 0
+
+    run(job)
+
+
+def test_list_unknown_name_suggests_declared_one(run: Run[None], prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        with pytest.raises(UnknownListError, match="did you mean 'blocked_ips'"):
+            await store.add("blocked_ip", ["10.0.0.1"], actor="a")
+
+    run(job)
+
+
+def test_snapshot_declare_loads_new_lists_and_drops_old(run: Run[None], prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        await store.add("blocked_cards", ["tok_1"], actor="a")
+        await store.add("risky_bins", ["400000"], actor="a")
+        snapshot = ListSnapshot(client, {"blocked_cards": ListKind.CARD_ID}, prefix=prefix)
+        await snapshot.refresh()
+        await snapshot.declare({"risky_bins": ListKind.BIN})
+        assert snapshot.contains("risky_bins", "400000")
+        assert not snapshot.contains("blocked_cards", "tok_1")
+
+    run(job)
+
+
+def test_two_workers_see_a_change_within_a_second(
+    run: Run[None], prefix: str, redis_url: str
+) -> None:
+    async def wait_until(condition: Callable[[], bool]) -> float:
+        started = time.perf_counter()
+        while not condition():
+            await asyncio.sleep(0.01)
+        return time.perf_counter() - started
+
+    async def job(client: Redis) -> None:
+        store = ListStore(client, LISTS, prefix=prefix)
+        clients = [Redis.from_url(redis_url) for _ in range(2)]  # two workers
+        workers = [ListSnapshot(c, LISTS, prefix=prefix) for c in clients]
+        tasks = [asyncio.create_task(w.run_refresher(interval_seconds=0.25)) for w in workers]
+        try:
+            await asyncio.sleep(0.3)
+            await store.add("blocked_ips", ["203.0.113.0/24"], actor="a")
+            async with asyncio.timeout(1.0):
+                for worker in workers:
+                    await wait_until(partial(worker.contains, "blocked_ips", "203.0.113.9"))
+            await store.remove("blocked_ips", ["203.0.113.0/24"], actor="a")
+            async with asyncio.timeout(1.0):
+                for worker in workers:
+                    await wait_until(partial(lacks, worker, "blocked_ips", "203.0.113.9"))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for c in clients:
+                await c.aclose()
+
+    run(job)
+
+
+def lacks(snapshot: ListSnapshot, list_name: str, value: str) -> bool:
+    return not snapshot.contains(list_name, value)
+
+
+def test_refresher_keeps_serving_when_redis_goes_away(namespace: str) -> None:
+    async def job(server: RedisServer) -> None:
+        client = Redis.from_url(server.url, socket_timeout=0.5)
+        store = ListStore(client, LISTS)
+        await store.add("blocked_cards", [f"{namespace}tok"], actor="a")
+        snapshot = ListSnapshot(client, LISTS)
+        await snapshot.refresh()
+        task = asyncio.create_task(snapshot.run_refresher(interval_seconds=0.05))
+        server.stop()
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        assert snapshot.contains("blocked_cards", f"{namespace}tok")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
+
+    with RedisServer() as server:
+        asyncio.run(job(server))
+
+
+def test_list_of_a_million_entries(run: Run[None], prefix: str) -> None:
+    entries = [f"dev_{i:09d}" for i in range(1_000_000)]
+    lists = {"devices": ListKind.DEVICE_ID}
+
+    async def job(client: Redis) -> None:
+        store = ListStore(client, lists, prefix=prefix)
+        assert await store.add("devices", entries, actor="import") == 1_000_000
+        snapshot = ListSnapshot(client, lists, prefix=prefix)
+        await snapshot.refresh()
+        assert snapshot.size("devices") == 1_000_000
+        assert snapshot.contains("devices", "dev_000999999")
+        assert not snapshot.contains("devices", "dev_001000000")
+        await client.delete(store.keys.list_entries("devices"))  # a big key: free it now
+
+    run(job)

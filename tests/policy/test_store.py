@@ -1,0 +1,216 @@
+"""Published policies against a real Redis: publish, audit with diffs, no-op republish,
+refusal, rollback, and the watcher that hot-swaps workers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from policy.errors import PolicyError
+from policy.loader import parse_policy
+from policy.store import NoPreviousError, PolicyStore, PolicyWatcher, UnknownVersionError
+
+pytestmark = pytest.mark.redis
+
+DEFAULT_POLICY = Path(__file__).parents[2] / "policies" / "default.yaml"
+Run = Callable[[Callable[[Redis], Awaitable[Any]]], Any]
+
+
+def policy_variant(number: int) -> str:
+    """A valid policy text of its own version: the default one with a comment added."""
+    return variant_text(DEFAULT_POLICY.read_text(encoding="utf-8"), number)
+
+
+def variant_text(text: str, number: int) -> str:
+    return f"{text.rstrip()}\n# variant {number}\n"
+
+
+@pytest.fixture
+def prefix(namespace: str, sync_redis: redis.Redis) -> Iterator[str]:
+    """A key prefix of the test's own, deleted afterwards (the server is shared)."""
+    prefix = f"rs:test:{namespace}"
+    yield prefix
+    stale = list(sync_redis.scan_iter(match=f"{prefix}:*", count=1000))
+    if stale:
+        sync_redis.delete(*stale)
+
+
+@pytest.fixture
+def run(redis_url: str) -> Run:
+    def runner(job: Callable[[Redis], Awaitable[Any]]) -> Any:
+        async def main() -> Any:
+            client = Redis.from_url(redis_url)
+            try:
+                return await job(client)
+            finally:
+                await client.aclose()
+
+        return asyncio.run(main())
+
+    return runner
+
+
+def test_policy_variants_have_their_own_versions() -> None:
+    versions = {parse_policy(policy_variant(n), "variant").version for n in range(3)}
+    assert len(versions) == 3
+
+
+def test_publish_stores_audits_and_moves_current(run: Run, prefix: str) -> None:
+    first, second = policy_variant(1), policy_variant(2)
+
+    async def job(client: Redis) -> None:
+        store = PolicyStore(client, prefix=prefix)
+        assert await store.current() is None
+        one = await store.publish(first, "one.yaml", "alice")
+        assert (one.changed, one.previous) == (True, None)
+        two = await store.publish(second, "two.yaml", "bob")
+        assert (two.changed, two.previous) == (True, one.version)
+        assert two.version == parse_policy(second, "two.yaml").version
+        assert await store.current() == (two.version, second)
+        assert await store.get(one.version) == first
+        assert await store.get("no-such-version") is None
+        newest, oldest = await store.history()
+        assert (newest.action, newest.version, newest.previous) == (
+            "publish",
+            two.version,
+            one.version,
+        )
+        assert (newest.actor, newest.source) == ("bob", "two.yaml")
+        assert "-# variant 1\n" in newest.diff and "+# variant 2\n" in newest.diff
+        assert newest.diff.startswith(f"--- {one.version}\n+++ {two.version}\n")
+        assert (oldest.actor, oldest.previous) == ("alice", None)
+        assert oldest.at <= newest.at
+        assert len(await store.history(limit=1)) == 1
+
+    run(job)
+
+
+def test_republishing_the_current_version_is_a_noop(run: Run, prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = PolicyStore(client, prefix=prefix)
+        first = await store.publish(policy_variant(1), "one.yaml", "alice")
+        again = await store.publish(policy_variant(1), "one.yaml", "bob")
+        assert (again.changed, again.version, again.diff) == (False, first.version, "")
+        assert len(await store.history()) == 1
+
+    run(job)
+
+
+def test_refused_policy_leaves_current_untouched(run: Run, prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = PolicyStore(client, prefix=prefix)
+        good = await store.publish(policy_variant(1), "good.yaml", "alice")
+        with pytest.raises(PolicyError):
+            await store.publish("rules: [this is not a policy", "bad.yaml", "mallory")
+        assert (await store.current() or ("", ""))[0] == good.version
+        assert len(await store.history()) == 1
+
+    run(job)
+
+
+def test_rollback_to_previous_and_to_a_version(run: Run, prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        store = PolicyStore(client, prefix=prefix)
+        with pytest.raises(NoPreviousError):
+            await store.rollback(None, "bob")
+        one = await store.publish(policy_variant(1), "one.yaml", "alice")
+        two = await store.publish(policy_variant(2), "two.yaml", "alice")
+        three = await store.publish(policy_variant(3), "three.yaml", "alice")
+        back = await store.rollback(None, "bob")
+        assert (back.version, back.previous, back.changed) == (two.version, three.version, True)
+        assert (await store.current() or ("", ""))[0] == two.version
+        to_one = await store.rollback(one.version[:10], "carol")
+        assert to_one.version == one.version
+        newest = (await store.history(limit=1))[0]
+        assert (newest.action, newest.actor, newest.previous) == ("rollback", "carol", two.version)
+        assert "+# variant 1\n" in newest.diff
+        with pytest.raises(UnknownVersionError, match="no version starts with it"):
+            await store.rollback("zzz", "bob")
+        same = await store.rollback(one.version, "bob")
+        assert not same.changed
+
+    run(job)
+
+
+def test_concurrent_publishes_each_audit_the_right_previous(run: Run, prefix: str) -> None:
+    async def job(client: Redis) -> None:
+        stores = [PolicyStore(client, prefix=prefix) for _ in range(5)]
+        texts = [policy_variant(n) for n in range(5)]
+        await asyncio.gather(
+            *(
+                s.publish(t, f"{n}.yaml", "a")
+                for n, (s, t) in enumerate(zip(stores, texts, strict=True))
+            )
+        )
+        entries = await stores[0].history()
+        assert len(entries) == 5
+        # Each entry's previous is the version of the entry published just before it.
+        for newer, older in itertools.pairwise(entries):
+            assert newer.previous == older.version
+        assert entries[-1].previous is None
+
+    run(job)
+
+
+def test_watcher_calls_back_on_change_and_survives_a_failing_callback(
+    run: Run, prefix: str
+) -> None:
+    seen: list[str] = []
+
+    async def job(client: Redis) -> None:
+        store = PolicyStore(client, prefix=prefix)
+        one = await store.publish(policy_variant(1), "one.yaml", "alice")
+
+        async def on_policy(version: str, text: str) -> None:
+            if "variant 2" in text:
+                raise ValueError("this worker cannot use variant 2")
+            seen.append(version)
+
+        watcher = PolicyWatcher(
+            client, on_policy, prefix=prefix, interval_seconds=0.02, retry_seconds=0.1
+        )
+        task = asyncio.create_task(watcher.run())
+        try:
+            await _until(lambda: seen == [one.version])
+            await store.publish(policy_variant(2), "two.yaml", "alice")
+            await asyncio.sleep(0.3)  # fails, is retried, fails again: the loop lives on
+            assert not task.done()
+            assert watcher.version == one.version
+            three = await store.publish(policy_variant(3), "three.yaml", "alice")
+            await _until(lambda: seen == [one.version, three.version])
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run(job)
+
+
+def test_watcher_skips_the_version_it_serves_and_takes_a_sync_callback(
+    run: Run, prefix: str
+) -> None:
+    async def job(client: Redis) -> None:
+        store = PolicyStore(client, prefix=prefix)
+        one = await store.publish(policy_variant(1), "one.yaml", "alice")
+        seen: list[str] = []
+        watcher = PolicyWatcher(
+            client, lambda version, _text: seen.append(version), version=one.version, prefix=prefix
+        )
+        assert not await watcher.check()
+        two = await store.publish(policy_variant(2), "two.yaml", "alice")
+        assert await watcher.check()
+        assert seen == [two.version]
+
+    run(job)
+
+
+async def _until(condition: Callable[[], bool], timeout_seconds: float = 1.0) -> None:
+    async with asyncio.timeout(timeout_seconds):
+        while not condition():
+            await asyncio.sleep(0.01)
