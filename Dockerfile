@@ -15,6 +15,7 @@ COPY riskscore riskscore
 COPY history history
 COPY feature_store feature_store
 COPY scoring scoring
+COPY policy policy
 COPY service service
 RUN pip install --no-deps .
 
@@ -23,9 +24,11 @@ RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin riskscore
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY model_artifacts/default model_artifacts/default
+COPY policies policies
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    RISKSCORE_MODEL_DIR=/app/model_artifacts/default
+    RISKSCORE_MODEL_DIR=/app/model_artifacts/default \
+    RISKSCORE_POLICY_FILE=/app/policies/default.yaml
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEFAULT_MODEL := model_artifacts/default
 DEFAULT_HISTORY := data/default-history.parquet
 
-.PHONY: install test lint format bench-offline model lock clean
+.PHONY: install run test lint format bench-offline model lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 install: $(STAMP)
+
+# The service in development mode: an embedded Redis when RISKSCORE_REDIS_URL is unset, the
+# development API key accepted (README), the default model and policy.
+run: $(STAMP)
+	$(BIN)/riskscore serve --dev
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

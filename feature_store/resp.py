@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import hiredis
@@ -43,9 +43,8 @@ class _Connection(asyncio.Protocol):
         self.lost: Exception | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if not isinstance(transport, asyncio.Transport):
-            raise TypeError(f"expected a stream transport, got {type(transport).__name__}")
-        self.transport = transport
+        # A TCP transport of asyncio or uvloop (whose classes do not derive from asyncio's).
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from riskscore import __version__
-from riskscore.commands import offline, store
+from riskscore.commands import labels, offline, policy, serve, store
+from riskscore.commands import lists as list_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     offline.register(commands)
     store.register(commands)
+    serve.register(commands)
+    labels.register(commands)
+    list_commands.register(commands)
+    policy.register(commands)
     return parser
 
 

@@ -1,7 +1,13 @@
-"""Errors of the scoring core. The service maps each to an HTTP status in one place.
+"""Errors of the scoring core. The service maps each to an HTTP status in one place
+(`service/problems.py`).
 
 ScoringError
- └── ModelArtifactError   a model artifact is missing, corrupt or built for other features
+ ├── ModelArtifactError         a model artifact is missing, corrupt or built for other features
+ ├── NotReadyError              no model or no policy is loaded yet: nothing to score with
+ ├── IdempotencyConflictError   a transaction id seen before came with a different body
+ ├── DecisionPendingError       a transaction id seen before has no stored decision (yet)
+ ├── UnknownTransactionError    no stored decision for the transaction id (never or expired)
+ └── DecisionStoreError         Redis failed while reading or writing stored decisions
 """
 
 from __future__ import annotations
@@ -13,3 +19,23 @@ class ScoringError(Exception):
 
 class ModelArtifactError(ScoringError):
     """A model artifact cannot be served; the message names the file and what is wrong."""
+
+
+class NotReadyError(ScoringError):
+    pass
+
+
+class IdempotencyConflictError(ScoringError):
+    pass
+
+
+class DecisionPendingError(ScoringError):
+    pass
+
+
+class UnknownTransactionError(ScoringError):
+    pass
+
+
+class DecisionStoreError(ScoringError):
+    pass

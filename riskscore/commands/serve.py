@@ -1,0 +1,125 @@
+"""`riskscore serve`: the HTTP service under uvicorn (uvloop, httptools), N worker processes.
+
+flags -> `RISKSCORE_*` environment (read once by every worker, `service.settings`) -> without
+a Redis URL, a private embedded Redis warmed with a simulated history -> uvicorn workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("riskscore.serve")
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="run the scoring service",
+        description="Serve the HTTP API (docs/api.md). Every flag may also come from its "
+        "RISKSCORE_* environment variable. Without a Redis URL a private redis-server is "
+        "started and warmed with a small simulated history.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: the number of cores, %(default)s here)",
+    )
+    parser.add_argument("--redis-url", help="Redis (default: $RISKSCORE_REDIS_URL, else embedded)")
+    parser.add_argument("--model-dir", type=Path, help="model artifact folder")
+    parser.add_argument(
+        "--policy-file", type=Path, help="policy YAML served until one is published"
+    )
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode: accept the development API key printed in the README",
+    )
+    parser.add_argument("--log-level", default=None, help="debug, info (default), warning")
+    parser.add_argument("--echo-endpoint", action="store_true", help=argparse.SUPPRESS)
+    parser.set_defaults(handler=_serve)
+
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    env = {
+        "RISKSCORE_REDIS_URL": args.redis_url,
+        "RISKSCORE_MODEL_DIR": str(args.model_dir) if args.model_dir else None,
+        "RISKSCORE_POLICY_FILE": str(args.policy_file) if args.policy_file else None,
+        "RISKSCORE_DEVELOPMENT": "true" if args.dev else None,
+        "RISKSCORE_LOG_LEVEL": args.log_level,
+        "RISKSCORE_ECHO_ENDPOINT": "true" if args.echo_endpoint else None,
+    }
+    return {name: value for name, value in env.items() if value is not None}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from service.logs import configure_logging
+    from service.settings import Settings
+
+    os.environ.update(_environment(args))
+    try:
+        settings = Settings()  # type: ignore[call-arg]  # from the environment
+    except ValidationError as exc:
+        sys.stderr.write(f"error: invalid settings:\n{exc}\n")
+        return 2
+    configure_logging(settings.log_level)
+    embedded = None
+    if settings.redis_url is None:
+        try:
+            embedded = _start_embedded()
+        except ImportError as exc:
+            sys.stderr.write(
+                f"error: the embedded Redis warms up with a simulated history, which needs the "
+                f"training extra ({exc.name} is missing): pip install 'riskscore[training]', or "
+                "set RISKSCORE_REDIS_URL\n"
+            )
+            return 2
+        os.environ["RISKSCORE_REDIS_URL"] = embedded.url
+    try:
+        _run_uvicorn(args)
+    finally:
+        if embedded is not None:
+            embedded.close()
+    return 0
+
+
+def _start_embedded() -> Any:
+    from feature_store.embedded import start_embedded_redis
+
+    logger.warning(
+        "no Redis configured (RISKSCORE_REDIS_URL): starting a private embedded Redis; "
+        "its data is lost when the service stops"
+    )
+    return start_embedded_redis()
+
+
+def _run_uvicorn(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    with tempfile.TemporaryDirectory(prefix="riskscore-metrics-") as metrics_dir:
+        # Workers write their metrics here and /metrics merges them (prometheus_client's
+        # multiprocess mode); it must be set before any worker imports prometheus_client.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run(
+            "service.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )

@@ -1,0 +1,66 @@
+"""Stored decisions: what the score path decided, kept for retries, lookups and feedback.
+
+score path -> `DecisionStore.save` (one JSON string per transaction, with a TTL) ->
+`GET /v1/decisions/{id}`, idempotent retries, and `POST /v1/feedback` read it back.
+Labels sent back are appended to a stream in raw history columns (`docs/api.md`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from redis import exceptions as redis_errors
+
+from feature_store import keys
+from feature_store.online import Client
+from scoring.errors import DecisionStoreError
+
+# Bounded so that the stream of kept labels cannot grow without limit (`XADD MAXLEN ~`).
+LABEL_STREAM_MAX_ENTRIES = 10_000_000
+
+
+class DecisionStore:
+    """Reads and writes stored decisions and kept labels in Redis.
+
+    >>> store = DecisionStore(client, ttl_seconds=86_400, timeout_ms=50)
+    >>> await store.save("tx-1", {"decision": "approve", ...})
+    >>> record = await store.load("tx-1")
+    """
+
+    def __init__(self, client: Client, *, ttl_seconds: int, timeout_ms: float) -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self.timeout_seconds = timeout_ms / 1000.0
+
+    async def save(self, transaction_id: str, record: dict[str, Any]) -> None:
+        body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+        key = keys.decision_key(transaction_id)
+        await self._call("SET", key, body, "EX", self.ttl_seconds)
+
+    async def load(self, transaction_id: str) -> dict[str, Any] | None:
+        raw = await self._call("GET", keys.decision_key(transaction_id))
+        if raw is None:
+            return None
+        record: dict[str, Any] = orjson.loads(raw)
+        return record
+
+    async def keep_label(self, row: dict[str, str]) -> None:
+        """Append one label, as raw history columns, to the stream kept for retraining."""
+        await self._append(keys.LABEL_STREAM, LABEL_STREAM_MAX_ENTRIES, row)
+
+    async def _append(self, stream: str, max_entries: int, fields: dict[str, str]) -> None:
+        flat = [part for pair in fields.items() for part in pair]
+        await self._call("XADD", stream, "MAXLEN", "~", max_entries, "*", *flat)
+
+    async def _call(self, *arguments: Any) -> Any:
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                return await self.client.execute_command(*arguments)
+        except TimeoutError as exc:
+            raise DecisionStoreError(
+                f"Redis did not answer within {self.timeout_seconds * 1000:.0f} ms"
+            ) from exc
+        except (redis_errors.RedisError, OSError) as exc:
+            raise DecisionStoreError(f"Redis failed: {exc}") from exc

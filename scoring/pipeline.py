@@ -1,0 +1,232 @@
+"""The score path, in plain Python: no HTTP types here; `service/` is a thin layer over it.
+
+request -> idempotency + features (one Redis round trip) -> feature vector in manifest order
+-> ONNX Runtime (score and per-feature attributions) -> reason codes -> policy -> decision
+-> stored decision (for retries, lookups and feedback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from feature_store.online import (
+    MISSING_AGGREGATES,
+    FeatureStoreError,
+    FeatureStoreTimeoutError,
+    OnlineStore,
+    Transaction,
+    feature_values,
+)
+from policy.decision import Outcome, Policy
+from policy.lists_protocol import ListLookup
+from scoring.decisions import DecisionStore
+from scoring.errors import (
+    DecisionPendingError,
+    DecisionStoreError,
+    IdempotencyConflictError,
+    NotReadyError,
+)
+from scoring.model import Model
+from scoring.reasons import REASON_CODES, model_reasons
+
+# The fields of a score response, in the order of the contract (../shared/DESIGN.md).
+RESPONSE_FIELDS = (
+    "transaction_id",
+    "decision",
+    "score",
+    "reasons",
+    "rules_matched",
+    "model_version",
+    "policy_version",
+    "feature_set_version",
+    "degraded",
+    "replayed",
+)
+MODEL_REASONS = 3
+# How long a retry waits for the decision of its first attempt, still being made elsewhere.
+PENDING_WAIT_MS = 250
+PENDING_POLL_MS = 5
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    """A validated score request: raw history columns plus a fingerprint of the body."""
+
+    transaction_id: str
+    ts_ms: int
+    amount: float
+    currency: str
+    attributes: dict[str, Any]
+    fingerprint: str
+
+
+@dataclass
+class ScoreOutcome:
+    """What the route needs: the response body, and what metrics and logs report."""
+
+    response: dict[str, Any]
+    degraded_cause: str | None = None  # "timeout" or "unavailable" when features were missing
+    shadow_rules: list[str] = field(default_factory=list)
+    stored: bool = True
+
+
+class Scorer:
+    """Scores transactions with the current model and policy; both can be swapped at any time.
+
+    >>> scorer = Scorer(online_store, decision_store, lists)
+    >>> scorer.model, scorer.policy = load_model(path), load_policy(policy_path)
+    >>> outcome = await scorer.score(score_input)
+    """
+
+    def __init__(self, store: OnlineStore, decisions: DecisionStore, lists: ListLookup) -> None:
+        self.store = store
+        self.decisions = decisions
+        self.lists = lists
+        self.model: Model | None = None
+        self.policy: Policy | None = None
+
+    def ready(self) -> tuple[Model, Policy]:
+        if self.model is None:
+            raise NotReadyError("no model is loaded")
+        if self.policy is None:
+            raise NotReadyError("no policy is loaded")
+        return self.model, self.policy
+
+    async def score(self, request: ScoreInput) -> ScoreOutcome:
+        """Decide on one transaction; a retry of a decided one gets the stored decision back.
+
+        Raises `NotReadyError`, `IdempotencyConflictError` or `DecisionPendingError`; a
+        feature store failure degrades the decision instead of raising.
+        """
+        model, policy = self.ready()  # read once: a swap mid-request changes nothing
+        txn = Transaction.build(
+            request.transaction_id,
+            request.ts_ms,
+            request.amount,
+            request.currency,
+            request.attributes,
+        )
+        started = time.perf_counter_ns()
+        cause = None
+        try:
+            reading = await self.store.record(txn, request.fingerprint)
+        except FeatureStoreError as exc:
+            cause = "timeout" if isinstance(exc, FeatureStoreTimeoutError) else "unavailable"
+            aggregates = MISSING_AGGREGATES
+        else:
+            if reading.first_fingerprint is not None:
+                return await self._replay(request, reading.first_fingerprint)
+            aggregates = reading.aggregates
+        fetched = time.perf_counter_ns()
+        values = feature_values(txn, aggregates)
+        explanation = model.explain(np.array([values], dtype=np.float32))
+        modelled = time.perf_counter_ns()
+        top = model_reasons(explanation.contributions, MODEL_REASONS)
+        explained = time.perf_counter_ns()
+        features = dict(zip(FEATURE_NAMES, values, strict=True))
+        outcome = policy.decide(
+            attributes=txn.attributes,
+            features=features,
+            score=explanation.score,
+            degraded=cause is not None,
+            lists=self.lists,
+        )
+        decided = time.perf_counter_ns()
+        response = {
+            "transaction_id": request.transaction_id,
+            "decision": str(outcome.decision),
+            "score": round(explanation.score, 6),
+            "reasons": _reasons(outcome, top, cause),
+            "rules_matched": [hit.rule_id for hit in outcome.matched],
+            "model_version": model.version,
+            "policy_version": policy.version,
+            "feature_set_version": FEATURE_SET_VERSION,
+            "degraded": cause is not None,
+            "replayed": False,
+        }
+        shadow = [hit.rule_id for hit in outcome.shadow]
+        record = {
+            **response,
+            "shadow_rules_matched": shadow,
+            "expired_rules": list(outcome.expired),
+            "fingerprint": request.fingerprint,
+            "transaction": {
+                "timestamp_ms": request.ts_ms,
+                "amount": request.amount,
+                "currency": request.currency,
+                **request.attributes,
+            },
+            "features": {name: None if math.isnan(v) else v for name, v in features.items()},
+            "margin": explanation.margin,
+            "timings_us": {
+                "features": (fetched - started) // 1000,
+                "model": (modelled - fetched) // 1000,
+                "attributions": (explained - modelled) // 1000,
+                "rules": (decided - explained) // 1000,
+            },
+            "decided_at_ms": int(time.time() * 1000),
+        }
+        stored = await self._save(request.transaction_id, record)
+        return ScoreOutcome(response, cause, shadow, stored)
+
+    async def _save(self, transaction_id: str, record: dict[str, Any]) -> bool:
+        try:
+            await self.decisions.save(transaction_id, record)
+        except DecisionStoreError:
+            return False
+        return True
+
+    async def _replay(self, request: ScoreInput, first_fingerprint: str) -> ScoreOutcome:
+        """The stored decision of a retried transaction id, or why there is none."""
+        if first_fingerprint != request.fingerprint:
+            raise IdempotencyConflictError(
+                f"transaction_id {request.transaction_id!r} was scored before with a different "
+                "body; send a new transaction_id for a new transaction"
+            )
+        deadline = time.monotonic() + PENDING_WAIT_MS / 1000
+        while True:
+            try:
+                record = await self.decisions.load(request.transaction_id)
+            except DecisionStoreError:
+                record = None
+            if record is not None:
+                response = {name: record[name] for name in RESPONSE_FIELDS}
+                response["replayed"] = True
+                return ScoreOutcome(response, None, record.get("shadow_rules_matched", []))
+            if time.monotonic() >= deadline:
+                raise DecisionPendingError(
+                    f"transaction_id {request.transaction_id!r} is being scored by an earlier "
+                    "attempt, or its decision was not stored; retry shortly"
+                )
+            await asyncio.sleep(PENDING_POLL_MS / 1000)
+
+
+def _reasons(
+    outcome: Outcome, top: list[tuple[str, float]], cause: str | None
+) -> list[dict[str, Any]]:
+    """Rule reasons first (they decided), then the model's, then system conditions."""
+    codes: list[tuple[str, float | None]] = []
+    for hit in outcome.matched:
+        if hit.reason_code not in (code for code, _ in codes):
+            codes.append((hit.reason_code, None))
+    codes += [(code, round(weight, 4)) for code, weight in top]
+    if cause is not None:
+        codes.append(("FEATURES_UNAVAILABLE", None))
+        if outcome.degraded_limit_applied:
+            codes.append(("DEGRADED_MODE_LIMIT", None))
+    return [
+        {
+            "code": code,
+            "source": str(REASON_CODES[code].source),
+            "message": REASON_CODES[code].message,
+            "weight": weight,
+        }
+        for code, weight in codes
+    ]

@@ -1,0 +1,70 @@
+"""The application: `create_app(settings)` assembles routes, middleware, error handlers and the
+lifespan that connects Redis, loads the model and policy and starts their reloaders.
+
+Nothing happens at import time; `riskscore serve` calls `create_app_from_env` in each worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import admin, problems, routes
+from service.auth import KeyRing
+from service.logs import configure_logging
+from service.metrics import Metrics
+from service.middleware import RequestContext
+from service.runtime import Runtime
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """Real-time payment-risk scoring: a decision (approve, review, challenge,
+decline), a calibrated fraud score and the reason codes behind it, in a few milliseconds.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are RFC 9457 problem details
+(`application/problem+json`) naming the field. See docs/api.md for the reason-code catalogue,
+idempotency and degraded mode."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the service for `settings`; connecting and loading happen at startup."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings, metrics)
+        app.state.scorer = runtime.scorer
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="riskscore",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={500: {"description": "A bug: never caused by what a client sent."}},
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.keys = KeyRing(settings.effective_api_keys())
+    app.include_router(routes.router)
+    app.include_router(admin.router)
+    if settings.echo_endpoint:
+        app.include_router(routes.echo_router)
+    problems.install(app)
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory `riskscore serve` hands to uvicorn: settings from the environment."""
+    settings = Settings()  # type: ignore[call-arg]  # from the environment
+    configure_logging(settings.log_level)
+    return create_app(settings)

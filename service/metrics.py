@@ -1,0 +1,116 @@
+"""Prometheus metrics: what `/metrics` shows, recorded from score outcomes by the routes.
+
+With several workers (`riskscore serve --workers N`) each worker writes its samples to files in
+`PROMETHEUS_MULTIPROC_DIR` and `/metrics` merges them, so any worker answers for all.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from scoring.pipeline import ScoreOutcome
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 1)
+SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """The service's metrics, in a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._serving: dict[int, str] = {}
+        r = self.registry
+        self.latency = Histogram(
+            "riskscore_request_duration_seconds",
+            "Time to answer a request, by route and status.",
+            ["route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decisions = Counter(
+            "riskscore_decisions_total",
+            "Decisions by outcome.",
+            ["decision", "degraded"],
+            registry=r,
+        )
+        self.replays = Counter(
+            "riskscore_replays_total", "Retries answered with the stored decision.", registry=r
+        )
+        self.rule_matches = Counter(
+            "riskscore_rule_matches_total",
+            "Rule matches by rule id and mode (active or shadow).",
+            ["rule_id", "mode"],
+            registry=r,
+        )
+        self.scores = Histogram(
+            "riskscore_score", "Fraud scores given.", buckets=SCORE_BUCKETS, registry=r
+        )
+        self.feature_store_errors = Counter(
+            "riskscore_feature_store_errors_total",
+            "Feature store calls that failed, by kind (timeout or unavailable).",
+            ["kind"],
+            registry=r,
+        )
+        self.decision_store_errors = Counter(
+            "riskscore_decision_store_errors_total",
+            "Decisions that could not be stored.",
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "riskscore_model_info",
+            "The model version being served (value 1).",
+            ["version"],
+            multiprocess_mode="liveall",
+            registry=r,
+        )
+        self.policy_info = Gauge(
+            "riskscore_policy_info",
+            "The policy version being served (value 1).",
+            ["version"],
+            multiprocess_mode="liveall",
+            registry=r,
+        )
+
+    def record_score(self, outcome: ScoreOutcome) -> None:
+        response = outcome.response
+        if response["replayed"]:
+            self.replays.inc()
+            return
+        self.decisions.labels(response["decision"], str(response["degraded"]).lower()).inc()
+        self.scores.observe(response["score"])
+        for rule_id in response["rules_matched"]:
+            self.rule_matches.labels(rule_id, "active").inc()
+        for rule_id in outcome.shadow_rules:
+            self.rule_matches.labels(rule_id, "shadow").inc()
+        if outcome.degraded_cause is not None:
+            self.feature_store_errors.labels(outcome.degraded_cause).inc()
+        if not outcome.stored:
+            self.decision_store_errors.inc()
+
+    def serving(self, gauge: Gauge, version: str) -> None:
+        """Mark `version` as served by this worker, and the one it replaces as no longer."""
+        previous = self._serving.get(id(gauge))
+        if previous is not None and previous != version:
+            gauge.labels(previous).set(0)  # `clear()` is not supported with several workers
+        gauge.labels(version).set(1)
+        self._serving[id(gauge)] = version
+
+    def exposition(self) -> bytes:
+        """The text format of every worker's metrics (merged when there are several)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
+        return generate_latest(self.registry)

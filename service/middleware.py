@@ -1,0 +1,117 @@
+"""Around every request: the body size limit, a request id, the latency metric and one JSON log
+line. One pure ASGI layer, because each middleware layer costs time on the score path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.metrics import Metrics
+from service.problems import problem
+
+logger = logging.getLogger("riskscore.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestContext:
+    """Refuses bodies over `max_body_bytes` (413), tags each request with an id, and reports
+    its latency (metrics) and outcome (log)."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        request_id = _request_id(headers.get(b"x-request-id"))
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await _refusal(self.max_body_bytes)(scope, receive, send_with_id)
+        elif length is None and b"chunked" in headers.get(b"transfer-encoding", b""):
+            body = await self._read_bounded(receive)
+            if body is None:
+                await _refusal(self.max_body_bytes)(scope, receive, send_with_id)
+            else:
+                await self.app(scope, _replay(body), send_with_id)
+        else:
+            await self.app(scope, receive, send_with_id)
+        self._report(scope, status, time.perf_counter() - started, request_id)
+
+    async def _read_bounded(self, receive: Receive) -> bytes | None:
+        """A body sent without a Content-Length, read whole; None when over the limit."""
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    def _report(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        self.metrics.latency.labels(path, str(status)).observe(seconds)
+        if path in ("/metrics", "/healthz", "/readyz"):
+            return
+        state = scope["state"]
+        extra = {
+            "request_id": request_id,
+            "method": scope["method"],
+            "route": path,
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+        }
+        extra.update(state.get("log", {}))
+        logger.info("request", extra={"fields": extra})
+
+
+def _request_id(given: bytes | None) -> str:
+    if given is not None:
+        text = given.decode("latin-1")
+        if _REQUEST_ID.match(text):
+            return text
+    return os.urandom(8).hex()
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _refusal(limit: int) -> Any:
+    return problem(413, "Content Too Large", f"the body is larger than {limit} bytes")

@@ -1,0 +1,134 @@
+"""Errors as RFC 9457 problem details: the one place that maps domain errors to HTTP status.
+
+domain error (scoring, feature store, policy, auth) -> status, title -> `application/problem+json`.
+No client input is echoed back: a rejected value may be a card number.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from feature_store.online import FeatureStoreError
+from policy.errors import PolicyError
+from policy.lists import ListEntryError, UnknownListError
+from policy.store import ConflictError, NoPreviousError, UnknownVersionError
+from scoring.errors import (
+    DecisionPendingError,
+    DecisionStoreError,
+    IdempotencyConflictError,
+    ModelArtifactError,
+    NotReadyError,
+    UnknownTransactionError,
+)
+from service.runtime import BatchTooLargeError
+
+logger = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+class AuthError(Exception):
+    """The request has no valid API key (401) or its key lacks the scope (403)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+# Domain error -> (status, title). Order matters only for subclasses listed before bases.
+STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
+    (IdempotencyConflictError, 409, "Transaction id reused with a different body"),
+    (DecisionPendingError, 409, "Transaction is still being scored"),
+    (UnknownTransactionError, 404, "Unknown transaction"),
+    (NotReadyError, 503, "Not ready"),
+    (DecisionStoreError, 503, "Decision store unavailable"),
+    (FeatureStoreError, 503, "Feature store unavailable"),
+    (ModelArtifactError, 422, "Model artifact refused"),
+    (PolicyError, 422, "Policy refused"),
+    (UnknownListError, 404, "Unknown list"),
+    (ListEntryError, 422, "Invalid list entry"),
+    (UnknownVersionError, 404, "Unknown policy version"),
+    (NoPreviousError, 409, "No earlier policy"),
+    (ConflictError, 409, "Concurrent publish"),
+    (BatchTooLargeError, 413, "Too many entries"),
+)
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
+    return Response(orjson.dumps(body), status, headers, media_type=PROBLEM_JSON)
+
+
+def field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "card", "id")` -> `card.id`; list positions as `[0]`."""
+    parts = list(location[1:] if location and location[0] == "body" else location)
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+async def _validation(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": field_path(error["loc"]), "message": _message(error)} for error in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return problem(422, "Invalid request", detail, errors=errors)
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "json_invalid":
+        return "the body is not valid JSON"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+async def _http(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return problem(exc.status_code, _reason(exc.status_code), str(exc.detail))
+
+
+async def _auth(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthError)
+    title = "Unauthorized" if exc.status == 401 else "Forbidden"
+    return problem(exc.status, title, str(exc))
+
+
+async def _domain(_: Request, exc: Exception) -> Response:
+    for kind, status, title in STATUS_OF:
+        if isinstance(exc, kind):
+            return problem(status, title, str(exc))
+    return await _unexpected(_, exc)
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error", exc_info=exc)
+    return problem(500, "Internal Server Error", "an unexpected error; it has been logged")
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def install(app: FastAPI) -> None:
+    """Route every error the app can raise through problem details."""
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(AuthError, _auth)
+    for kind, _, _ in STATUS_OF:
+        app.add_exception_handler(kind, _domain)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,194 @@
+"""The public routes: thin maps from HTTP to the score path and back.
+
+POST /v1/score, POST /v1/feedback, GET /v1/decisions/{id}, health, readiness and metrics.
+Domain errors become problem details in `service/problems.py`, not here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Request
+from starlette.responses import Response
+
+from feature_store.online import FeatureStoreError
+from scoring.errors import UnknownTransactionError
+from scoring.feedback import record_label
+from scoring.pipeline import ScoreInput, Scorer
+from service.auth import require
+from service.metrics import CONTENT_TYPE, Metrics
+from service.problems import problem
+from service.schemas import (
+    FeedbackRequest,
+    FeedbackResponse,
+    Health,
+    Problem,
+    ScoreRequest,
+    ScoreResponse,
+    StoredDecision,
+)
+from service.settings import ApiKey
+
+router = APIRouter()
+ScoreKey = Annotated[ApiKey, Depends(require("score"))]
+FeedbackKey = Annotated[ApiKey, Depends(require("feedback"))]
+READY_TIMEOUT_SECONDS = 0.5
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        401: "No or invalid API key.",
+        403: "The API key lacks the scope.",
+        404: "No stored decision for this transaction id.",
+        409: "The transaction id was scored before with another body, or is being scored.",
+        413: "The body is larger than the configured limit.",
+        422: "The body is invalid; `errors` names each field and the problem.",
+        503: "Not ready (no model or policy loaded), or Redis is unavailable.",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": text[status],
+            "content": {"application/problem+json": {}},
+        }
+        for status in statuses
+    }
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def scorer_of(request: Request) -> Scorer:
+    scorer: Scorer = request.app.state.scorer
+    return scorer
+
+
+ScorerDep = Annotated[Scorer, Depends(scorer_of)]
+
+
+@router.post(
+    "/v1/score",
+    response_model=ScoreResponse,
+    responses=_problems(401, 403, 409, 413, 422, 503),
+    summary="Score a transaction and decide",
+    tags=["scoring"],
+)
+async def score(body: ScoreRequest, request: Request, _: ScoreKey, scorer: ScorerDep) -> Response:
+    """Decide on a transaction before it is authorised. A retry with the same
+    `transaction_id` and body gets the stored decision (`replayed: true`) and counts once."""
+    outcome = await scorer.score(
+        ScoreInput(
+            body.transaction_id,
+            body.ts_ms(),
+            body.amount,
+            body.currency,
+            body.attributes(),
+            body.fingerprint(),
+        )
+    )
+    metrics: Metrics = request.app.state.metrics
+    metrics.record_score(outcome)
+    response = outcome.response
+    request.state.log = {
+        "transaction_id": body.transaction_id,
+        "decision": response["decision"],
+        "score": response["score"],
+        "rules_matched": response["rules_matched"],
+        "degraded": response["degraded"],
+        "replayed": response["replayed"],
+    }
+    return _json(response)
+
+
+@router.post(
+    "/v1/feedback",
+    response_model=FeedbackResponse,
+    responses=_problems(401, 403, 404, 413, 422, 503),
+    summary="Send a label back for a scored transaction",
+    tags=["scoring"],
+)
+async def feedback(
+    body: FeedbackRequest, request: Request, _: FeedbackKey, scorer: ScorerDep
+) -> Response:
+    """Chargebacks and confirmed fraud update the label-based features of the transaction's
+    card, customer and merchant; every label is kept for retraining (docs/api.md)."""
+    counted = await record_label(
+        scorer.store, scorer.decisions, body.transaction_id, body.label, body.reported_ms()
+    )
+    request.state.log = {"transaction_id": body.transaction_id, "label": body.label}
+    return _json({"transaction_id": body.transaction_id, "label": body.label, "counted": counted})
+
+
+@router.get(
+    "/v1/decisions/{transaction_id}",
+    response_model=StoredDecision,
+    responses=_problems(401, 403, 404, 503),
+    summary="A stored decision with everything it was made from",
+    tags=["scoring"],
+)
+async def decision(
+    transaction_id: Annotated[str, Path(min_length=1, max_length=128)],
+    _: ScoreKey,
+    scorer: ScorerDep,
+) -> Response:
+    """The decision, the feature values, model and policy versions it was made with, and the
+    time each stage took, until the decision retention expires."""
+    record = await scorer.decisions.load(transaction_id)
+    if record is None:
+        raise UnknownTransactionError(f"no stored decision for {transaction_id!r}")
+    record.pop("fingerprint", None)
+    return _json(record)
+
+
+@router.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
+async def healthz() -> Response:
+    return _json({"status": "ok", "checks": {}})
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "Not ready: see `checks`."}},
+    tags=["operations"],
+    summary="Readiness: Redis reachable, model and policy loaded",
+)
+async def readyz(scorer: ScorerDep) -> Response:
+    checks = {
+        "model": scorer.model.version if scorer.model else "not loaded",
+        "policy": scorer.policy.version if scorer.policy else "not loaded",
+        "redis": await _ping(scorer),
+    }
+    ready = scorer.model is not None and scorer.policy is not None and checks["redis"] == "ok"
+    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    return _json(body, 200 if ready else 503)
+
+
+async def _ping(scorer: Scorer) -> str:
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            await scorer.store.client.execute_command("PING")
+    except (TimeoutError, FeatureStoreError, OSError, Exception) as exc:  # any failure: not ready
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+@router.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+async def metrics(request: Request) -> Response:
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.exposition(), media_type=CONTENT_TYPE)
+
+
+echo_router = APIRouter()
+
+
+@echo_router.post("/v1/echo", include_in_schema=False)
+async def echo(body: ScoreRequest, _: ScoreKey) -> Response:
+    """The benchmark's baseline: the same body model and key check, no scoring."""
+    return _json(body.model_dump(mode="json"))
+
+
+def not_found_problem(detail: str) -> Response:
+    return problem(404, "Not Found", detail)

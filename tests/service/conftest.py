@@ -1,0 +1,117 @@
+"""Fixtures of the end-to-end tests: the real app under a real uvicorn server, in a thread, on a
+free port, against a real Redis of the module's own (policy keys are global to a server)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from feature_store.redis_server import RedisServer, free_port
+from service.app import create_app
+from service.settings import ApiKey, Settings, hash_api_key
+
+KEYS = {
+    "score": "k-score-0123456789abcdef",
+    "feedback": "k-feedback-0123456789abcdef",
+    "admin": "k-admin-0123456789abcdef",
+}
+STARTUP_SECONDS = 20.0
+
+
+def api_keys() -> list[ApiKey]:
+    return [
+        ApiKey(name=f"test-{scope}", sha256=hash_api_key(key), scopes=[scope])
+        for scope, key in KEYS.items()
+    ]
+
+
+def auth(scope: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[scope]}"}
+
+
+@dataclass
+class RunningService:
+    """A uvicorn server running `create_app(settings)` in a background thread."""
+
+    settings: Settings
+    server: uvicorn.Server
+    thread: threading.Thread
+    url: str
+
+    @classmethod
+    def start(cls, settings: Settings) -> RunningService:
+        port = free_port()
+        config = uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the service did not start")
+            time.sleep(0.02)
+        return cls(settings, server, thread, f"http://127.0.0.1:{port}")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10.0)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=STARTUP_SECONDS)
+
+
+def settings_for(redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"redis_url": redis_url, "api_keys": api_keys()}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="module")
+def service_redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def service(service_redis: RedisServer) -> Iterator[RunningService]:
+    running = RunningService.start(settings_for(service_redis.url))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def http(service: RunningService) -> Iterator[httpx.Client]:
+    with service.client() as client:
+        yield client
+
+
+def transaction(namespace: str, number: int, **changes: Any) -> dict[str, Any]:
+    """A valid score request whose ids are the test's own."""
+    body: dict[str, Any] = {
+        "transaction_id": f"{namespace}tx{number}",
+        "timestamp": f"2026-11-23T10:{number % 60:02d}:00+01:00",
+        "amount": 42.5,
+        "currency": "EUR",
+        "card": {"id": f"{namespace}card", "bin": "424242", "country": "FR"},
+        "merchant": {"id": f"{namespace}merchant", "mcc": "5732", "country": "FR"},
+        "customer": {"id": f"{namespace}cust", "email_domain": "example.com"},
+        "device": {"id": f"{namespace}dev", "ip": "203.0.113.7", "ip_country": "FR"},
+        "channel": "ecom",
+    }
+    body.update(changes)
+    return body

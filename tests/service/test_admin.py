@@ -1,0 +1,184 @@
+"""Admin routes end to end: publish, refuse, roll back and hot-reload a policy under load; list
+changes seen by the score path; model reload; scope and audit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from feature_store import keys
+from feature_store.redis_server import RedisServer
+from service.settings import DEFAULT_POLICY_FILE
+from tests.service.conftest import RunningService, auth, settings_for, transaction
+
+pytestmark = pytest.mark.redis
+SWITCH_SECONDS = 1.0
+
+
+@pytest.fixture
+def own_service() -> Iterator[tuple[RunningService, RedisServer]]:
+    """A service on a Redis of the test's own: publishing changes what every test would see."""
+    with RedisServer() as server:
+        service = RunningService.start(settings_for(server.url))
+        try:
+            yield service, server
+        finally:
+            service.stop()
+
+
+def _policy_with(extra_rule: str) -> str:
+    return DEFAULT_POLICY_FILE.read_text().rstrip("\n") + "\n" + extra_rule
+
+
+HIGH_AMOUNT_RULE = """
+  - id: test_decline_big_amounts
+    description: Decline everything above 40 USD (a test rule).
+    when: amount_usd > 40
+    action: decline
+    hard: false
+    reason_code: HIGH_AMOUNT
+    mode: active
+    owner: tests
+"""
+
+
+def _publish(http: httpx.Client, text: str) -> httpx.Response:
+    return http.post("/v1/admin/policy/publish", json={"text": text}, headers=auth("admin"))
+
+
+def test_publish_switches_every_request_atomically_under_load(
+    own_service: tuple[RunningService, RedisServer], namespace: str
+) -> None:
+    service, _ = own_service
+    with service.client() as http:
+        before = http.get("/v1/admin/policy", headers=auth("admin")).json()["version"]
+        seen: list[tuple[int, str, str]] = []
+        stop = threading.Event()
+
+        def load(worker: int) -> None:
+            with service.client() as client:
+                number = worker * 10_000
+                while not stop.is_set():
+                    number += 1
+                    body = transaction(namespace, number)
+                    reply = client.post("/v1/score", json=body, headers=auth("score"))
+                    seen.append(
+                        (
+                            reply.status_code,
+                            reply.json().get("policy_version", ""),
+                            reply.json().get("decision", ""),
+                        )
+                    )
+
+        threads = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        published = _publish(http, _policy_with(HIGH_AMOUNT_RULE))
+        published_at = time.monotonic()
+        assert published.status_code == 200, published.text
+        version = published.json()["version"]
+        time.sleep(SWITCH_SECONDS + 0.3)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert published_at > 0
+    assert {status for status, _, _ in seen} == {200}
+    assert {v for _, v, _ in seen} <= {before, version}
+    # After the switch every decision is the new policy's: amount 42.5 EUR > 40 USD.
+    tail = seen[-8:]
+    assert all(v == version and d == "decline" for _, v, d in tail), tail
+
+
+def test_refused_policy_names_the_problem_and_the_last_good_keeps_serving(
+    own_service: tuple[RunningService, RedisServer], namespace: str
+) -> None:
+    service, _ = own_service
+    with service.client() as http:
+        before = http.get("/v1/admin/policy", headers=auth("admin")).json()["version"]
+        broken = _policy_with(HIGH_AMOUNT_RULE.replace("amount_usd > 40", "amount_usdd > 40"))
+        refused = _publish(http, broken)
+        assert refused.status_code == 422
+        assert "test_decline_big_amounts" in refused.json()["detail"]
+        assert "amount_usd" in refused.json()["detail"]  # did you mean
+        validated = http.post(
+            "/v1/admin/policy/validate", json={"text": broken}, headers=auth("admin")
+        )
+        assert validated.status_code == 422
+        time.sleep(SWITCH_SECONDS)
+        scored = http.post("/v1/score", json=transaction(namespace, 1), headers=auth("score"))
+        assert scored.json()["policy_version"] == before
+
+
+def test_rollback_and_history(
+    own_service: tuple[RunningService, RedisServer], namespace: str
+) -> None:
+    service, server = own_service
+    with service.client() as http:
+        first = _publish(http, DEFAULT_POLICY_FILE.read_text()).json()["version"]
+        second = _publish(http, _policy_with(HIGH_AMOUNT_RULE)).json()["version"]
+        assert first != second
+        rolled = http.post("/v1/admin/policy/rollback", json={}, headers=auth("admin"))
+        assert rolled.status_code == 200, rolled.text
+        assert rolled.json()["version"] == first
+        history = http.get("/v1/admin/policy/history", headers=auth("admin")).json()
+        assert len(history) >= 3
+        time.sleep(SWITCH_SECONDS + 0.2)
+        scored = http.post("/v1/score", json=transaction(namespace, 2), headers=auth("score"))
+        assert scored.json()["policy_version"] == first
+    audit = redis.Redis.from_url(server.url, decode_responses=True).xrange(keys.AUDIT_STREAM)
+    actions = [fields["action"] for _, fields in audit]
+    assert actions.count("policy.publish") >= 2 and "policy.rollback" in actions
+    assert {fields["actor"] for _, fields in audit} == {"test-admin"}
+
+
+def test_list_entries_reach_the_score_path_within_a_second(
+    own_service: tuple[RunningService, RedisServer], namespace: str
+) -> None:
+    service, _ = own_service
+    card = f"{namespace}card"
+    with service.client() as http:
+        policy = http.get("/v1/admin/policy", headers=auth("admin")).json()
+        assert "blocked_cards" in policy["text"]
+        added = http.post(
+            "/v1/admin/lists/blocked_cards", json={"entries": [card]}, headers=auth("admin")
+        )
+        assert added.status_code == 200, added.text
+        time.sleep(SWITCH_SECONDS)
+        scored = http.post("/v1/score", json=transaction(namespace, 3), headers=auth("score"))
+        assert scored.json()["decision"] == "decline"
+        assert "BLOCK_LISTED_CARD" in [r["code"] for r in scored.json()["reasons"]]
+        shown = http.get("/v1/admin/lists/blocked_cards", headers=auth("admin")).json()
+        assert shown["count"] >= 1
+
+
+def test_model_reload_refuses_a_broken_artifact_and_keeps_serving(
+    own_service: tuple[RunningService, RedisServer], tmp_path: Path, namespace: str
+) -> None:
+    service, _ = own_service
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text('{"schema_version": 1}')
+    with service.client() as http:
+        refused = http.post(
+            "/v1/admin/model/reload", json={"model_dir": str(broken)}, headers=auth("admin")
+        )
+        assert refused.status_code == 422
+        assert "manifest.json" in refused.json()["detail"]
+        reloaded = http.post("/v1/admin/model/reload", json={}, headers=auth("admin"))
+        assert reloaded.status_code == 200, reloaded.text
+        scored = http.post("/v1/score", json=transaction(namespace, 4), headers=auth("score"))
+        assert scored.json()["model_version"] == reloaded.json()["version"]
+
+
+def test_admin_routes_need_the_admin_scope(http: httpx.Client) -> None:
+    assert http.get("/v1/admin/policy").status_code == 401
+    assert http.get("/v1/admin/policy", headers=auth("score")).status_code == 403
+    reply = http.post("/v1/admin/model/reload", json={}, headers=auth("feedback"))
+    assert reply.status_code == 403

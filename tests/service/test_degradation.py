@@ -1,0 +1,64 @@
+"""Failures end to end: Redis stopped under a running service, and a model that cannot load."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from feature_store.redis_server import RedisServer
+from tests.service.conftest import RunningService, auth, settings_for, transaction
+
+pytestmark = pytest.mark.redis
+
+
+def test_score_degrades_while_redis_is_down_and_recovers(namespace: str) -> None:
+    with RedisServer() as server:
+        service = RunningService.start(settings_for(server.url, feature_timeout_ms=50))
+        try:
+            with service.client() as http:
+                normal = http.post(
+                    "/v1/score", json=transaction(namespace, 1), headers=auth("score")
+                )
+                assert normal.json()["degraded"] is False
+                server.stop()
+                started = time.monotonic()
+                down = http.post("/v1/score", json=transaction(namespace, 2), headers=auth("score"))
+                took = time.monotonic() - started
+                assert down.status_code == 200, down.text
+                body = down.json()
+                assert body["degraded"] is True
+                assert "FEATURES_UNAVAILABLE" in [r["code"] for r in body["reasons"]]
+                assert body["decision"] in ("approve", "review", "challenge", "decline")
+                assert took < 5.0  # fails fast; the budget itself is measured by benchmarks
+                assert http.get("/readyz").status_code == 503
+                metrics = http.get("/metrics").text
+                assert 'riskscore_feature_store_errors_total{kind="unavailable"}' in metrics
+                server.start()
+                recovered = http.post(
+                    "/v1/score", json=transaction(namespace, 3), headers=auth("score")
+                )
+                assert recovered.json()["degraded"] is False
+        finally:
+            service.stop()
+
+
+def test_service_without_a_loadable_model_is_not_ready(tmp_path: Path, namespace: str) -> None:
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{ not json")
+    with RedisServer() as server:
+        service = RunningService.start(settings_for(server.url, model_dir=broken))
+        try:
+            with service.client() as http:
+                ready = http.get("/readyz")
+                assert ready.status_code == 503
+                assert ready.json()["checks"]["model"] == "not loaded"
+                reply = http.post(
+                    "/v1/score", json=transaction(namespace, 1), headers=auth("score")
+                )
+                assert reply.status_code == 503
+                assert reply.headers["content-type"] == "application/problem+json"
+        finally:
+            service.stop()

@@ -1,0 +1,169 @@
+"""POST /v1/score and GET /v1/decisions end to end: real uvicorn, real HTTP, real Redis, the
+default model and policy."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from scoring.pipeline import RESPONSE_FIELDS
+from scoring.reasons import REASON_CODES
+from service.schemas import ScoreResponse, StoredDecision
+from tests.service.conftest import auth, transaction
+
+pytestmark = pytest.mark.redis
+
+
+def test_score_answers_the_contract(http: httpx.Client, namespace: str) -> None:
+    reply = http.post("/v1/score", json=transaction(namespace, 1), headers=auth("score"))
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert tuple(body) == RESPONSE_FIELDS
+    ScoreResponse.model_validate(body)
+    assert body["decision"] in ("approve", "review", "challenge", "decline")
+    assert 0.0 <= body["score"] <= 1.0
+    assert body["feature_set_version"] == FEATURE_SET_VERSION
+    assert body["model_version"].startswith("rs-")
+    assert body["policy_version"].startswith("pol-")
+    assert body["degraded"] is False and body["replayed"] is False
+    for reason in body["reasons"]:
+        assert reason["code"] in REASON_CODES
+        assert reason["source"] == str(REASON_CODES[reason["code"]].source)
+    assert reply.headers["x-request-id"]
+
+
+def test_score_retry_replays_the_decision_and_counts_once(
+    http: httpx.Client, namespace: str
+) -> None:
+    body = transaction(namespace, 2)
+    first = http.post("/v1/score", json=body, headers=auth("score")).json()
+    # The same body with another key order and explicit nulls is the same body.
+    reordered = dict(reversed(list(body.items())), billing_country=None)
+    again = http.post("/v1/score", json=reordered, headers=auth("score"))
+    assert again.status_code == 200, again.text
+    assert again.json() == {**first, "replayed": True}
+    later = http.post("/v1/score", json=transaction(namespace, 3), headers=auth("score"))
+    stored = http.get(f"/v1/decisions/{namespace}tx3", headers=auth("score")).json()
+    assert later.status_code == 200
+    assert stored["features"]["card_txn_count_1h"] == 1.0  # tx2 once, not twice
+
+
+def test_score_same_id_with_another_body_is_409(http: httpx.Client, namespace: str) -> None:
+    http.post("/v1/score", json=transaction(namespace, 4), headers=auth("score"))
+    reply = http.post(
+        "/v1/score", json=transaction(namespace, 4, amount=999.0), headers=auth("score")
+    )
+    assert reply.status_code == 409
+    assert reply.headers["content-type"] == "application/problem+json"
+    assert "transaction_id" in reply.json()["detail"]
+
+
+def test_decision_lookup_shows_what_the_decision_was_made_with(
+    http: httpx.Client, namespace: str
+) -> None:
+    scored = http.post("/v1/score", json=transaction(namespace, 5), headers=auth("score")).json()
+    reply = http.get(f"/v1/decisions/{namespace}tx5", headers=auth("score"))
+    assert reply.status_code == 200
+    record = StoredDecision.model_validate(reply.json())
+    assert record.decision == scored["decision"] and record.score == scored["score"]
+    assert list(record.features) == list(FEATURE_NAMES)
+    assert record.features["amount_usd"] is not None and record.features["amount_usd"] > 0
+    assert record.policy_version == scored["policy_version"]
+    assert record.timings_us.features >= 0 and record.timings_us.model > 0
+    assert record.transaction["card_id"] == f"{namespace}card"
+    assert "fingerprint" not in reply.json()
+
+
+def test_decision_lookup_of_an_unknown_transaction_is_404(
+    http: httpx.Client, namespace: str
+) -> None:
+    reply = http.get(f"/v1/decisions/{namespace}nope", headers=auth("score"))
+    assert reply.status_code == 404
+    assert reply.json()["status"] == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"card": {"id": "4111111111111111"}}, "card.id"),
+        ({"amount": -3}, "amount"),
+        ({"currency": "XXX"}, "currency"),
+        ({"timestamp": "2026-11-23T10:00:00"}, "timestamp"),
+        ({"channel": "fax"}, "channel"),
+        ({"device": {"ip": "999.1.1.1"}}, "device.ip"),
+        ({"card_number": "4111111111111111"}, "card_number"),
+    ],
+)
+def test_score_invalid_body_is_422_naming_the_field(
+    http: httpx.Client, namespace: str, change: dict[str, object], field: str
+) -> None:
+    body = transaction(namespace, 6)
+    body.update(change)
+    reply = http.post("/v1/score", json=body, headers=auth("score"))
+    assert reply.status_code == 422, reply.text
+    assert reply.headers["content-type"] == "application/problem+json"
+    problem = reply.json()
+    assert field in [error["field"] for error in problem["errors"]]
+    assert "4111111111111111" not in reply.text  # a card number is never echoed
+
+
+def test_score_missing_field_and_bad_json_are_422(http: httpx.Client, namespace: str) -> None:
+    body = transaction(namespace, 7)
+    del body["merchant"]
+    reply = http.post("/v1/score", json=body, headers=auth("score"))
+    assert reply.status_code == 422
+    assert reply.json()["errors"][0]["field"] == "merchant"
+    broken = http.post(
+        "/v1/score",
+        content=b'{"transaction_id": ',
+        headers={**auth("score"), "content-type": "application/json"},
+    )
+    assert broken.status_code == 422
+    assert "JSON" in broken.json()["detail"]
+
+
+def test_score_body_over_the_limit_is_413(http: httpx.Client, namespace: str) -> None:
+    body = transaction(namespace, 8, merchant={"id": "m" * 100_000})
+    reply = http.post("/v1/score", json=body, headers=auth("score"))
+    assert reply.status_code == 413
+    chunked = http.post(
+        "/v1/score",
+        content=iter([b"{" + b" " * 10_000, b" " * 10_000 + b"}"]),
+        headers={**auth("score"), "content-type": "application/json"},
+    )
+    assert chunked.status_code == 413
+
+
+def test_score_without_a_valid_key_is_401_and_without_scope_403(
+    http: httpx.Client, namespace: str
+) -> None:
+    body = transaction(namespace, 9)
+    assert http.post("/v1/score", json=body).status_code == 401
+    wrong = http.post("/v1/score", json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    assert http.post("/v1/score", json=body, headers=auth("feedback")).status_code == 403
+    assert http.post("/v1/score", json=body, headers=auth("admin")).status_code == 403
+
+
+def test_health_readiness_and_metrics(http: httpx.Client, namespace: str) -> None:
+    http.post("/v1/score", json=transaction(namespace, 10), headers=auth("score"))
+    assert http.get("/healthz").status_code == 200
+    ready = http.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["redis"] == "ok"
+    text = http.get("/metrics").text
+    assert "riskscore_decisions_total{" in text
+    latency = [line for line in text.splitlines() if "request_duration_seconds_bucket" in line]
+    assert any('route="/v1/score"' in line and 'status="200"' in line for line in latency)
+    assert "riskscore_model_info{" in text and "riskscore_policy_info{" in text
+
+
+def test_openapi_documents_examples_and_errors(http: httpx.Client) -> None:
+    schema = http.get("/openapi.json").json()
+    score = schema["paths"]["/v1/score"]["post"]
+    assert {"401", "403", "409", "413", "422", "503"} <= set(score["responses"])
+    request = schema["components"]["schemas"]["ScoreRequest"]
+    assert request["examples"][0]["card"]["id"]
+    assert "/v1/echo" not in schema["paths"]

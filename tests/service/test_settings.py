@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from service.auth import KeyRing
+from service.problems import AuthError
+from service.settings import DEVELOPMENT_API_KEY, ApiKey, Settings, hash_api_key
+
+
+def _development_key() -> ApiKey:
+    return ApiKey(name="dev", sha256=hash_api_key(DEVELOPMENT_API_KEY), scopes=["score"])
+
+
+def test_settings_refuse_the_development_key_outside_development_mode() -> None:
+    with pytest.raises(ValidationError, match="development key"):
+        Settings(redis_url="redis://x", api_keys=[_development_key()])
+    allowed = Settings(redis_url="redis://x", development=True, api_keys=[_development_key()])
+    assert allowed.development
+
+
+def test_development_mode_accepts_the_development_key_with_every_scope() -> None:
+    ring = KeyRing(Settings(redis_url="redis://x", development=True).effective_api_keys())
+    key = ring.identify(f"Bearer {DEVELOPMENT_API_KEY}")
+    assert sorted(key.scopes) == ["admin", "feedback", "score"]
+    production = KeyRing(Settings(redis_url="redis://x").effective_api_keys())
+    with pytest.raises(AuthError):
+        production.identify(f"Bearer {DEVELOPMENT_API_KEY}")
+
+
+def test_api_keys_are_refused_with_unknown_scopes_or_a_bad_hash() -> None:
+    with pytest.raises(ValidationError, match="unknown scopes"):
+        ApiKey(name="x", sha256="0" * 64, scopes=["root"])
+    with pytest.raises(ValidationError, match="sha256"):
+        ApiKey(name="x", sha256="not-a-hash", scopes=["score"])
+
+
+def test_key_ring_identifies_only_the_exact_key() -> None:
+    ring = KeyRing([ApiKey(name="a", sha256=hash_api_key("secret-a"), scopes=["score"])])
+    assert ring.identify("Bearer secret-a").name == "a"
+    for header in (None, "", "Bearer", "Basic secret-a", "Bearer secret-b", "Bearer secret-a2"):
+        with pytest.raises(AuthError) as caught:
+            ring.identify(header)
+        assert caught.value.status == 401
