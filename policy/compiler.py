@@ -12,30 +12,16 @@ from __future__ import annotations
 
 import ast
 import difflib
-import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from policy.closures import Context, Fn, all_of, any_of, getter, versus_literal
 from policy.expression import ExpressionProblem, ParsedExpression
-from policy.fields import FIELDS, PATH_ROOTS, Field, Origin, Type
-from policy.lists_protocol import ListKind, ListLookup
+from policy.fields import FIELDS, PATH_ROOTS, Field, Type
+from policy.lists_protocol import ListKind
 
-
-@dataclass(slots=True)
-class Context:
-    """What an expression reads: raw history columns, features, the score, and the lists."""
-
-    attributes: Mapping[str, Any]
-    features: Mapping[str, float]
-    score: float
-    degraded: bool
-    lists: ListLookup
-    static_lists: ListLookup
-
-
-Fn = Callable[[Context], Any]
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
@@ -45,6 +31,7 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.GtE: operator.ge,
 }
 _ORDERING = (ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_BOOLEANS = {"true": True, "false": False}
 _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -107,15 +94,12 @@ class _Compiler:
 
     def _bool(self, node: ast.BoolOp) -> Typed:
         parts = [self._condition(value) for value in node.values]
-        if isinstance(node.op, ast.And):
-            if len(parts) == 2:
-                a, b = parts
-                return Typed(Type.BOOL, lambda c: a(c) and b(c))
-            return Typed(Type.BOOL, lambda c: all(p(c) for p in parts))
         if len(parts) == 2:
             a, b = parts
+            if isinstance(node.op, ast.And):
+                return Typed(Type.BOOL, lambda c: a(c) and b(c))
             return Typed(Type.BOOL, lambda c: a(c) or b(c))
-        return Typed(Type.BOOL, lambda c: any(p(c) for p in parts))
+        return Typed(Type.BOOL, all_of(parts) if isinstance(node.op, ast.And) else any_of(parts))
 
     def _condition(self, node: ast.AST) -> Fn:
         typed = self.node(node)
@@ -165,11 +149,8 @@ class _Compiler:
 
     def _pair(self, left_node: ast.AST, op: ast.cmpop, right_node: ast.AST) -> Fn:
         if isinstance(op, ast.In | ast.NotIn):
-            member = self._membership(left_node, right_node)
-            if isinstance(op, ast.NotIn):
-                # A missing value is in no set, and not-in no set either: both are false.
-                return lambda c: (r := member(c)) is not None and not r
-            return lambda c: member(c) is True
+            # A missing value is in no set, and not-in no set either: both are false.
+            return self._membership(left_node, right_node, isinstance(op, ast.NotIn))
         left, right = self.node(left_node), self.node(right_node)
         if left.type is not right.type:
             raise _RefusedError(
@@ -184,14 +165,13 @@ class _Compiler:
         compare = _COMPARE[type(op)]
         get_left, get_right = left.fn, right.fn
         if right.constant:
-            value = right.fn(None)  # type: ignore[arg-type]
-            return lambda c: (v := get_left(c)) is not None and compare(v, value)
+            return versus_literal(left.field, left.fn, type(op), right.fn(None))  # type: ignore[arg-type]
         return lambda c: (
             (a := get_left(c)) is not None and (b := get_right(c)) is not None and compare(a, b)
         )
 
-    def _membership(self, left_node: ast.AST, right_node: ast.AST) -> Fn:
-        """Returns True/False, or None when the value is missing."""
+    def _membership(self, left_node: ast.AST, right_node: ast.AST, negate: bool) -> Fn:
+        """`in` (or `not in` when `negate`); false either way when the value is missing."""
         left = self.node(left_node)
         get = left.fn
         if isinstance(right_node, ast.Call) and _function(right_node) == "list":
@@ -207,12 +187,12 @@ class _Compiler:
                     f"{left.field.list_kind.value if left.field.list_kind else 'value'}",
                 )
 
-            def in_list(c: Context) -> bool | None:
+            def in_list(c: Context) -> bool:
                 value = get(c)
                 if value is None:
-                    return None
-                text = str(value)
-                return c.static_lists.contains(name, text) or c.lists.contains(name, text)
+                    return False
+                found = c.static_lists.contains(name, value) or c.lists.contains(name, value)
+                return found is not negate
 
             return in_list
         if not isinstance(right_node, ast.Set | ast.List | ast.Tuple):
@@ -226,7 +206,9 @@ class _Compiler:
                     f"the set holds a {_type_of(value).value} where {wanted.value}s are compared",
                 )
         members = frozenset(values)
-        return lambda c: None if (v := get(c)) is None else v in members
+        if negate:
+            return lambda c: (v := get(c)) is not None and v not in members
+        return lambda c: (v := get(c)) is not None and v in members
 
     def _list(self, node: ast.Call) -> tuple[str, ListKind]:
         if (
@@ -317,32 +299,16 @@ def _path(node: ast.AST) -> str:
 
 def _field(node: ast.Name | ast.Attribute) -> Typed:
     name = _path(node)
+    if name in _BOOLEANS:  # YAML's spelling of True and False
+        value = _BOOLEANS[name]
+        return Typed(Type.BOOL, lambda c: value, constant=True)
     found = FIELDS.get(name)
     if found is None:
         if name in PATH_ROOTS:
             options = ", ".join(f for f in FIELDS if f.startswith(name + "."))
             raise _RefusedError(node, f"{name!r} is not a value; use one of {options}")
         raise _RefusedError(node, f"unknown field {name!r}{_suggest(name, list(FIELDS))}")
-    return Typed(found.type, _getter(found), field=found)
-
-
-def _getter(found: Field) -> Fn:
-    key = found.key
-    if found.origin is Origin.FEATURE:
-        return lambda c: None if (v := c.features[key]) != v else v
-    if found.origin is Origin.SCORE:
-        return lambda c: c.score
-    if found.origin is Origin.DEGRADED:
-        return lambda c: c.degraded
-    if found.type is Type.NUMBER:
-        return lambda c: _number_or_none(c.attributes.get(key))
-    return lambda c: c.attributes.get(key) or None
-
-
-def _number_or_none(value: Any) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return float(value)
+    return Typed(found.type, getter(found), field=found)
 
 
 def _hint(left: Typed, right: Typed) -> str:

@@ -12,9 +12,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
-from policy.compiler import Context, Fn
+from policy.closures import Context, Fn
 from policy.document import Degraded, ListDeclaration
 from policy.lists_protocol import ListKind, ListLookup
 from policy.static_lists import StaticLists
@@ -30,6 +31,7 @@ class Decision(StrEnum):
 
 
 SEVERITY = {Decision.APPROVE: 0, Decision.REVIEW: 1, Decision.CHALLENGE: 2, Decision.DECLINE: 3}
+_OF_ACTION = {d.value: d for d in (Decision.REVIEW, Decision.CHALLENGE, Decision.DECLINE)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ class Rule:
     when: Fn
     text: str
 
-    @property
+    @cached_property  # built once: a match on the score path allocates nothing
     def hit(self) -> RuleHit:
         return RuleHit(self.id, self.action, self.reason_code, self.hard)
 
@@ -90,6 +92,11 @@ class Policy:
     rules: tuple[Rule, ...]
     static_lists: StaticLists
 
+    @cached_property
+    def _plan(self) -> tuple[tuple[Fn, float | None, bool, RuleHit], ...]:
+        """What the loop of `decide` reads of each rule, unpacked in one step."""
+        return tuple((r.when, r.expires_at, r.shadow, r.hit) for r in self.rules)
+
     def list_kinds(self) -> dict[str, ListKind]:
         return {name: declaration.kind for name, declaration in self.lists.items()}
 
@@ -116,18 +123,17 @@ class Policy:
         context = Context(attributes, features, score, degraded, lists, self.static_lists)
         moment = time.time() if now is None else now
         outcome = Outcome(Decision.APPROVE, self.band(score))
-        for rule in self.rules:
-            if rule.expires_at is not None and moment >= rule.expires_at:
-                outcome.expired.append(rule.id)
+        matched, shadow = outcome.matched, outcome.shadow
+        for when, expires_at, is_shadow, hit in self._plan:
+            if expires_at is not None and moment >= expires_at:
+                outcome.expired.append(hit.rule_id)
                 continue
             try:
-                matched = rule.when(context)
+                if when(context):
+                    (shadow if is_shadow else matched).append(hit)
             except Exception:  # a rule that cannot be evaluated does not match; reported
-                logger.exception("rule %s failed to evaluate", rule.id)
-                outcome.failed.append(rule.id)
-                continue
-            if matched:
-                (outcome.shadow if rule.shadow else outcome.matched).append(rule.hit)
+                logger.exception("rule %s failed to evaluate", hit.rule_id)
+                outcome.failed.append(hit.rule_id)
         outcome.decision = self._combine(outcome)
         if degraded and outcome.decision is Decision.APPROVE:
             allowed = any(hit.action == "allow" for hit in outcome.matched)
@@ -143,7 +149,7 @@ class Policy:
             return Decision.APPROVE
         decision = outcome.band_decision
         for hit in outcome.matched:
-            action = Decision(hit.action)
+            action = _OF_ACTION[hit.action]
             if SEVERITY[action] > SEVERITY[decision]:
                 decision = action
         return decision

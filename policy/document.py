@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import yaml
@@ -276,9 +276,9 @@ def _rules(reader: _Reader, node: yaml.Node) -> list[RuleSpec]:
         if rule is None:
             continue
         if rule.id in seen:
+            # Kept, so that its expression is checked too: the problem refuses the file anyway.
             reader.problem(item, f"duplicate rule id (first at line {seen[rule.id]})", rule.id)
-            continue
-        seen[rule.id] = rule.position.line
+        seen.setdefault(rule.id, rule.position.line)
         rules.append(rule)
     return rules
 
@@ -314,8 +314,8 @@ def _rule(reader: _Reader, node: yaml.Node) -> RuleSpec | None:
     _check_reason(reader, fields["reason_code"][1], values["reason_code"], rule_id)
     expires = _optional(reader, fields, "expires", date, None, rule_id)
     when_node = fields["when"][1]
-    if None in values.values() or action not in ACTIONS or mode not in MODES:
-        return None
+    if None in values.values():
+        return None  # a spec with a bad action or mode is kept for its expression's checks
     return RuleSpec(
         id=str(values["id"]),
         description=str(values["description"]),
@@ -370,8 +370,9 @@ def _check_reason(reader: _Reader, node: yaml.Node, code: str | None, rule_id: s
 
 
 def expiry_epoch(expires: date) -> float:
-    """A rule with `expires: D` stops matching at the start of D (UTC)."""
-    return datetime(expires.year, expires.month, expires.day, tzinfo=UTC).timestamp()
+    """A rule with `expires: D` matches through D and stops at the start of the next day (UTC)."""
+    start = datetime(expires.year, expires.month, expires.day, tzinfo=UTC)
+    return (start + timedelta(days=1)).timestamp()
 
 
 def _suggest(name: str, known: tuple[str, ...] | list[str]) -> str:

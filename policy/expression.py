@@ -1,12 +1,14 @@
 """Parse a rule's `when` text into a syntax tree of the allowed constructs, refusing the rest.
 
-`when` text -> `parse` (Python's parser, eval mode) -> whitelist walk -> `typecheck` -> `compiler`.
+`when` text -> `parse` (Python's parser, eval mode) -> whitelist walk -> `compiler` (types,
+closures).
 Anything the language does not document is refused here, before a name is even looked up.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 from dataclasses import dataclass
 
 MAX_LENGTH = 2000
@@ -210,14 +212,17 @@ def _check_collection(node: ast.Set | ast.List | ast.Tuple) -> None:
     if len(node.elts) > MAX_ITEMS:
         raise ExpressionRefusedError(node, f"more than {MAX_ITEMS} values; use a named list")
     for item in node.elts:
-        literal = item.operand if _is_negative(item) else item  # type: ignore[attr-defined]
+        literal = _unsigned(item)
         if not isinstance(literal, ast.Constant):
             raise ExpressionRefusedError(item, "a set of values holds only literal values")
         _check_constant(literal)
 
 
-def _is_negative(node: ast.AST) -> bool:
-    return isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd)
+def _unsigned(node: ast.expr) -> ast.expr:
+    """A signed literal (`-5`) without its sign: collections hold only literals."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return node.operand
+    return node
 
 
 def _check_call(node: ast.Call) -> list[ast.AST]:
@@ -225,10 +230,10 @@ def _check_call(node: ast.Call) -> list[ast.AST]:
         raise ExpressionRefusedError(node, "only the documented functions can be called")
     _check_name(node.func, node.func.id)
     if node.func.id not in FUNCTIONS:
-        raise ExpressionRefusedError(
-            node,
-            f"unknown function {node.func.id}(); the functions are {', '.join(FUNCTIONS)}",
-        )
+        close = difflib.get_close_matches(node.func.id, FUNCTIONS, n=1)
+        known = f"the functions are {', '.join(FUNCTIONS)}"
+        hint = f"did you mean {close[0]}()?" if close else known
+        raise ExpressionRefusedError(node, f"unknown function {node.func.id}(); {hint}")
     if node.keywords:
         raise ExpressionRefusedError(node, f"{node.func.id}() takes no named arguments")
     return list(node.args)

@@ -1,5 +1,5 @@
 """The `policy` subcommands: `validate` here; `publish`, `rollback` and `history` in
-`policy_admin`; `backtest` and `report` in `policy_backtest`."""
+`policy_admin`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from riskscore.commands import policy_admin
+from riskscore.commands import policy_admin, policy_backtest
 
 
 def register(commands: Any) -> None:
@@ -27,6 +27,7 @@ def register(commands: Any) -> None:
     validate.add_argument("file", type=Path, metavar="FILE", help="policy YAML")
     validate.set_defaults(handler=_validate)
     policy_admin.register(actions)
+    policy_backtest.register(actions)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from feature_store.definitions import FEATURE_NAMES
@@ -134,3 +135,42 @@ def test_division_by_zero_is_missing_not_an_error() -> None:
     assert zero.decision is Decision.APPROVE and zero.failed == []
     hit = p.decide(attributes={}, features=features(amount_usd=5.0, card_txn_count_1h=4.0), score=0)
     assert hit.decision is Decision.DECLINE
+
+
+def test_expiry_date_is_the_last_day_a_rule_matches() -> None:
+    p = policy(rule("ends", "amount_usd > 10", "decline", expires="2030-06-30"))
+    last_second = datetime(2030, 6, 30, 23, 59, 59, tzinfo=UTC).timestamp()
+    on_day = p.decide(attributes={}, features=features(amount_usd=50.0), score=0, now=last_second)
+    assert on_day.decision is Decision.DECLINE and on_day.expired == []
+    after = p.decide(
+        attributes={}, features=features(amount_usd=50.0), score=0, now=last_second + 1
+    )
+    assert after.decision is Decision.APPROVE and after.expired == ["ends"]
+
+
+def test_absent_features_and_nan_attributes_are_missing_not_failures() -> None:
+    p = policy(
+        rule("count", "card_txn_count_1h >= 0", "review"),
+        rule("ne", 'card.country != "FR"', "review"),
+        rule("nan_ne", "card_txn_count_1h != 3", "review"),
+    )
+    outcome = p.decide(attributes={"card_country": math.nan}, features={}, score=0.0)
+    assert outcome.matched == [] and outcome.failed == []
+
+
+def test_rule_that_raises_does_not_match_and_is_reported() -> None:
+    class BrokenLists:
+        def contains(self, list_name: str, value: str) -> bool:
+            raise RuntimeError("lists unavailable")
+
+    text = BANDS.replace("lists:\n", "lists:\n  bins: {kind: bin}\n") + rule(
+        "listed", 'card.bin in list("bins")', "decline"
+    )
+    broken = parse_policy(text + rule("plain", "amount_usd > 10", "review"), "t.yaml")
+    outcome = broken.decide(
+        attributes={"card_bin": "411111"},
+        features=features(amount_usd=50.0),
+        score=0.0,
+        lists=BrokenLists(),
+    )
+    assert outcome.failed == ["listed"] and outcome.decision is Decision.REVIEW

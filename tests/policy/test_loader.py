@@ -180,3 +180,18 @@ def test_cli_validate_exit_code_and_messages(
     assert main(["policy", "validate", str(broken)]) == 1
     err = capsys.readouterr().err
     assert f"{broken}:11:" in err and "rule r1:" in err and "did you mean 'amount_usd'" in err
+
+
+def test_expressions_of_rules_with_other_problems_are_checked_too() -> None:
+    text = HEAD + rule("amount_usdd > 1", "a", action="declin") + rule("card.__class__", "a")
+    messages = [p.message for p in problems(text)]
+    assert any("did you mean 'decline'" in m for m in messages)
+    assert any("did you mean 'amount_usd'" in m for m in messages)
+    assert any("duplicate rule id" in m for m in messages)
+    assert any("names starting with _" in m for m in messages)
+
+
+def test_yaml_spelling_of_booleans_is_a_condition() -> None:
+    policy = parse_policy(HEAD + rule("true and not false"), "p.yaml")
+    outcome = policy.decide(attributes={}, features={}, score=0.0)
+    assert [hit.rule_id for hit in outcome.matched] == ["r1"]

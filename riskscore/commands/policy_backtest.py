@@ -1,0 +1,147 @@
+"""Policy subcommands that replay a labelled history: `backtest` and `report` (rule health).
+
+They sit in the `policy` group (`riskscore.commands.policy` calls `register`); the work is
+done by `policy.backtest`, the rendering by `policy.report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from policy.backtest import Replay
+    from policy.decision import Policy
+
+DEFAULT_OUT = Path("reports")
+
+
+def register(policy_subcommands: Any) -> None:
+    parser = policy_subcommands.add_parser(
+        "backtest",
+        help="replay a labelled history through a policy (and its baseline)",
+        description="Replay HISTORY through the same features, model and rules as the service, "
+        "for NEW and, when given, BASELINE side by side: decision rates, fraud caught, false "
+        "declines, each rule's matches and precision, and a sample of changed decisions. "
+        "Prints a summary; writes backtest.md and backtest.png (docs/policy-backtest.md).",
+    )
+    parser.add_argument("--policy", type=Path, required=True, metavar="NEW", help="policy YAML")
+    parser.add_argument("--baseline", type=Path, metavar="CURRENT", help="policy to compare")
+    parser.add_argument("--sample", type=int, default=20, help="changed decisions to list")
+    _common(parser)
+    parser.set_defaults(handler=_backtest)
+
+    parser = policy_subcommands.add_parser(
+        "report",
+        help="rule health: which rules still earn their place",
+        description="Per rule over the labelled HISTORY: matches, precision, fraud caught, "
+        "unique catches, and flags (no unique catches, expired, shadow rules to promote or "
+        "drop). Prints the table; writes rule-health.md (docs/policy-backtest.md).",
+    )
+    parser.add_argument("--policy", type=Path, help="policy YAML (default: the shipped one)")
+    _common(parser)
+    parser.set_defaults(handler=_report)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, metavar="HISTORY", help="labelled")
+    parser.add_argument("--model", type=Path, help="model artifact (default: the service's)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
+    parser.add_argument(
+        "--label-delay-days",
+        type=float,
+        help="when a fraud label is known without label_timestamp (default: 30)",
+    )
+    parser.add_argument(
+        "--promote-precision",
+        type=float,
+        default=None,
+        help="precision a shadow rule needs to be ready to promote (default: 0.5)",
+    )
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from policy.backtest import backtest
+    from policy.report import printed_summary, write_backtest
+
+    policies = _load([args.policy, *([args.baseline] if args.baseline else [])])
+    replay = _replay(args) if policies else None
+    if not policies or replay is None:
+        return 2
+    started = time.perf_counter()
+    result = backtest(
+        policies[0],
+        replay,
+        baseline=policies[1] if len(policies) > 1 else None,
+        sample_size=args.sample,
+        **_promote(args),
+    )
+    written = write_backtest(result, args.out)
+    sys.stdout.write(printed_summary(result))
+    seconds = time.perf_counter() - started
+    sys.stdout.write(f"rules and report in {seconds:.1f} s; wrote {', '.join(map(str, written))}\n")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from policy.backtest import PROMOTE_PRECISION, run_policy, summarise
+    from policy.report import rules_table, write_health
+    from service.settings import DEFAULT_POLICY_FILE
+
+    policies = _load([args.policy or DEFAULT_POLICY_FILE])
+    replay = _replay(args) if policies else None
+    if not policies or replay is None:
+        return 2
+    summary = summarise(run_policy(policies[0], replay), replay, **_promote(args))
+    threshold = args.promote_precision or PROMOTE_PRECISION
+    path = write_health(summary, args.out, threshold)
+    sys.stdout.write(rules_table(summary.rules) + f"\nwrote {path}\n")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> dict[str, float]:
+    return {} if args.promote_precision is None else {"promote_precision": args.promote_precision}
+
+
+def _load(paths: list[Path]) -> list[Policy]:
+    """The policies, or an empty list after printing every problem of each invalid one."""
+    from policy.errors import PolicyError
+    from policy.loader import load_policy
+
+    loaded, failed = [], False
+    for path in paths:
+        try:
+            loaded.append(load_policy(path))
+        except PolicyError as exc:
+            sys.stderr.write(f"{exc}\n")
+            failed = True
+    return [] if failed else loaded
+
+
+def _replay(args: argparse.Namespace) -> Replay | None:
+    from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS
+    from history.io import HistoryError, load_history
+    from policy.backtest import replay_history
+    from scoring.errors import ModelArtifactError
+    from scoring.model import load_model
+    from service.settings import DEFAULT_MODEL_DIR
+
+    delay = DEFAULT_LABEL_DELAY_SECONDS
+    if args.label_delay_days is not None:
+        delay = int(args.label_delay_days * 86_400)
+    try:
+        history = load_history(args.data)
+        model = load_model(args.model or DEFAULT_MODEL_DIR)
+    except (HistoryError, ModelArtifactError) as exc:
+        sys.stderr.write(f"{exc}\n")
+        return None
+    timings: dict[str, float] = {}
+    replay = replay_history(history, model, label_delay_seconds=delay, timings=timings)
+    sys.stderr.write(
+        f"{len(history):,} transactions: features in {timings['features']:.1f} s, "
+        f"scores in {timings['scores']:.1f} s\n"
+    )
+    return replay
