@@ -114,6 +114,19 @@ class RespClient:
             raise redis_errors.ResponseError(message)
         return reply
 
+    def send_now(self, *arguments: Any) -> asyncio.Future[Any] | None:
+        """Write a command at once, without waiting; its reply (or error reply) arrives in the
+        returned future. None when not connected or too many requests are in flight."""
+        connection = self._connection
+        if connection is None or not connection.usable or connection.transport is None:
+            return None
+        if len(connection.pending) >= self.max_in_flight:
+            return None
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        connection.pending.append(waiter)
+        connection.transport.write(pack(arguments))
+        return waiter
+
     async def set(self, key: str, value: Any, *, nx: bool = False, ex: int | None = None) -> bool:
         arguments: list[Any] = ["SET", key, value]
         if nx:

@@ -8,6 +8,7 @@ Labels sent back are appended to a stream in raw history columns (`docs/api.md`)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from redis import exceptions as redis_errors
 
 from feature_store import keys
 from feature_store.online import Client
+from feature_store.resp import RespClient
 from scoring.errors import DecisionStoreError
 
 # Bounded so that the stream of kept labels cannot grow without limit (`XADD MAXLEN ~`).
@@ -33,6 +35,30 @@ class DecisionStore:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self.timeout_seconds = timeout_ms / 1000.0
+        self.failures = 0  # saves that failed after `save_soon` returned
+        self.on_failure: Callable[[], object] | None = None  # e.g. a metric's `inc`
+        self._in_flight: set[asyncio.Future[Any]] = set()
+
+    def save_soon(self, transaction_id: str, record: dict[str, Any]) -> None:
+        """Send the decision to Redis now and return without waiting for the reply.
+
+        On a single server the command is written before this returns, so it reaches Redis
+        before the response reaches the client; a failure is counted in `failures`.
+        """
+        body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
+        arguments = ("SET", keys.decision_key(transaction_id), body, "EX", self.ttl_seconds)
+        sent = self.client.send_now(*arguments) if isinstance(self.client, RespClient) else None
+        future = sent if sent is not None else asyncio.ensure_future(self._call(*arguments))
+        self._in_flight.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: asyncio.Future[Any]) -> None:
+        self._in_flight.discard(future)
+        failed = future.cancelled() or future.exception() is not None
+        if failed or isinstance(future.result(), Exception):  # no reply, or an error reply
+            self.failures += 1
+            if self.on_failure is not None:
+                self.on_failure()
 
     async def save(self, transaction_id: str, record: dict[str, Any]) -> None:
         body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)

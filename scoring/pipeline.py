@@ -74,7 +74,6 @@ class ScoreOutcome:
     response: dict[str, Any]
     degraded_cause: str | None = None  # "timeout" or "unavailable" when features were missing
     shadow_rules: list[str] = field(default_factory=list)
-    stored: bool = True
 
 
 class Scorer:
@@ -173,15 +172,10 @@ class Scorer:
             },
             "decided_at_ms": int(time.time() * 1000),
         }
-        stored = await self._save(request.transaction_id, record)
-        return ScoreOutcome(response, cause, shadow, stored)
-
-    async def _save(self, transaction_id: str, record: dict[str, Any]) -> bool:
-        try:
-            await self.decisions.save(transaction_id, record)
-        except DecisionStoreError:
-            return False
-        return True
+        # Not awaited: the decision is on its way to Redis before the response is; a retry
+        # that overtakes it waits for it (`_replay`).
+        self.decisions.save_soon(request.transaction_id, record)
+        return ScoreOutcome(response, cause, shadow)
 
     async def _replay(self, request: ScoreInput, first_fingerprint: str) -> ScoreOutcome:
         """The stored decision of a retried transaction id, or why there is none."""

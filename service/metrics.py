@@ -96,8 +96,6 @@ class Metrics:
             self.rule_matches.labels(rule_id, "shadow").inc()
         if outcome.degraded_cause is not None:
             self.feature_store_errors.labels(outcome.degraded_cause).inc()
-        if not outcome.stored:
-            self.decision_store_errors.inc()
 
     def serving(self, gauge: Gauge, version: str) -> None:
         """Mark `version` as served by this worker, and the one it replaces as no longer."""

@@ -80,6 +80,7 @@ class Runtime:
         )
         # The policy and list keys share one hash slot, so a cluster client serves them too.
         control = cast(Redis, admin_client)
+        decisions.on_failure = metrics.decision_store_errors.inc
         lists = ListSnapshot(control, {})
         runtime = cls(
             settings,
