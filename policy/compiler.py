@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policy.closures import Context, Fn, all_of, any_of, getter, versus_literal
-from policy.expression import ExpressionProblem, ParsedExpression
+from policy.expression import ExpressionProblem, ParsedExpression, dotted_path, literal_value
 from policy.fields import FIELDS, PATH_ROOTS, Field, Type
 from policy.lists_protocol import ListKind
 
@@ -197,7 +197,7 @@ class _Compiler:
             return in_list
         if not isinstance(right_node, ast.Set | ast.List | ast.Tuple):
             raise _RefusedError(right_node, 'after `in` comes a set {"a", "b"} or list("name")')
-        values = [_literal(item) for item in right_node.elts]
+        values = [literal_value(item) for item in right_node.elts]
         wanted = Type.NUMBER if left.type is Type.NUMBER else Type.STRING
         for item, value in zip(right_node.elts, values, strict=True):
             if _type_of(value) is not wanted:
@@ -282,23 +282,8 @@ def _type_of(value: Any) -> Type:
     return Type.STRING
 
 
-def _literal(node: ast.AST) -> Any:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
-        value: Any = node.operand.value
-        return -value if isinstance(node.op, ast.USub) else value
-    assert isinstance(node, ast.Constant)  # the whitelist lets only literals into a set
-    return node.value
-
-
-def _path(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    assert isinstance(node, ast.Attribute)  # the whitelist allows dots on names only
-    return f"{_path(node.value)}.{node.attr}"
-
-
 def _field(node: ast.Name | ast.Attribute) -> Typed:
-    name = _path(node)
+    name = dotted_path(node)
     if name in _BOOLEANS:  # YAML's spelling of True and False
         value = _BOOLEANS[name]
         return Typed(Type.BOOL, lambda c: value, constant=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
@@ -237,3 +238,20 @@ def _check_call(node: ast.Call) -> list[ast.AST]:
     if node.keywords:
         raise ExpressionRefusedError(node, f"{node.func.id}() takes no named arguments")
     return list(node.args)
+
+
+def literal_value(node: ast.AST) -> Any:
+    """The value of a literal in a set of values (the whitelist lets only literals in)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+        value: Any = node.operand.value
+        return -value if isinstance(node.op, ast.USub) else value
+    assert isinstance(node, ast.Constant)
+    return node.value
+
+
+def dotted_path(node: ast.AST) -> str:
+    """`card.bin` of a name or a dotted name (the whitelist allows dots on names only)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    assert isinstance(node, ast.Attribute)
+    return f"{dotted_path(node.value)}.{node.attr}"

@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from policy.decision import NO_LISTS
-from policy.expression import parse
+from policy.expression import dotted_path, literal_value, parse
 from policy.fields import FIELDS, Origin, Type
 from policy.lists_protocol import ListLookup
 
@@ -155,7 +155,7 @@ class _Evaluator:
         if isinstance(node, ast.Constant):
             return self._constant(node.value)
         if isinstance(node, ast.Name | ast.Attribute):
-            return self.columns.field(_path(node))
+            return self.columns.field(dotted_path(node))
         if isinstance(node, ast.BoolOp):
             parts = [self._bools(value) for value in node.values]
             join = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
@@ -228,7 +228,7 @@ class _Evaluator:
             found = np.array([self._listed(name, value) for value in left.vocabulary], dtype=bool)
             return left.where(found != negate)
         assert isinstance(right_node, ast.Set | ast.List | ast.Tuple)
-        members = [_literal(item) for item in right_node.elts]
+        members = [literal_value(item) for item in right_node.elts]
         if isinstance(left, Text):
             inside = np.isin(left.vocabulary, np.array(members, dtype=object))
             return left.where(inside != negate)
@@ -272,18 +272,3 @@ def _common_codes(left: Text, right: Text) -> tuple[Ints, Ints]:
     a = np.append(shared[:size], -1)[left.codes]
     b = np.append(shared[size:], -1)[right.codes]
     return a, b
-
-
-def _literal(node: ast.AST) -> Any:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
-        value: Any = node.operand.value
-        return -value if isinstance(node.op, ast.USub) else value
-    assert isinstance(node, ast.Constant)  # the whitelist lets only literals into a set
-    return node.value
-
-
-def _path(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    assert isinstance(node, ast.Attribute)
-    return f"{_path(node.value)}.{node.attr}"

@@ -3,11 +3,10 @@ real Redis: outputs, and exit code 2 with a message (never a traceback) on bad i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import redis
 import yaml
 
 from feature_store.redis_server import free_port
@@ -16,15 +15,6 @@ from tests.policy.test_store import DEFAULT_POLICY, policy_variant
 
 pytestmark = pytest.mark.redis
 Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def prefix(namespace: str, sync_redis: redis.Redis) -> Iterator[str]:
-    prefix = f"rs:test:{namespace}"
-    yield prefix
-    stale = list(sync_redis.scan_iter(match=f"{prefix}:*", count=1000))
-    if stale:
-        sync_redis.delete(*stale)
 
 
 @pytest.fixture

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
-import redis
 from redis.asyncio import Redis
 
 from feature_store.redis_server import RedisServer
 from policy.lists import ListEntryError, ListSnapshot, ListStore, UnknownListError
 from policy.lists_protocol import ListKind, ListLookup
+from tests.policy.conftest import Run
 
 pytestmark = pytest.mark.redis
 T = TypeVar("T")
@@ -27,34 +27,6 @@ LISTS = {
     "risky_domains": ListKind.EMAIL_DOMAIN,
     "risky_bins": ListKind.BIN,
 }
-Run = Callable[[Callable[[Redis], Awaitable[T]]], T]
-
-
-@pytest.fixture
-def prefix(namespace: str, sync_redis: redis.Redis) -> Iterator[str]:
-    """A key prefix of the test's own, deleted afterwards (the server is shared)."""
-    prefix = f"rs:test:{namespace}"
-    yield prefix
-    stale = list(sync_redis.scan_iter(match=f"{prefix}:*", count=1000))
-    if stale:
-        sync_redis.delete(*stale)
-
-
-@pytest.fixture
-def run(redis_url: str) -> Run[Any]:
-    """Runs `job(client)` in a fresh event loop with a client of its own."""
-
-    def runner(job: Callable[[Redis], Awaitable[Any]]) -> Any:
-        async def main() -> Any:
-            client = Redis.from_url(redis_url)
-            try:
-                return await job(client)
-            finally:
-                await client.aclose()
-
-        return asyncio.run(main())
-
-    return runner
 
 
 def test_snapshot_is_a_list_lookup(redis_url: str) -> None:
@@ -62,7 +34,7 @@ def test_snapshot_is_a_list_lookup(redis_url: str) -> None:
     assert lookup.contains("blocked_ips", "10.0.0.1") is False
 
 
-def test_list_add_and_remove_seen_after_refresh(run: Run[None], prefix: str) -> None:
+def test_list_add_and_remove_seen_after_refresh(run: Run, prefix: str) -> None:
     async def job(client: Redis) -> None:
         store = ListStore(client, LISTS, prefix=prefix)
         snapshot = ListSnapshot(client, LISTS, prefix=prefix)
@@ -82,7 +54,7 @@ def test_list_add_and_remove_seen_after_refresh(run: Run[None], prefix: str) -> 
     run(job)
 
 
-def test_list_entry_metadata_shown(run: Run[None], prefix: str) -> None:
+def test_list_entry_metadata_shown(run: Run, prefix: str) -> None:
     async def job(client: Redis) -> None:
         store = ListStore(client, LISTS, prefix=prefix)
         expires = datetime(2031, 1, 2, tzinfo=UTC)
@@ -99,7 +71,7 @@ def test_list_entry_metadata_shown(run: Run[None], prefix: str) -> None:
     run(job)
 
 
-def test_list_expired_entry_stops_matching_without_refresh(run: Run[None], prefix: str) -> None:
+def test_list_expired_entry_stops_matching_without_refresh(run: Run, prefix: str) -> None:
     async def job(client: Redis) -> None:
         store = ListStore(client, LISTS, prefix=prefix)
         snapshot = ListSnapshot(client, LISTS, prefix=prefix)
@@ -124,7 +96,7 @@ def test_list_expired_entry_stops_matching_without_refresh(run: Run[None], prefi
     run(job)
 
 
-def test_list_readding_without_expiry_makes_entry_permanent(run: Run[None], prefix: str) -> None:
+def test_list_readding_without_expiry_makes_entry_permanent(run: Run, prefix: str) -> None:
     async def job(client: Redis) -> None:
         store = ListStore(client, LISTS, prefix=prefix)
         past = datetime.now(UTC) - timedelta(seconds=1)
@@ -137,7 +109,7 @@ def test_list_readding_without_expiry_makes_entry_permanent(run: Run[None], pref
     run(job)
 
 
-def test_list_cidr_ranges_and_ipv6(run: Run[None], prefix: str) -> None:
+def test_list_cidr_ranges_and_ipv6(run: Run, prefix: str) -> None:
     entries = [
         "10.0.0.0/8",
         "192.0.2.7",
@@ -167,7 +139,7 @@ def test_list_cidr_ranges_and_ipv6(run: Run[None], prefix: str) -> None:
     run(job)
 
 
-def test_list_email_domains_and_bins_normalised(run: Run[None], prefix: str) -> None:
+def test_list_email_domains_and_bins_normalised(run: Run, prefix: str) -> None:
     async def job(client: Redis) -> None:
         store = ListStore(client, LISTS, prefix=prefix)
         await store.add("risky_domains", ["Mailinator.COM"], actor="a")
@@ -194,7 +166,7 @@ def test_list_email_domains_and_bins_normalised(run: Run[None], prefix: str) -> 
     ],
 )
 def test_list_refuses_bad_entries_and_writes_nothing(
-    run: Run[None], prefix: str, name: str, good: str, bad: str, message: str
+    run: Run, prefix: str, name: str, good: str, bad: str, message: str
 ) -> None:
     async def job(client: Redis) -> None:
         store = ListStore(client, LISTS, prefix=prefix)
@@ -206,7 +178,7 @@ def test_list_refuses_bad_entries_and_writes_nothing(
     run(job)
 
 
-def test_list_unknown_name_suggests_declared_one(run: Run[None], prefix: str) -> None:
+def test_list_unknown_name_suggests_declared_one(run: Run, prefix: str) -> None:
     async def job(client: Redis) -> None:
         store = ListStore(client, LISTS, prefix=prefix)
         with pytest.raises(UnknownListError, match="did you mean 'blocked_ips'"):
@@ -215,7 +187,7 @@ def test_list_unknown_name_suggests_declared_one(run: Run[None], prefix: str) ->
     run(job)
 
 
-def test_snapshot_declare_loads_new_lists_and_drops_old(run: Run[None], prefix: str) -> None:
+def test_snapshot_declare_loads_new_lists_and_drops_old(run: Run, prefix: str) -> None:
     async def job(client: Redis) -> None:
         store = ListStore(client, LISTS, prefix=prefix)
         await store.add("blocked_cards", ["tok_1"], actor="a")
@@ -229,9 +201,7 @@ def test_snapshot_declare_loads_new_lists_and_drops_old(run: Run[None], prefix: 
     run(job)
 
 
-def test_two_workers_see_a_change_within_a_second(
-    run: Run[None], prefix: str, redis_url: str
-) -> None:
+def test_two_workers_see_a_change_within_a_second(run: Run, prefix: str, redis_url: str) -> None:
     async def wait_until(condition: Callable[[], bool]) -> float:
         started = time.perf_counter()
         while not condition():
@@ -287,7 +257,7 @@ def test_refresher_keeps_serving_when_redis_goes_away(namespace: str) -> None:
         asyncio.run(job(server))
 
 
-def test_list_of_a_million_entries(run: Run[None], prefix: str) -> None:
+def test_list_of_a_million_entries(run: Run, prefix: str) -> None:
     entries = [f"dev_{i:09d}" for i in range(1_000_000)]
     lists = {"devices": ListKind.DEVICE_ID}
 

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 from redis.asyncio import Redis
 
 from policy.errors import PolicyError
 from policy.loader import parse_policy
 from policy.store import NoPreviousError, PolicyStore, PolicyWatcher, UnknownVersionError
+from tests.policy.conftest import Run
 
 pytestmark = pytest.mark.redis
 
 DEFAULT_POLICY = Path(__file__).parents[2] / "policies" / "default.yaml"
-Run = Callable[[Callable[[Redis], Awaitable[Any]]], Any]
 
 
 def policy_variant(number: int) -> str:
@@ -30,31 +28,6 @@ def policy_variant(number: int) -> str:
 
 def variant_text(text: str, number: int) -> str:
     return f"{text.rstrip()}\n# variant {number}\n"
-
-
-@pytest.fixture
-def prefix(namespace: str, sync_redis: redis.Redis) -> Iterator[str]:
-    """A key prefix of the test's own, deleted afterwards (the server is shared)."""
-    prefix = f"rs:test:{namespace}"
-    yield prefix
-    stale = list(sync_redis.scan_iter(match=f"{prefix}:*", count=1000))
-    if stale:
-        sync_redis.delete(*stale)
-
-
-@pytest.fixture
-def run(redis_url: str) -> Run:
-    def runner(job: Callable[[Redis], Awaitable[Any]]) -> Any:
-        async def main() -> Any:
-            client = Redis.from_url(redis_url)
-            try:
-                return await job(client)
-            finally:
-                await client.aclose()
-
-        return asyncio.run(main())
-
-    return runner
 
 
 def test_policy_variants_have_their_own_versions() -> None:
