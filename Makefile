@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEFAULT_MODEL := model_artifacts/default
 DEFAULT_HISTORY := data/default-history.parquet
 
-.PHONY: install run test lint format bench-offline model lock clean
+.PHONY: install run test lint format bench bench-offline model lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: lint
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# /v1/score against /v1/echo on one server (2 workers, a private warmed Redis), in one run: max
+# throughput of each and their ratio, latency at 1 connection and at half the maximum rate;
+# then the feature store micro-benchmark. A few minutes; reports in reports/bench/.
+bench: $(STAMP)
+	$(BIN)/python -m load_tests.bench
 
 # Offline and feature-store benchmarks (`make bench`, the HTTP one, comes with the service).
 bench-offline: $(STAMP)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from riskscore import __version__
 from riskscore.commands import labels, offline, policy, serve, store
 from riskscore.commands import lists as list_commands
+from riskscore.commands import loadtest as loadtest_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     labels.register(commands)
     list_commands.register(commands)
     policy.register(commands)
+    loadtest_command.register(commands)
     return parser
 
 
