@@ -5,24 +5,20 @@ retries are replayed) and can be told to stall."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-import uvicorn
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from feature_store.redis_server import free_port
 from load_tests.traffic import Pool, simulated_pool
 from service.schemas import ScoreRequest
-
-STARTUP_SECONDS = 20.0
+from tests.servers import ThreadedServer
 
 
 @dataclass
@@ -70,19 +66,9 @@ class Served:
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     fake = FakeService()
-    port = free_port()
-    config = uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake service did not start")
-        time.sleep(0.02)
-    yield Served(fake, f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=STARTUP_SECONDS)
+    server = ThreadedServer(fake.app()).start()
+    yield Served(fake, server.url)
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,27 +3,23 @@ free port, against a real Redis of the module's own (policy keys are global to a
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from feature_store.redis_server import RedisServer, free_port
+from feature_store.redis_server import RedisServer
 from service.app import create_app
 from service.settings import ApiKey, Settings, hash_api_key
+from tests.servers import ThreadedServer
 
 KEYS = {
     "score": "k-score-0123456789abcdef",
     "feedback": "k-feedback-0123456789abcdef",
     "admin": "k-admin-0123456789abcdef",
 }
-STARTUP_SECONDS = 20.0
 
 
 def api_keys() -> list[ApiKey]:
@@ -39,40 +35,24 @@ def auth(scope: str) -> dict[str, str]:
 
 @dataclass
 class RunningService:
-    """A uvicorn server running `create_app(settings)` in a background thread."""
+    """The app of `create_app(settings)` under a real uvicorn server in a background thread."""
 
     settings: Settings
-    server: uvicorn.Server
-    thread: threading.Thread
-    url: str
+    server: ThreadedServer
 
     @classmethod
     def start(cls, settings: Settings) -> RunningService:
-        port = free_port()
-        config = uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-        thread.start()
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the service did not start")
-            time.sleep(0.02)
-        return cls(settings, server, thread, f"http://127.0.0.1:{port}")
+        return cls(settings, ThreadedServer(create_app(settings)).start())
+
+    @property
+    def url(self) -> str:
+        return self.server.url
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10.0)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=STARTUP_SECONDS)
+        self.server.stop()
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
