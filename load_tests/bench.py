@@ -115,16 +115,7 @@ def run_bench(out_dir: Path, connections: int, seconds: float, rounds: int) -> d
             p: max(r, key=lambda phase: phase.summary.achieved_rate) for p, r in rounds_of.items()
         }
         rate = round(best[SCORE].summary.achieved_rate / 2)
-        before = server_metrics.fetch(stack.url)
-        fixed, samples = bench.fixed_rate(rate, seconds * 2.5)
-        metrics = server_metrics.changes(before, server_metrics.fetch(stack.url))
-        settings = {
-            "arrival": f"open loop, {rate} requests/s for {seconds * 2.5:g} s",
-            "client": f"raw, at most {connections} connections",
-            "service": "riskscore serve --workers 2, private warmed Redis",
-        }
-        title = f"make bench: /v1/score at {rate} requests/s (half the measured maximum)"
-        write_report(out_dir / "fixed-rate", RunInfo(title, settings), samples, metrics)
+        fixed = _fixed_rate_report(bench, rate, seconds * 2.5, out_dir / "fixed-rate")
     return {
         "connections": connections,
         "seconds": seconds,
@@ -134,6 +125,21 @@ def run_bench(out_dir: Path, connections: int, seconds: float, rounds: int) -> d
         "fixed_rate": {"rate": rate, **fixed.as_dict()},
         "ratio": best[SCORE].summary.achieved_rate / best[ECHO].summary.achieved_rate,
     }
+
+
+def _fixed_rate_report(bench: Bench, rate: int, seconds: float, out_dir: Path) -> Phase:
+    """/v1/score at `rate` in an open loop, with a full report in `out_dir`."""
+    before = server_metrics.fetch(bench.stack.url)
+    fixed, samples = bench.fixed_rate(rate, seconds)
+    metrics = server_metrics.changes(before, server_metrics.fetch(bench.stack.url))
+    settings = {
+        "arrival": f"open loop, {rate} requests/s for {seconds:g} s",
+        "client": f"raw, at most {bench.connections} connections",
+        "service": "riskscore serve --workers 2, private warmed Redis",
+    }
+    title = f"make bench: /v1/score at {rate} requests/s (half the measured maximum)"
+    write_report(out_dir, RunInfo(title, settings), samples, metrics)
+    return fixed
 
 
 def table(results: dict[str, Any]) -> str:

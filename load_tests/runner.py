@@ -23,6 +23,7 @@ from load_tests.traffic import Request
 DEFAULT_TIMEOUT_SECONDS = 10.0
 START_DELAY_SECONDS = 0.05
 PROGRESS_SECONDS = 0.5
+TIMER_RESOLUTION_SECONDS = 0.001
 T = TypeVar("T")
 
 # (requests done, errors so far) -> None, called about twice a second.
@@ -70,6 +71,19 @@ async def _reporting(recorder: Recorder, progress: Progress | None) -> AsyncIter
         progress(len(recorder), recorder.error_count)
 
 
+async def _until(due: float) -> None:
+    """Wait for `due` (a perf_counter reading), yielding at least once so replies are read.
+    Event loop timers have millisecond resolution and may fire early, so the last
+    millisecond is waited by yielding until due: no request leaves before its time."""
+    ahead = due - time.perf_counter()
+    if ahead > TIMER_RESOLUTION_SECONDS:
+        await asyncio.sleep(ahead - TIMER_RESOLUTION_SECONDS)
+    while True:
+        await asyncio.sleep(0)
+        if time.perf_counter() >= due:
+            return
+
+
 async def open_loop(
     target: Target,
     next_request: Callable[[], Request],
@@ -94,9 +108,7 @@ async def open_loop(
     async with _reporting(recorder, progress):
         for index in range(count):
             intended = index / rate
-            delay = start + intended - time.perf_counter()
-            # Sleep until due; when already late, still yield so replies are read.
-            await asyncio.sleep(max(delay, 0.0))
+            await _until(start + intended)
             request = next_request()
             task = asyncio.create_task(send(request, intended, time.perf_counter() - start))
             in_flight.add(task)

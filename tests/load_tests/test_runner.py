@@ -82,3 +82,9 @@ def test_a_server_that_is_not_there_gives_no_answer_not_a_crash(pool: Pool, clie
     samples = _open(f"http://127.0.0.1:{free_port()}", Traffic(pool), 50, 0.2, client)
     assert set(samples.outcome.tolist()) == {OUTCOMES.index("no_answer")}
     assert Summary.of(samples).errors == len(samples)
+
+
+def test_no_request_leaves_before_its_intended_time(served: Served, pool: Pool) -> None:
+    samples = _open(served.url, Traffic(pool, seed=4), rate=300, seconds=1.0)
+    assert (samples.dispatched >= samples.intended).all()
+    assert (samples.latency > 0).all()
