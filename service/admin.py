@@ -55,7 +55,7 @@ class ModelReload(BaseModel):
     model_dir: str | None = Field(None, description="Default: the configured model directory.")
 
 
-def runtime_of(request: Request) -> Runtime:
+async def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 

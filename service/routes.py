@@ -61,7 +61,8 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-def scorer_of(request: Request) -> Scorer:
+async def scorer_of(request: Request) -> Scorer:
+    # async: FastAPI runs a plain `def` dependency in a thread pool, a hop per request
     scorer: Scorer = request.app.state.scorer
     return scorer
 

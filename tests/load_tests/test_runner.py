@@ -38,6 +38,7 @@ def test_open_loop_sends_at_the_rate_and_every_reply_is_classified(
     assert summary.requests == 100
     assert summary.achieved_rate == pytest.approx(100, rel=0.25)
     assert np.allclose(np.diff(samples.intended), 0.01)
+    assert (samples.dispatched >= samples.intended).all()  # never early
     assert summary.errors == 0, summary.outcomes
     assert summary.statuses.get("422", 0) == summary.kinds.get("invalid", 0)
 
@@ -59,8 +60,8 @@ def test_open_loop_charges_a_server_stall_to_every_request_it_delayed(
 
     samples = run(go())
     due_in_stall = (samples.intended > 0.6) & (samples.intended < 0.8)
-    # due 0.6-0.8 s, released at about 0.9 s: each waited at least 0.1 s
-    assert (samples.latency[due_in_stall] > 0.08).all()
+    # due 0.6-0.8 s, released at about 0.9 s: each waited about 0.1 s or more (unstalled: ~1 ms)
+    assert (samples.latency[due_in_stall] > 0.05).all()
     assert Summary.of(samples).latency_ms["p90"] > 80
 
 
