@@ -42,8 +42,9 @@ class DecisionStore:
     def save_soon(self, transaction_id: str, record: dict[str, Any]) -> None:
         """Send the decision to Redis now and return without waiting for the reply.
 
-        On a single server the command is written before this returns, so it reaches Redis
-        before the response reaches the client; a failure is counted in `failures`.
+        On a single server the command leaves in this turn of the event loop, with the other
+        commands of the turn, ahead of any later command of this worker (a retry's feature
+        call among them); a failure is counted in `failures`.
         """
         body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
         arguments = ("SET", keys.decision_key(transaction_id), body, "EX", self.ttl_seconds)

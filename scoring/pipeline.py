@@ -8,7 +8,6 @@ request -> idempotency + features (one Redis round trip) -> feature vector in ma
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,7 +161,7 @@ class Scorer:
                 "currency": request.currency,
                 **request.attributes,
             },
-            "features": {name: None if math.isnan(v) else v for name, v in features.items()},
+            "features": features,  # a missing value (NaN) is stored as null
             "margin": explanation.margin,
             "timings_us": {
                 "features": (fetched - started) // 1000,
@@ -172,8 +171,8 @@ class Scorer:
             },
             "decided_at_ms": int(time.time() * 1000),
         }
-        # Not awaited: the decision is on its way to Redis before the response is; a retry
-        # that overtakes it waits for it (`_replay`).
+        # Not awaited: the decision leaves for Redis in this turn of the event loop, as the
+        # response does; a retry that overtakes it waits for it (`_replay`).
         self.decisions.save_soon(request.transaction_id, record)
         return ScoreOutcome(response, cause, shadow)
 

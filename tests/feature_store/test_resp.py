@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -114,3 +115,33 @@ def test_resp_refuses_rather_than_queues_past_its_bound(own_server: RedisServer)
     refused = [r for r in results if isinstance(r, FeatureStoreUnavailableError)]
     assert len(refused) == 4
     assert all(isinstance(r, FeatureStoreError | dict) for r in results)
+
+
+def test_resp_sends_a_turns_commands_in_one_write_and_matches_each_reply(
+    own_server: RedisServer,
+) -> None:
+    """Commands issued in one turn of the event loop (awaited or sent without waiting) leave
+    together, in order, and each caller gets its own reply."""
+
+    async def run() -> tuple[list[Any], list[Any], int]:
+        client = RespClient(host="127.0.0.1", port=own_server.port)
+        try:
+            await client.execute_command("PING")  # connected
+            connection = client._connection
+            assert connection is not None and connection.transport is not None
+            transport = connection.transport
+            writes: list[bytes] = []
+            write = transport.write
+            transport.write = lambda data: (writes.append(data), write(data))[1]  # type: ignore[method-assign]
+            awaited = [client.execute_command("INCR", "n") for _ in range(50)]
+            sent = [client.send_now("INCRBY", "m", i) for i in range(1, 51)]
+            replies = await asyncio.gather(*awaited)
+            unawaited = await asyncio.gather(*(future for future in sent if future is not None))
+            return replies, unawaited, len(writes)
+        finally:
+            await client.aclose()
+
+    replies, unawaited, writes = asyncio.run(run())
+    assert replies == list(range(1, 51))
+    assert unawaited == [i * (i + 1) // 2 for i in range(1, 51)]
+    assert writes < 10  # one per turn, not one per command
