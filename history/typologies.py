@@ -1,8 +1,9 @@
 """Fraud typologies of the simulator, each a scenario a payments team would recognise.
 
 Each scenario function returns the rows of one episode; `fraud_batches` runs episodes until
-each scenario has its share of the fraud budget. docs/simulator.md describes each scenario
-and the signals it leaves.
+each scenario has its share of the fraud budget. A scenario that does not fit in the history
+returns an empty episode and leaves its share to the next one. docs/simulator.md describes each
+scenario and the signals it leaves.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ DIGITAL_MCCS = ("5816", "5947")
 RESALE_MCCS = ("5732", "5947", "4511", "7995")
 # Countries fraudsters connect from (indices into population.COUNTRIES: NG, TR, BR, MX).
 FRAUD_COUNTRIES = np.array([18, 19, 11, 10])
+# A merchant breach lasts a week; its cards are defrauded 2-19 days after it ends (the bounds
+# of `Generator.integers`, the upper one excluded).
+BREACH_DAYS = 7
+BREACH_TO_FRAUD_DAYS = (2, 20)
 
 
 @dataclass(frozen=True)
@@ -215,10 +220,15 @@ def account_takeover(ctx: _Context) -> Batch:
 
 def compromised_merchant(ctx: _Context) -> Batch:
     """Card data stolen at one merchant during a breach; those cards are defrauded elsewhere
-    days later. Only the later transactions are fraud; the visits to the merchant are not."""
+    days later. Only the later transactions are fraud; the visits to the merchant are not.
+    Empty in a history too short for the breach and the wait after it: all would be past the end.
+    """
     rng, visits = ctx.rng, ctx.visits
+    if ctx.days <= BREACH_DAYS + BREACH_TO_FRAUD_DAYS[0]:
+        return {name: values[:0] for name, values in ctx.legit.items()}
     breach_start = ctx.start(14)
-    lo, hi = np.searchsorted(visits.ts_ms, [breach_start, breach_start + 7 * DAY_MS])
+    breach_end = breach_start + BREACH_DAYS * DAY_MS
+    lo, hi = np.searchsorted(visits.ts_ms, [breach_start, breach_end])
     if hi - lo == 0:
         return stolen_card(ctx)
     # A busy merchant is more likely breached: pick the merchant of a random visit.
@@ -228,7 +238,7 @@ def compromised_merchant(ctx: _Context) -> Batch:
     parts = []
     for card in victims.tolist():
         count = int(rng.integers(1, 4))
-        start = breach_start + 7 * DAY_MS + int(rng.integers(2, 20)) * DAY_MS
+        start = breach_end + int(rng.integers(*BREACH_TO_FRAUD_DAYS)) * DAY_MS
         ts = start + np.sort(rng.integers(0, 12 * HOUR_MS, count))
         parts.append(_spend(ctx, card, ts, median_usd=180.0))
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
@@ -278,17 +288,26 @@ def fraud_batches(
     progress: Callable[[int], object],
 ) -> list[Batch]:
     """Fraud rows of every scenario, about `rows` in all, in whole episodes inside
-    `window_ms` (start, end). `progress` hears the rows written, once per scenario."""
+    `window_ms` (start, end). `progress` hears the rows written, once per scenario.
+
+    An empty episode means the scenario does not fit in this history (too short): asking
+    again would never fill its share, so the rest of its share goes to the next scenario and
+    the fraud rate holds.
+    """
     batches = []
     start_ms, end_ms = window_ms
     days = (end_ms - start_ms) // DAY_MS
+    left_over = 0
     for name, share in SCENARIOS.items():
         context = _Context(population, rng, legit[0], legit[1], start_ms, days, name)
-        budget, written = int(rows * share), 0
+        budget, written = int(rows * share) + left_over, 0
         while written < budget:
             episode = WRITERS[name](context)
+            if not len(episode["ts_ms"]):
+                break
             inside = episode["ts_ms"] < end_ms  # a late episode may run past the end
             batches.append({column: values[inside] for column, values in episode.items()})
             written += int(inside.sum())
+        left_over = max(budget - written, 0)
         progress(written)
     return batches

@@ -135,9 +135,51 @@ def test_simulate_reports_progress_in_a_few_steps() -> None:
     assert sum(steps) == len(frame)
 
 
-def test_simulate_refuses_a_config_it_cannot_honour() -> None:
-    with pytest.raises(ValueError, match="fraud rate"):
-        simulate(SimulationConfig(transactions=1_000, fraud_rate=0.7))
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        (SimulationConfig(transactions=99), "transactions"),
+        (SimulationConfig(days=1), "days"),
+        (SimulationConfig(days=-3), "days"),
+        (SimulationConfig(transactions=1_000, fraud_rate=0.7), "fraud_rate"),
+        (SimulationConfig(customers=0), "customers"),
+        (SimulationConfig(merchants=-1), "merchants"),
+    ],
+)
+def test_simulate_refuses_a_config_it_cannot_honour(config: SimulationConfig, field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^SimulationConfig\.{field} = "):
+        simulate(config)
+
+
+def _assert_whole_history(history: pd.DataFrame, config: SimulationConfig) -> None:
+    """Every schema column, loadable, inside the window, the row count the docstring promises."""
+    assert list(history.columns) == [c.name for c in COLUMNS] + ["fraud_scenario"]
+    assert len(normalise(history, source="simulated")) == len(history)
+    assert len(history) == pytest.approx(config.transactions, abs=200)
+    start = pd.Timestamp(config.start)
+    assert history["timestamp"].between(start, start + pd.Timedelta(days=config.days)).all()
+
+
+# These used to hang (a typology whose fraud could not land inside a short history was asked
+# for episodes forever): the timeout turns a regression into a failure.
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("days", [2, 3, 5, 7, 9, 10])
+@pytest.mark.parametrize("transactions", [200, 1_000, 3_000])
+def test_simulate_finishes_small_and_short_histories(
+    transactions: int, days: int, seed: int
+) -> None:
+    config = SimulationConfig(transactions=transactions, days=days, seed=seed)
+    _assert_whole_history(simulate(config), config)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("days", [2, 7, 30])
+def test_simulate_finishes_with_one_customer_and_one_merchant(days: int) -> None:
+    config = SimulationConfig(transactions=3_000, days=days, customers=1, merchants=1)
+    history = simulate(config)
+    _assert_whole_history(history, config)
+    assert history.loc[history["is_fraud"] == 0, "merchant_id"].nunique() == 1
 
 
 def test_card_testing_bursts_small_amounts_on_one_card(history: pd.DataFrame) -> None:
