@@ -20,6 +20,8 @@ import hiredis
 from redis import exceptions as redis_errors
 
 DEFAULT_MAX_IN_FLIGHT = 1024
+# The longest a command sent without waiting (`send_later`) stays in the client.
+LAZY_FLUSH_SECONDS = 0.002
 
 
 def pack(arguments: tuple[Any, ...]) -> bytes:
@@ -36,8 +38,10 @@ class _ServerError(Exception):
 
 
 class _Connection(asyncio.Protocol):
-    """Commands written in one turn of the event loop leave together, in one write: under
-    load, the feature calls and decision writes of several requests share a system call."""
+    """Commands written in one turn of the event loop leave together, in one write. A command
+    sent without waiting (`soon=False`) rides along with the next write, or leaves after
+    `LAZY_FLUSH_SECONDS` at the latest: under load, a decision's write costs no system call
+    of its own (docs/performance.md)."""
 
     def __init__(self) -> None:
         self.reader = hiredis.Reader(replyError=_ServerError)
@@ -45,18 +49,30 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
         self.outgoing: list[bytes] = []
+        self._flush_soon = False
+        self._flush_later: asyncio.TimerHandle | None = None
 
-    def send(self, command: bytes) -> asyncio.Future[Any]:
-        """Queue one packed command for this turn's write; its reply arrives in the future."""
+    def send(self, command: bytes, *, soon: bool = True) -> asyncio.Future[Any]:
+        """Queue one packed command; its reply arrives in the future. `soon`: in this turn's
+        write; otherwise with the next one."""
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
         self.pending.append(waiter)
-        if not self.outgoing:
-            loop.call_soon(self._flush)
         self.outgoing.append(command)
+        if soon and not self._flush_soon:
+            self._flush_soon = True
+            loop.call_soon(self._flush)
+        elif not soon and not self._flush_soon and self._flush_later is None:
+            self._flush_later = loop.call_later(LAZY_FLUSH_SECONDS, self._flush)
         return waiter
 
     def _flush(self) -> None:
+        self._flush_soon = False
+        if self._flush_later is not None:
+            self._flush_later.cancel()
+            self._flush_later = None
+        if not self.outgoing:
+            return
         data, self.outgoing = b"".join(self.outgoing), []
         if self.transport is not None and self.lost is None:
             self.transport.write(data)
@@ -129,16 +145,16 @@ class RespClient:
             raise redis_errors.ResponseError(message)
         return reply
 
-    def send_now(self, *arguments: Any) -> asyncio.Future[Any] | None:
-        """Send a command in this turn of the event loop, without waiting; its reply (or error
-        reply) arrives in the returned future. None when not connected or too many requests
-        are in flight."""
+    def send_later(self, *arguments: Any) -> asyncio.Future[Any] | None:
+        """Send a command with the next write, within `LAZY_FLUSH_SECONDS`, without waiting;
+        its reply (or error reply) arrives in the returned future. None when not connected or
+        too many requests are in flight."""
         connection = self._connection
         if connection is None or not connection.usable:
             return None
         if len(connection.pending) >= self.max_in_flight:
             return None
-        return connection.send(pack(arguments))
+        return connection.send(pack(arguments), soon=False)
 
     async def set(self, key: str, value: Any, *, nx: bool = False, ex: int | None = None) -> bool:
         arguments: list[Any] = ["SET", key, value]
@@ -153,7 +169,9 @@ class RespClient:
         return sha.decode()
 
     async def aclose(self) -> None:
+        """Close the connection; commands still queued are written first."""
         if self._connection is not None and self._connection.transport is not None:
+            self._connection._flush()
             self._connection.transport.close()
         self._connection = None
 

@@ -42,13 +42,13 @@ class DecisionStore:
     def save_soon(self, transaction_id: str, record: dict[str, Any]) -> None:
         """Send the decision to Redis now and return without waiting for the reply.
 
-        On a single server the command leaves in this turn of the event loop, with the other
-        commands of the turn, ahead of any later command of this worker (a retry's feature
-        call among them); a failure is counted in `failures`.
+        On a single server the command leaves with the worker's next write to Redis, within
+        2 ms, ahead of any later command of this worker (a retry's feature call among them);
+        a failure is counted in `failures`.
         """
         body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
         arguments = ("SET", keys.decision_key(transaction_id), body, "EX", self.ttl_seconds)
-        sent = self.client.send_now(*arguments) if isinstance(self.client, RespClient) else None
+        sent = self.client.send_later(*arguments) if isinstance(self.client, RespClient) else None
         future = sent if sent is not None else asyncio.ensure_future(self._call(*arguments))
         self._in_flight.add(future)
         future.add_done_callback(self._done)

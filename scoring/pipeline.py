@@ -171,8 +171,8 @@ class Scorer:
             },
             "decided_at_ms": int(time.time() * 1000),
         }
-        # Not awaited: the decision leaves for Redis in this turn of the event loop, as the
-        # response does; a retry that overtakes it waits for it (`_replay`).
+        # Not awaited: the decision leaves for Redis with the worker's next write (within
+        # 2 ms); a retry that overtakes it waits for it (`_replay`).
         self.decisions.save_soon(request.transaction_id, record)
         return ScoreOutcome(response, cause, shadow)
 

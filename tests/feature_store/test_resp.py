@@ -120,7 +120,7 @@ def test_resp_refuses_rather_than_queues_past_its_bound(own_server: RedisServer)
 def test_resp_sends_a_turns_commands_in_one_write_and_matches_each_reply(
     own_server: RedisServer,
 ) -> None:
-    """Commands issued in one turn of the event loop (awaited or sent without waiting) leave
+    """Commands issued in one turn of the event loop (awaited or sent for later) leave
     together, in order, and each caller gets its own reply."""
 
     async def run() -> tuple[list[Any], list[Any], int]:
@@ -134,7 +134,7 @@ def test_resp_sends_a_turns_commands_in_one_write_and_matches_each_reply(
             write = transport.write
             transport.write = lambda data: (writes.append(data), write(data))[1]  # type: ignore[method-assign]
             awaited = [client.execute_command("INCR", "n") for _ in range(50)]
-            sent = [client.send_now("INCRBY", "m", i) for i in range(1, 51)]
+            sent = [client.send_later("INCRBY", "m", i) for i in range(1, 51)]
             replies = await asyncio.gather(*awaited)
             unawaited = await asyncio.gather(*(future for future in sent if future is not None))
             return replies, unawaited, len(writes)
@@ -145,3 +145,34 @@ def test_resp_sends_a_turns_commands_in_one_write_and_matches_each_reply(
     assert replies == list(range(1, 51))
     assert unawaited == [i * (i + 1) // 2 for i in range(1, 51)]
     assert writes < 10  # one per turn, not one per command
+
+
+def test_resp_sends_a_command_for_later_on_its_own_when_nothing_follows(
+    own_server: RedisServer,
+) -> None:
+    async def run() -> Any:
+        client = RespClient(host="127.0.0.1", port=own_server.port)
+        try:
+            await client.execute_command("PING")
+            sent = client.send_later("SET", "alone", "yes")
+            assert sent is not None
+            return await asyncio.wait_for(sent, 1.0)
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(run()) == b"OK"
+    assert redis.Redis(port=own_server.port).get("alone") == b"yes"
+
+
+def test_resp_writes_what_is_queued_before_it_closes(own_server: RedisServer) -> None:
+    async def run() -> None:
+        client = RespClient(host="127.0.0.1", port=own_server.port)
+        await client.execute_command("PING")
+        client.send_later("SET", "last", "kept")
+        await client.aclose()
+
+    asyncio.run(run())
+    deadline = time.monotonic() + 2.0
+    while redis.Redis(port=own_server.port).get("last") is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert redis.Redis(port=own_server.port).get("last") == b"kept"
