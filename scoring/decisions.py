@@ -1,6 +1,6 @@
 """Stored decisions: what the score path decided, kept for retries, lookups and feedback.
 
-score path -> `DecisionStore.save` (one JSON string per transaction, with a TTL) ->
+score path -> `DecisionStore.save_soon` (one JSON string per transaction, with a TTL) ->
 `GET /v1/decisions/{id}`, idempotent retries, and `POST /v1/feedback` read it back.
 Labels sent back are appended to a stream in raw history columns (`docs/api.md`).
 """
@@ -27,7 +27,7 @@ class DecisionStore:
     """Reads and writes stored decisions and kept labels in Redis.
 
     >>> store = DecisionStore(client, ttl_seconds=86_400, timeout_ms=50)
-    >>> await store.save("tx-1", {"decision": "approve", ...})
+    >>> store.save_soon("tx-1", {"decision": "approve", ...})
     >>> record = await store.load("tx-1")
     """
 
@@ -40,14 +40,19 @@ class DecisionStore:
         self._in_flight: set[asyncio.Future[Any]] = set()
 
     def save_soon(self, transaction_id: str, record: dict[str, Any]) -> None:
-        """Send the decision to Redis now and return without waiting for the reply.
+        """Send the decision to Redis and return without waiting for the reply; a decision
+        already stored for the transaction id is kept.
 
         On a single server the command leaves with the worker's next write to Redis, within
         2 ms, ahead of any later command of this worker (a retry's feature call among them);
         a failure is counted in `failures`.
         """
         body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
-        arguments = ("SET", keys.decision_key(transaction_id), body, "EX", self.ttl_seconds)
+        key = keys.decision_key(transaction_id)
+        # NX: the first decision for a transaction id stays. A retry that could not be
+        # recognised as one (Redis too slow for its feature call: a degraded decision) must
+        # not replace what the first attempt decided.
+        arguments = ("SET", key, body, "NX", "EX", self.ttl_seconds)
         sent = self.client.send_later(*arguments) if isinstance(self.client, RespClient) else None
         future = sent if sent is not None else asyncio.ensure_future(self._call(*arguments))
         self._in_flight.add(future)
@@ -60,11 +65,6 @@ class DecisionStore:
             self.failures += 1
             if self.on_failure is not None:
                 self.on_failure()
-
-    async def save(self, transaction_id: str, record: dict[str, Any]) -> None:
-        body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
-        key = keys.decision_key(transaction_id)
-        await self._call("SET", key, body, "EX", self.ttl_seconds)
 
     async def load(self, transaction_id: str) -> dict[str, Any] | None:
         raw = await self._call("GET", keys.decision_key(transaction_id))

@@ -177,7 +177,12 @@ class Scorer:
         return ScoreOutcome(response, cause, shadow)
 
     async def _replay(self, request: ScoreInput, first_fingerprint: str) -> ScoreOutcome:
-        """The stored decision of a retried transaction id, or why there is none."""
+        """The stored decision of a retried transaction id, or why there is none.
+
+        Raises `IdempotencyConflictError` for another body, `DecisionPendingError` when no
+        decision is stored within `PENDING_WAIT_MS`, and `DecisionStoreError` when Redis
+        failed the last lookup: a slow Redis is not a transaction still being scored.
+        """
         if first_fingerprint != request.fingerprint:
             raise IdempotencyConflictError(
                 f"transaction_id {request.transaction_id!r} was scored before with a different "
@@ -185,15 +190,18 @@ class Scorer:
             )
         deadline = time.monotonic() + PENDING_WAIT_MS / 1000
         while True:
+            failure: DecisionStoreError | None = None
             try:
                 record = await self.decisions.load(request.transaction_id)
-            except DecisionStoreError:
-                record = None
+            except DecisionStoreError as exc:
+                record, failure = None, exc
             if record is not None:
                 response = {name: record[name] for name in RESPONSE_FIELDS}
                 response["replayed"] = True
                 return ScoreOutcome(response, None, record.get("shadow_rules_matched", []))
             if time.monotonic() >= deadline:
+                if failure is not None:
+                    raise failure
                 raise DecisionPendingError(
                     f"transaction_id {request.transaction_id!r} is being scored by an earlier "
                     "attempt, or its decision was not stored; retry shortly"

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from feature_store.redis_server import RedisServer
 from tests.service.conftest import RunningService, auth, settings_for, transaction
@@ -40,6 +41,31 @@ def test_score_degrades_while_redis_is_down_and_recovers(namespace: str) -> None
                     "/v1/score", json=transaction(namespace, 3), headers=auth("score")
                 )
                 assert recovered.json()["degraded"] is False
+        finally:
+            service.stop()
+
+
+def test_a_retry_during_a_redis_stall_keeps_the_first_decision(namespace: str) -> None:
+    """The retry's feature call times out, so it cannot be told from a new transaction and
+    gets a degraded decision; the decision stored for the id stays the first one."""
+    with RedisServer() as server:
+        service = RunningService.start(settings_for(server.url, feature_timeout_ms=50))
+        try:
+            with service.client() as http:
+                body = transaction(namespace, 1)
+                first = http.post("/v1/score", json=body, headers=auth("score")).json()
+                assert first["degraded"] is False
+                redis.Redis.from_url(server.url).client_pause(500)
+                retry = http.post("/v1/score", json=body, headers=auth("score"))
+                assert retry.status_code == 200, retry.text
+                assert retry.json()["degraded"] is True
+                time.sleep(0.6)  # the pause ends; the retry's write reaches Redis
+                stored = http.get(f"/v1/decisions/{namespace}tx1", headers=auth("score"))
+                assert stored.status_code == 200
+                assert stored.json()["degraded"] is False
+                assert stored.json()["score"] == first["score"]
+                again = http.post("/v1/score", json=body, headers=auth("score")).json()
+                assert again == {**first, "replayed": True}
         finally:
             service.stop()
 
