@@ -49,8 +49,10 @@ RESPONSE_FIELDS = (
     "replayed",
 )
 MODEL_REASONS = 3
-# How long a retry waits for the decision of its first attempt, still being made elsewhere.
-PENDING_WAIT_MS = 250
+# How long a retry waits for the decision of its first attempt, still being made elsewhere or
+# held up by a Redis stall: soak runs met stalls of a few hundred ms (docs/performance.md). A
+# checkout's own timeout is usually longer.
+PENDING_WAIT_MS = 1000
 PENDING_POLL_MS = 5
 
 
