@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("reports/bench"))
     parser.add_argument("--connections", type=int, default=32, help="closed-loop connections")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
-    parser.add_argument("--rounds", type=int, default=2, help="throughput rounds per endpoint")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per endpoint")
     parser.add_argument("--no-micro", action="store_true", help="skip the micro-benchmark")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
