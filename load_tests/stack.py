@@ -1,5 +1,6 @@
 """The service as `make bench`, the soak and the fault run start it: a private Redis warmed with
-the simulated history the traffic draws from, and `riskscore serve` in front of it.
+the simulated history the traffic draws from, and `riskscore serve` in front of it. `serving`
+alone (any arguments, no Redis of its own) is what the tests of `riskscore serve` start.
 
 private redis-server (warmed) -> `riskscore serve --workers N --echo-endpoint --dev` ->
 ready when /readyz answers 200 -> the run -> SIGTERM, Redis stopped and removed.
@@ -12,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,40 @@ class Stack:
             client.close()
 
 
+@dataclass
+class Served:
+    """A running `riskscore serve` process and the file its output goes to."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def serving(
+    log_dir: Path, arguments: Sequence[str], env: Mapping[str, str] | None = None
+) -> Iterator[Served]:
+    """`riskscore serve --port <free port> ARGUMENTS`, yielded once /readyz answers 200, then
+    stopped with SIGTERM. It sees none of this process's RISKSCORE_ variables, only those of
+    `env`; its output goes to `log_dir/serve-<port>.log`."""
+    port = free_port()
+    command = [sys.executable, "-m", "riskscore.cli", "serve", "--port", str(port), *arguments]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RISKSCORE_")}
+    environment.update(env or {})
+    log = log_dir / f"serve-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=environment, stdout=sink, stderr=sink)
+    served = Served(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_ready(served)
+        yield served
+    finally:
+        _stop(process)
+
+
 @contextmanager
 def running_stack(
     out_dir: Path, workers: int = 2, env: dict[str, str] | None = None
@@ -85,41 +120,30 @@ def running_stack(
     """Start Redis and the service, yield them ready, stop both."""
     out_dir.mkdir(parents=True, exist_ok=True)
     embedded = start_embedded_redis()
-    port = free_port()
-    command = [
-        sys.executable, "-m", "riskscore.cli", "serve",
-        "--port", str(port), "--workers", str(workers), "--redis-url", embedded.url,
+    arguments = [
+        "--workers", str(workers), "--redis-url", embedded.url,
         "--dev", "--echo-endpoint", "--log-level", "warning",
     ]  # fmt: skip
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RISKSCORE_")}
-    environment.update(env or {})
-    log = out_dir / "serve.log"
     try:
-        with log.open("wb") as sink:
-            process = subprocess.Popen(command, env=environment, stdout=sink, stderr=sink)
-        stack = Stack(embedded.server, process, f"http://127.0.0.1:{port}", log)
-        try:
-            _wait_ready(stack)
-            yield stack
-        finally:
-            _stop(process)
+        with serving(out_dir, arguments, env) as served:
+            yield Stack(embedded.server, served.process, served.url, served.log)
     finally:
         embedded.close()
 
 
-def _wait_ready(stack: Stack) -> None:
+def _wait_ready(served: Served) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
-        if stack.process.poll() is not None:
-            tail = stack.log.read_text(errors="replace")[-2000:]
-            raise StackError(f"riskscore serve exited with {stack.process.returncode}:\n{tail}")
+        if served.process.poll() is not None:
+            tail = served.output()[-2000:]
+            raise StackError(f"riskscore serve exited with {served.process.returncode}:\n{tail}")
         try:
-            if httpx.get(f"{stack.url}/readyz", timeout=1.0).status_code == 200:
+            if httpx.get(f"{served.url}/readyz", timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise StackError(f"riskscore serve not ready after {READY_SECONDS:.0f} s; see {stack.log}")
+    raise StackError(f"riskscore serve not ready after {READY_SECONDS:.0f} s; see {served.log}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

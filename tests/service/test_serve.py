@@ -3,71 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from feature_store.redis_server import RedisServer, free_port
+from feature_store.redis_server import RedisServer
+from load_tests.stack import serving
 from service.settings import DEVELOPMENT_API_KEY
 from tests.service.conftest import api_keys, auth, transaction
 
 pytestmark = pytest.mark.redis
-READY_SECONDS = 120.0
-
-
-@dataclass
-class Served:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stderr(self) -> str:
-        return self.log.read_text()
-
-
-@contextmanager
-def serving(tmp_path: Path, *arguments: str, env: dict[str, str] | None = None) -> Iterator[Served]:
-    port = free_port()
-    command = [sys.executable, "-m", "riskscore.cli", "serve", "--port", str(port), *arguments]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RISKSCORE_")}
-    environment.update(env or {})
-    log = tmp_path / f"serve-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, env=environment, stdout=sink, stderr=sink)
-    served = Served(f"http://127.0.0.1:{port}", process, log)
-    try:
-        _wait_ready(served)
-        yield served
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-
-
-def _wait_ready(served: Served) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if served.process.poll() is not None:
-            raise AssertionError(
-                f"riskscore serve exited with {served.process.returncode}: "
-                f"{served.stderr()[-2000:]}"
-            )
-        try:
-            if httpx.get(f"{served.url}/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("riskscore serve did not become ready")
 
 
 def test_serve_with_two_workers_merges_metrics_and_stops_gracefully(
@@ -76,8 +23,8 @@ def test_serve_with_two_workers_merges_metrics_and_stops_gracefully(
     keys = json.dumps([key.model_dump() for key in api_keys()])
     with RedisServer() as redis_server:
         env = {"RISKSCORE_API_KEYS": keys}
-        arguments = ("--workers", "2", "--redis-url", redis_server.url)
-        with serving(tmp_path, *arguments, env=env) as served:
+        arguments = ["--workers", "2", "--redis-url", redis_server.url]
+        with serving(tmp_path, arguments, env) as served:
             with httpx.Client(base_url=served.url, timeout=10.0) as http:
                 for number in range(20):
                     reply = http.post(
@@ -93,17 +40,17 @@ def test_serve_with_two_workers_merges_metrics_and_stops_gracefully(
             assert decisions == 20.0
             served.process.send_signal(signal.SIGTERM)
             assert served.process.wait(timeout=30) == 0
-        log = served.stderr()
+        log = served.output()
         assert '"route":"/v1/score"' in log
         assert f"{namespace}card" not in log and "203.0.113.7" not in log
 
 
 def test_serve_without_redis_starts_the_embedded_default(namespace: str, tmp_path: Path) -> None:
     """What `make run` does: a private Redis, warmed, and the development key accepted."""
-    with serving(tmp_path, "--workers", "1", "--dev") as served:
+    with serving(tmp_path, ["--workers", "1", "--dev"]) as served:
         headers = {"Authorization": f"Bearer {DEVELOPMENT_API_KEY}"}
         body = transaction(namespace, 1)
         reply = httpx.post(f"{served.url}/v1/score", json=body, headers=headers)
         assert reply.status_code == 200, reply.text
         assert reply.json()["degraded"] is False
-    assert "warmed with" in served.stderr()
+    assert "warmed with" in served.output()
