@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from riskscore.commands.store import DEFAULT_REDIS_URL
+from riskscore.commands.offline import check_history_out
+from riskscore.commands.store import redis_url_argument
 
 CHUNK = 10_000
 
@@ -29,11 +29,7 @@ def register(commands: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     export = actions.add_parser("export", help="write the kept labels as a history file")
     export.add_argument("--out", type=Path, required=True, help="output .parquet or .csv")
-    export.add_argument(
-        "--redis-url",
-        default=os.environ.get("RISKSCORE_REDIS_URL", DEFAULT_REDIS_URL),
-        help="Redis to read from (default: $RISKSCORE_REDIS_URL or %(default)s)",
-    )
+    redis_url_argument(export, "Redis to read from")
     export.set_defaults(handler=_export)
 
 
@@ -42,9 +38,7 @@ def _export(args: argparse.Namespace) -> int:
 
     from history.io import HistoryError, normalise, save_history
 
-    if args.out.suffix not in (".parquet", ".csv"):
-        sys.stderr.write(f"error: --out {args.out}: use a .parquet or .csv file name\n")
-        return 2
+    check_history_out(args.out)
     try:
         rows = asyncio.run(_read_stream(args.redis_url))
     except (RedisError, OSError) as exc:

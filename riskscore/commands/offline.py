@@ -44,9 +44,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from history.schema import REQUIRED_COLUMNS
     from history.simulator import SimulationConfig, simulate
 
-    if args.out.suffix not in (".parquet", ".csv"):
-        sys.stderr.write(f"error: --out {args.out}: use a .parquet or .csv file name\n")
-        return 2
+    check_history_out(args.out)
     config = SimulationConfig(
         transactions=args.transactions, days=args.days, seed=args.seed, fraud_rate=args.fraud_rate
     )
@@ -95,6 +93,13 @@ def _features(args: argparse.Namespace) -> int:
     features.to_parquet(args.out, index=False)
     sys.stderr.write(f"wrote {features.shape[1] - 1} features of {len(features)} rows\n")
     return 0
+
+
+def check_history_out(path: Path) -> None:
+    """Exit with status 2, saying why, unless `path` names a history file to write."""
+    if path.suffix not in (".parquet", ".csv"):
+        sys.stderr.write(f"error: --out {path}: use a .parquet or .csv file name\n")
+        raise SystemExit(2)
 
 
 def load_or_exit(path: Path) -> Any:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from riskscore.commands.store import DEFAULT_REDIS_URL
+from riskscore.commands.store import redis_url_argument
 
 T = TypeVar("T")
 Handler = Callable[[argparse.Namespace], int]
@@ -57,11 +56,7 @@ def register(policy_subcommands: Any) -> None:
 
 
 def redis_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("RISKSCORE_REDIS_URL", DEFAULT_REDIS_URL),
-        help="Redis the service uses (default: $RISKSCORE_REDIS_URL or %(default)s)",
-    )
+    redis_url_argument(parser, "Redis the service uses")
     parser.add_argument("--prefix", default=None, help=argparse.SUPPRESS)  # tests' own keys
 
 

@@ -16,6 +16,15 @@ from riskscore.commands.offline import DELAY_HELP, load_or_exit
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def redis_url_argument(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """`--redis-url`, by default the Redis the service is configured with."""
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("RISKSCORE_REDIS_URL", DEFAULT_REDIS_URL),
+        help=f"{purpose} (default: $RISKSCORE_REDIS_URL or %(default)s)",
+    )
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser(
         "materialize",
@@ -25,11 +34,7 @@ def register(commands: Any) -> None:
         "keys are replaced whole: running it twice leaves the same state.",
     )
     parser.add_argument("--data", type=Path, required=True, help="history .parquet or .csv")
-    parser.add_argument(
-        "--redis-url",
-        default=os.environ.get("RISKSCORE_REDIS_URL", DEFAULT_REDIS_URL),
-        help="Redis to write to (default: $RISKSCORE_REDIS_URL or %(default)s)",
-    )
+    redis_url_argument(parser, "Redis to write to")
     parser.add_argument("--cluster", action="store_true", help="the URL names a Redis Cluster")
     parser.add_argument("--label-delay-days", type=float, default=30.0, help=DELAY_HELP)
     parser.set_defaults(handler=_materialize)
