@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from feature_store.keys import PREFIX
+from feature_store.loops import cancel_requested
 from history.card_numbers import looks_like_card_number
 from policy.keys import PolicyKeys
 from policy.lists_protocol import ListKind, entry_problem, normalise_value
@@ -472,8 +473,8 @@ class ListSnapshot:
         return [name for name, _ in changed]
 
     async def run_refresher(self, interval_seconds: float = 0.25) -> None:
-        """Refresh forever (until cancelled); a Redis failure keeps the last snapshot serving."""
-        while True:
+        """Refresh until cancelled; a Redis failure keeps the last snapshot serving."""
+        while not cancel_requested():
             try:
                 reloaded = await self.refresh()
             except (RedisError, OSError) as exc:

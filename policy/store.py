@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from feature_store.keys import PREFIX
+from feature_store.loops import cancel_requested
 from policy.keys import PolicyKeys
 from policy.loader import parse_policy
 
@@ -252,8 +253,8 @@ class PolicyWatcher:
         return True
 
     async def run(self) -> None:
-        """Poll forever (until cancelled); Redis failures are logged once and outlived."""
-        while True:
+        """Poll until cancelled; Redis failures are logged once and outlived."""
+        while not cancel_requested():
             try:
                 await self.check()
             except (RedisError, OSError) as exc:

@@ -20,6 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from feature_store import keys
+from feature_store.loops import cancel_requested
 from feature_store.online import Client, OnlineStore
 from feature_store.resp import RespClient
 from policy.decision import Policy
@@ -139,7 +140,7 @@ class Runtime:
     async def _follow_published(self) -> None:
         """Poll what is published (policy version, model directory) and switch to it."""
         interval = self.settings.reload_interval_ms / 1000
-        while True:
+        while not cancel_requested():
             await asyncio.sleep(interval)
             try:
                 await self._check_published()

@@ -4,6 +4,7 @@ ranges, propagation to several workers and a list of a million entries."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -272,3 +273,32 @@ def test_list_of_a_million_entries(run: Run, prefix: str) -> None:
         await client.delete(store.keys.list_entries("devices"))  # a big key: free it now
 
     run(job)
+
+
+# A refresher that does not stop keeps `asyncio.run` waiting: the timeout makes that a failure.
+@pytest.mark.timeout(20)
+def test_refresher_stops_when_a_redis_call_swallowed_its_cancellation(namespace: str) -> None:
+    """redis-py can swallow a cancellation that lands mid-command (feature_store/loops.py);
+    the loop must end anyway, or a worker's shutdown waits for it forever."""
+
+    async def job(server: RedisServer) -> None:
+        client = Redis.from_url(server.url)
+        snapshot = ListSnapshot(client, LISTS)
+        refresh = snapshot.refresh
+
+        async def swallowing_refresh() -> list[str]:
+            # Where the cancellation lands, and what redis-py may do with it:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.05)
+            return await refresh()
+
+        snapshot.refresh = swallowing_refresh  # type: ignore[method-assign]
+        task = asyncio.create_task(snapshot.run_refresher(interval_seconds=0.01))
+        await asyncio.sleep(0.02)  # inside the first refresh
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=2.0)
+        assert done, "the refresher did not stop"
+        await client.aclose()
+
+    with RedisServer() as server:
+        asyncio.run(job(server))
