@@ -2,26 +2,23 @@
 and the "current" pointer every worker follows.
 
 publish (CLI, admin API) -> `parse_policy` -> `PolicyStore` (text + audit entry + pointer, one
-transaction) -> `PolicyWatcher` in each worker -> its callback parses and swaps the policy.
+transaction) -> each worker polls `current` (`service.runtime.Runtime`), parses the new version
+and swaps it in, keeping the last good one when it is refused.
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import WatchError
 
 from feature_store.keys import PREFIX
-from feature_store.loops import cancel_requested
 from policy.keys import PolicyKeys
 from policy.loader import parse_policy
 
@@ -196,71 +193,3 @@ def _diff(before: str, after: str, previous: str | None, version: str) -> str:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-Callback = Callable[[str, str], Awaitable[None] | None]
-
-
-class PolicyWatcher:
-    """Follows the current pointer in a worker and hands each new (version, text) to `callback`.
-
-    >>> watcher = PolicyWatcher(client, on_policy, version=serving.version)
-    >>> task = asyncio.create_task(watcher.run())
-
-    The callback parses and swaps; when it raises, the error is logged, the worker keeps its
-    last good policy and the same version is tried again after `retry_seconds`.
-    """
-
-    def __init__(
-        self,
-        client: Redis,
-        callback: Callback,
-        *,
-        version: str | None = None,
-        prefix: str = PREFIX,
-        interval_seconds: float = 0.25,
-        retry_seconds: float = 5.0,
-    ) -> None:
-        self.client = client
-        self.callback = callback
-        self.version = version  # the version the worker serves
-        self.keys = PolicyKeys(prefix)
-        self.interval_seconds = interval_seconds
-        self.retry_seconds = retry_seconds
-        self._failed: tuple[str, float] | None = None  # (version, retry at monotonic time)
-        self._failing = False
-
-    async def check(self) -> bool:
-        """One poll; True when the callback took a new version."""
-        raw = await self.client.get(self.keys.current)
-        if raw is None or _text(raw) == self.version:
-            return False
-        version = _text(raw)
-        if self._failed and self._failed[0] == version and time.monotonic() < self._failed[1]:
-            return False
-        text = await self.client.hget(self.keys.policy(version), "text")
-        if text is None:
-            return False
-        try:
-            outcome = self.callback(version, _text(text))
-            if inspect.isawaitable(outcome):
-                await outcome
-        except Exception:
-            logger.exception("policy %s not applied; the last good policy keeps serving", version)
-            self._failed = (version, time.monotonic() + self.retry_seconds)
-            return False
-        self.version, self._failed = version, None
-        return True
-
-    async def run(self) -> None:
-        """Poll until cancelled; Redis failures are logged once and outlived."""
-        while not cancel_requested():
-            try:
-                await self.check()
-            except (RedisError, OSError) as exc:
-                if not self._failing:
-                    logger.warning("policy watch failed, keeping the current policy: %s", exc)
-                self._failing = True
-            else:
-                self._failing = False
-            await asyncio.sleep(self.interval_seconds)

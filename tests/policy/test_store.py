@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from redis.asyncio import Redis
 
 from policy.errors import PolicyError
 from policy.loader import parse_policy
-from policy.store import NoPreviousError, PolicyStore, PolicyWatcher, UnknownVersionError
+from policy.store import NoPreviousError, PolicyStore, UnknownVersionError
 from tests.policy.conftest import Run
 
 pytestmark = pytest.mark.redis
@@ -130,60 +129,3 @@ def test_concurrent_publishes_each_audit_the_right_previous(run: Run, prefix: st
         assert entries[-1].previous is None
 
     run(job)
-
-
-def test_watcher_calls_back_on_change_and_survives_a_failing_callback(
-    run: Run, prefix: str
-) -> None:
-    seen: list[str] = []
-
-    async def job(client: Redis) -> None:
-        store = PolicyStore(client, prefix=prefix)
-        one = await store.publish(policy_variant(1), "one.yaml", "alice")
-
-        async def on_policy(version: str, text: str) -> None:
-            if "variant 2" in text:
-                raise ValueError("this worker cannot use variant 2")
-            seen.append(version)
-
-        watcher = PolicyWatcher(
-            client, on_policy, prefix=prefix, interval_seconds=0.02, retry_seconds=0.1
-        )
-        task = asyncio.create_task(watcher.run())
-        try:
-            await _until(lambda: seen == [one.version])
-            await store.publish(policy_variant(2), "two.yaml", "alice")
-            await asyncio.sleep(0.3)  # fails, is retried, fails again: the loop lives on
-            assert not task.done()
-            assert watcher.version == one.version
-            three = await store.publish(policy_variant(3), "three.yaml", "alice")
-            await _until(lambda: seen == [one.version, three.version])
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-    run(job)
-
-
-def test_watcher_skips_the_version_it_serves_and_takes_a_sync_callback(
-    run: Run, prefix: str
-) -> None:
-    async def job(client: Redis) -> None:
-        store = PolicyStore(client, prefix=prefix)
-        one = await store.publish(policy_variant(1), "one.yaml", "alice")
-        seen: list[str] = []
-        watcher = PolicyWatcher(
-            client, lambda version, _text: seen.append(version), version=one.version, prefix=prefix
-        )
-        assert not await watcher.check()
-        two = await store.publish(policy_variant(2), "two.yaml", "alice")
-        assert await watcher.check()
-        assert seen == [two.version]
-
-    run(job)
-
-
-async def _until(condition: Callable[[], bool], timeout_seconds: float = 1.0) -> None:
-    async with asyncio.timeout(timeout_seconds):
-        while not condition():
-            await asyncio.sleep(0.01)
