@@ -5,7 +5,7 @@ test window, regenerated as `make model` makes it.
 
 Simulates the history of `make model` (400 000 transactions, 120 days, seed 7; refused unless
 its fingerprint is the manifest's), computes the features, keeps the manifest's test window and
-compares the top-3 model reason codes (`scoring.reasons.model_reasons`) from the attributions
+compares the top-3 model reason codes (`model.reasons.model_reasons`) from the attributions
 the service computes (`attributions.onnx`) with those from XGBoost's exact TreeSHAP
 (`pred_contribs=True`). Takes a minute or two.
 """
@@ -25,9 +25,9 @@ import xgboost as xgb
 from feature_store.offline import compute_features, times_ms
 from history.io import load_history, save_history
 from history.simulator import SimulationConfig, simulate
-from scoring.manifest import CONTRIBUTIONS_OUTPUT, XGBOOST_FILE, Manifest
-from scoring.model import Model, load_model
-from scoring.reasons import model_reasons
+from model.artifact import Model, load_model
+from model.manifest import CONTRIBUTIONS_OUTPUT, XGBOOST_FILE, Manifest
+from model.reasons import model_reasons
 from training.pipeline import fingerprint
 
 MAKE_MODEL = SimulationConfig(transactions=400_000, days=120, seed=7)

@@ -22,9 +22,9 @@ import xgboost as xgb
 from feature_store.offline import compute_features
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
-from scoring.manifest import XGBOOST_FILE
-from scoring.model import load_model
-from scoring.reasons import model_reasons
+from model.artifact import load_model
+from model.manifest import XGBOOST_FILE
+from model.reasons import model_reasons
 
 Row = npt.NDArray[np.float32]
 

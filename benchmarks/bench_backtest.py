@@ -15,13 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from backtest.evaluation import backtest, replay_history
+from backtest.report import write_backtest
 from feature_store.definitions import FEATURE_NAMES
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
-from policy.backtest import backtest, replay_history
+from model.artifact import load_model
 from policy.loader import parse_policy
-from policy.report import write_backtest
-from scoring.model import load_model
 from service.settings import DEFAULT_MODEL_DIR
 
 VELOCITY = [name for name in FEATURE_NAMES if "_txn_count_" in name or "_distinct_" in name]

@@ -24,10 +24,10 @@ from feature_store.redis_server import RedisServer
 from feature_store.resp import RespClient
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
+from model.artifact import load_model
 from policy.decision import NO_LISTS
 from policy.loader import load_policy
 from scoring.decisions import DecisionStore
-from scoring.model import load_model
 from scoring.pipeline import ScoreInput, Scorer
 from service.settings import DEFAULT_MODEL_DIR, DEFAULT_POLICY_FILE
 

@@ -37,8 +37,8 @@ from feature_store.aggregates import (
     previous_key,
     sum_key,
 )
-from feature_store.currency import usd_rates
 from feature_store.windows import WINDOW_30D, WINDOWS, Window
+from history.currency import usd_rates
 from history.schema import CHANNELS
 
 Array = npt.NDArray[Any]

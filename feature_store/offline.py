@@ -31,9 +31,9 @@ from feature_store.aggregates import (
     sum_key,
     txn_country,
 )
-from feature_store.currency import usd_rates
 from feature_store.definitions import FEATURE_NAMES, FEATURES
 from feature_store.windows import RETENTION_SECONDS, WINDOWS, Window
+from history.currency import usd_rates
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]

@@ -35,11 +35,11 @@ from feature_store.aggregates import (
     sum_key,
     txn_country,
 )
-from feature_store.currency import usd_cents
 from feature_store.definitions import FEATURES
 from feature_store.resp import RespClient
 from feature_store.script import ENTITY_SCRIPT, ENTITY_SCRIPT_SHA
 from feature_store.windows import RETENTION_SECONDS, WINDOWS
+from history.currency import usd_cents
 from history.schema import COLUMNS
 
 # RespClient is the lean path for a single server; redis-py serves clusters and everything else.

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feature_store.currency import usd_rates
 from history.card_numbers import looks_like_card_number
+from history.currency import usd_rates
 from history.schema import CHANNELS, COLUMNS, REQUIRED_COLUMNS, Kind
 
 

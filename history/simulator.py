@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from feature_store.currency import usd_rates
+from history.currency import usd_rates
 from history.population import CHANNELS, MCCS, Ints, Population, build_population, random_ips
 from history.schema import COLUMNS
 from history.typologies import Batch, Visits, fraud_batches

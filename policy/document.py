@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
+from model.reasons import REASON_CODES, ReasonSource
 from policy.errors import Problem
 from policy.lists_protocol import ListKind, entry_problem
-from scoring.reasons import REASON_CODES, ReasonSource
 
 ACTIONS = ("allow", "review", "challenge", "decline")
 MODES = ("active", "shadow")

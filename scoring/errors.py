@@ -2,7 +2,6 @@
 (`service/problems.py`).
 
 ScoringError
- ├── ModelArtifactError         a model artifact is missing, corrupt or built for other features
  ├── NotReadyError              no model or no policy is loaded yet: nothing to score with
  ├── IdempotencyConflictError   a transaction id seen before came with a different body
  ├── DecisionPendingError       a transaction id seen before has no stored decision (yet)
@@ -15,10 +14,6 @@ from __future__ import annotations
 
 class ScoringError(Exception):
     """Base of every error the scoring core raises."""
-
-
-class ModelArtifactError(ScoringError):
-    """A model artifact cannot be served; the message names the file and what is wrong."""
 
 
 class NotReadyError(ScoringError):

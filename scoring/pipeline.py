@@ -23,6 +23,8 @@ from feature_store.online import (
     Transaction,
     feature_values,
 )
+from model.artifact import Model
+from model.reasons import REASON_CODES, model_reasons
 from policy.decision import Outcome, Policy
 from policy.lists_protocol import ListLookup
 from scoring.decisions import DecisionStore
@@ -32,8 +34,6 @@ from scoring.errors import (
     IdempotencyConflictError,
     NotReadyError,
 )
-from scoring.model import Model
-from scoring.reasons import REASON_CODES, model_reasons
 
 # The fields of a score response, in the order of the contract (../shared/DESIGN.md).
 RESPONSE_FIELDS = (

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from feature_store import keys
+from model.artifact import load_model
+from model.errors import ModelArtifactError
 from policy.loader import parse_policy
-from scoring.errors import ModelArtifactError
-from scoring.model import load_model
 from service.auth import require
 from service.runtime import Runtime
 from service.settings import ApiKey

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from feature_store.online import FeatureStoreError
+from model.errors import ModelArtifactError
 from policy.errors import PolicyError
 from policy.lists import ListEntryError, UnknownListError
 from policy.store import ConflictError, NoPreviousError, UnknownVersionError
@@ -24,7 +25,6 @@ from scoring.errors import (
     DecisionPendingError,
     DecisionStoreError,
     IdempotencyConflictError,
-    ModelArtifactError,
     NotReadyError,
     UnknownTransactionError,
 )

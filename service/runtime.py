@@ -23,14 +23,14 @@ from feature_store import keys
 from feature_store.loops import cancel_requested
 from feature_store.online import Client, OnlineStore
 from feature_store.resp import RespClient
+from model.artifact import Model, load_model
+from model.errors import ModelArtifactError
 from policy.decision import Policy
 from policy.errors import PolicyError
 from policy.lists import ListSnapshot, ListStore
 from policy.loader import load_policy, parse_policy
 from policy.store import PolicyStore
 from scoring.decisions import DecisionStore
-from scoring.errors import ModelArtifactError
-from scoring.model import Model, load_model
 from scoring.pipeline import Scorer
 from service.metrics import Metrics
 from service.settings import Settings

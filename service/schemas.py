@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, field_validator
 
-from feature_store.currency import usd_rates
 from history.card_numbers import looks_like_card_number
+from history.currency import usd_rates
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s{}]+$")]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]

@@ -14,8 +14,8 @@ from feature_store.definitions import FEATURE_NAMES
 from feature_store.offline import compute_features
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
-from scoring.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, XGBOOST_FILE, sha256_file
-from scoring.model import load_model
+from model.artifact import load_model
+from model.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, XGBOOST_FILE, sha256_file
 
 DEFAULT = Path(__file__).parents[1] / "model_artifacts" / "default"
 

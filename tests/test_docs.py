@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scoring.reasons import CATALOGUE
+from model.reasons import CATALOGUE
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

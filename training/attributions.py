@@ -26,7 +26,7 @@ import onnx
 import xgboost as xgb
 from onnx import TensorProto, helper
 
-from scoring.manifest import ATTRIBUTIONS_FILE, CONTRIBUTIONS_OUTPUT, PROBABILITIES_OUTPUT
+from model.manifest import ATTRIBUTIONS_FILE, CONTRIBUTIONS_OUTPUT, PROBABILITIES_OUTPUT
 from training.export import ONNX_INPUT, PARITY_TOLERANCE, ParityError, onnx_session
 
 ATTRIBUTION_TOLERANCE = 1e-4

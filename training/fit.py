@@ -14,7 +14,7 @@ import numpy.typing as npt
 import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 
-from scoring.manifest import Calibration, ScoreBands
+from model.manifest import Calibration, ScoreBands
 
 Matrix = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int8]

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from scoring.manifest import MODEL_CARD_FILE
+from model.manifest import MODEL_CARD_FILE
 from training.metrics import EvaluationSet, evaluate
 
 ROC_PNG = "roc_curve.png"

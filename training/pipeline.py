@@ -22,7 +22,8 @@ import pandas as pd
 
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, compute_features, times_ms
-from scoring.manifest import (
+from model.artifact import calibrate
+from model.manifest import (
     ATTRIBUTIONS_FILE,
     MANIFEST_FILE,
     ONNX_FILE,
@@ -34,7 +35,6 @@ from scoring.manifest import (
     Window,
     sha256_file,
 )
-from scoring.model import calibrate
 from training.attributions import ATTRIBUTION_TOLERANCE, AttributionExport, export_attributions
 from training.export import ONNX_INPUT, PARITY_TOLERANCE, OnnxExport, export_onnx
 from training.fit import DEFAULT_PARAMETERS, FitError, FittedModel, fit_model

@@ -1,7 +1,7 @@
 """`riskscore predict`: score a whole history offline with a model artifact.
 
 history -> the same features the service computes -> the same ONNX model and calibration the
-service runs (`scoring.model`) -> Parquet of `transaction_id`, `score`.
+service runs (`model.artifact`) -> Parquet of `transaction_id`, `score`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from feature_store.offline import compute_features
-from scoring.model import Model
+from model.artifact import Model
 
 CHUNK_ROWS = 100_000
 

@@ -177,8 +177,8 @@ def _predict_parser(commands: Commands) -> None:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from scoring.errors import ModelArtifactError
-    from scoring.model import load_model
+    from model.artifact import load_model
+    from model.errors import ModelArtifactError
     from training.predict import predict_history
 
     try:

@@ -1,7 +1,7 @@
 """Policy subcommands that replay a labelled history: `backtest` and `report` (rule health).
 
 They sit in the `policy` group (`riskscore.commands.policy` calls `register`); the work is
-done by `policy.backtest`, the rendering by `policy.report`.
+done by `backtest.evaluation`, the rendering by `backtest.report`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from policy.backtest import Replay
+    from backtest.evaluation import Replay
     from policy.decision import Policy
 
 DEFAULT_OUT = Path("reports")
@@ -64,8 +64,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from policy.backtest import backtest
-    from policy.report import printed_summary, write_backtest
+    from backtest.evaluation import backtest
+    from backtest.report import printed_summary, write_backtest
 
     policies = _load([args.policy, *([args.baseline] if args.baseline else [])])
     replay = _replay(args) if policies else None
@@ -87,8 +87,8 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from policy.backtest import PROMOTE_PRECISION, run_policy, summarise
-    from policy.report import rules_table, write_health
+    from backtest.evaluation import PROMOTE_PRECISION, run_policy, summarise
+    from backtest.report import rules_table, write_health
     from service.settings import DEFAULT_POLICY_FILE
 
     policies = _load([args.policy or DEFAULT_POLICY_FILE])
@@ -122,11 +122,11 @@ def _load(paths: list[Path]) -> list[Policy]:
 
 
 def _replay(args: argparse.Namespace) -> Replay | None:
+    from backtest.evaluation import replay_history
     from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS
     from history.io import HistoryError, load_history
-    from policy.backtest import replay_history
-    from scoring.errors import ModelArtifactError
-    from scoring.model import load_model
+    from model.artifact import load_model
+    from model.errors import ModelArtifactError
     from service.settings import DEFAULT_MODEL_DIR
 
     delay = DEFAULT_LABEL_DELAY_SECONDS

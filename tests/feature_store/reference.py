@@ -25,8 +25,8 @@ from feature_store.aggregates import (
     sum_key,
     txn_country,
 )
-from feature_store.currency import usd_cents
 from feature_store.windows import WINDOW_30D, WINDOWS
+from history.currency import usd_cents
 
 
 def reference_inputs(history: pd.DataFrame, label_delay_seconds: int) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feature_store.currency import usd_rates
+from history.currency import usd_rates
 from history.io import normalise
 from history.population import COUNTRIES
 from history.schema import CHANNELS, COLUMNS, REQUIRED_COLUMNS, Kind

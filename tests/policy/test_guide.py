@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from model.reasons import CATALOGUE, ReasonSource
 from policy.expression import FUNCTIONS
 from policy.fields import FIELDS, Origin
 from policy.lists_protocol import ListKind
-from scoring.reasons import CATALOGUE, ReasonSource
 
 GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
 

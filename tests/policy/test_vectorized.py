@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.evaluation import DECISIONS, Replay, run_policy
 from feature_store.offline import compute_features
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
-from policy.backtest import DECISIONS, Replay, run_policy
 from policy.decision import Policy
 from policy.loader import parse_policy
 from policy.vectorized import Columns, evaluate_rule

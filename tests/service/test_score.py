@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from model.reasons import REASON_CODES
 from scoring.pipeline import RESPONSE_FIELDS
-from scoring.reasons import REASON_CODES
 from service.schemas import ScoreResponse, StoredDecision
 from tests.service.conftest import auth, transaction
 

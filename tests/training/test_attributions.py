@@ -11,7 +11,7 @@ import pytest
 import xgboost as xgb
 
 import training.attributions
-from scoring.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, ONNX_FILE
+from model.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, ONNX_FILE
 from training.attributions import AttributionError, AttributionExport, export_attributions
 from training.export import ONNX_INPUT, export_onnx, onnx_session
 

@@ -13,8 +13,8 @@ from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from feature_store.offline import compute_features
 from history.io import normalise, save_history
 from history.schema import REQUIRED_COLUMNS
-from scoring.manifest import MANIFEST_FILE, sha256_file
-from scoring.model import load_model
+from model.artifact import load_model
+from model.manifest import MANIFEST_FILE, sha256_file
 from training.fit import FitError
 from training.pipeline import TrainingOptions, train_artifact
 from training.predict import predict_history

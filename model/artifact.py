@@ -18,8 +18,8 @@ import onnxruntime as ort
 from pydantic import ValidationError
 
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
-from scoring.errors import ModelArtifactError
-from scoring.manifest import (
+from model.errors import ModelArtifactError
+from model.manifest import (
     ATTRIBUTIONS_FILE,
     CONTRIBUTIONS_OUTPUT,
     MANIFEST_FILE,

@@ -11,9 +11,9 @@ import xgboost as xgb
 
 from feature_store.definitions import FEATURE_NAMES
 from feature_store.offline import compute_features
-from scoring.errors import ModelArtifactError
-from scoring.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, ONNX_FILE, XGBOOST_FILE, sha256_file
-from scoring.model import load_model
+from model.artifact import load_model
+from model.errors import ModelArtifactError
+from model.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, ONNX_FILE, XGBOOST_FILE, sha256_file
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 history -> `compute_features` (once) -> model scores (once) -> every rule over whole columns
 (`policy.vectorized`) -> decisions (../shared/DESIGN.md semantics) -> per-policy and per-rule
-statistics against the labels. `policy.report` renders them; docs/policy-backtest.md defines
+statistics against the labels. `backtest.report` renders them; docs/policy-backtest.md defines
 every number.
 """
 
@@ -23,7 +23,7 @@ from policy.decision import SEVERITY, Decision, Policy, Rule
 from policy.vectorized import Columns, evaluate_rule
 
 if TYPE_CHECKING:
-    from scoring.model import Model
+    from model.artifact import Model
 
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]

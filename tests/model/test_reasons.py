@@ -5,7 +5,7 @@ import re
 import numpy as np
 
 from feature_store.definitions import FEATURE_NAMES
-from scoring.reasons import (
+from model.reasons import (
     CATALOGUE,
     MODEL_CODES,
     REASON_CODES,

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest.evaluation import NO_UNIQUE, Replay, backtest, run_policy, summarise
 from feature_store.offline import compute_features
 from history.io import normalise, save_history
 from history.simulator import SimulationConfig, simulate
-from policy.backtest import NO_UNIQUE, Replay, backtest, run_policy, summarise
 from policy.decision import Decision, Policy
 from policy.loader import parse_policy
 from riskscore.cli import main

@@ -1,6 +1,6 @@
 """Rendering of backtests and rule health: printed tables, a markdown report and a chart.
 
-`policy.backtest` results -> text tables (printed and in markdown) -> files in an output
+`backtest.evaluation` results -> text tables (printed and in markdown) -> files in an output
 folder. Numbers are defined in docs/policy-backtest.md.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from policy.backtest import DECISIONS, Backtest, PolicySummary, RuleStats
+from backtest.evaluation import DECISIONS, Backtest, PolicySummary, RuleStats
 
 BACKTEST_MARKDOWN = "backtest.md"
 BACKTEST_CHART = "backtest.png"
