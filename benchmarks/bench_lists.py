@@ -21,8 +21,9 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 
 from feature_store.redis_server import RedisServer
-from policy.lists import CHUNK_SIZE, ListSnapshot, ListStore
-from policy.lists_protocol import ListKind
+from policy.lists.kinds import ListKind
+from policy.lists.snapshot import ListSnapshot
+from policy.lists.store import CHUNK_SIZE, ListStore
 
 CONTAINS_CALLS = 1_000_000
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policy.fields import Field, Origin, Type
-from policy.lists_protocol import ListLookup
+from policy.lists.kinds import ListLookup
 
 
 @dataclass(slots=True)

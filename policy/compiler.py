@@ -20,7 +20,7 @@ from typing import Any
 from policy.closures import Context, Fn, all_of, any_of, getter, versus_literal
 from policy.expression import ExpressionProblem, ParsedExpression, dotted_path, literal_value
 from policy.fields import FIELDS, PATH_ROOTS, Field, Type
-from policy.lists_protocol import ListKind
+from policy.lists.kinds import ListKind
 
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq,

@@ -17,8 +17,8 @@ from typing import Any
 
 from policy.closures import Context, Fn
 from policy.document import Degraded, ListDeclaration
-from policy.lists_protocol import ListKind, ListLookup
-from policy.static_lists import StaticLists
+from policy.lists.kinds import ListKind, ListLookup
+from policy.lists.tables import StaticLists
 
 logger = logging.getLogger(__name__)
 

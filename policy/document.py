@@ -17,7 +17,7 @@ import yaml
 
 from model.reasons import REASON_CODES, ReasonSource
 from policy.errors import Problem
-from policy.lists_protocol import ListKind, entry_problem
+from policy.lists.kinds import ListKind, normalise_entry
 
 ACTIONS = ("allow", "review", "challenge", "decline")
 MODES = ("active", "shadow")
@@ -255,11 +255,10 @@ def _entries(
     entries = []
     for item in node.value:
         value = str(item.value) if isinstance(item, yaml.ScalarNode) else ""
-        problem = entry_problem(kind, value)
-        if problem:
-            reader.problem(item, f"list {name!r}: {problem}")
-        else:
-            entries.append(value)
+        try:  # the admin store's check and form, so that both kinds of entry match alike
+            entries.append(normalise_entry(kind, value))
+        except ValueError as exc:
+            reader.problem(item, f"list {name!r}: {exc}")
     return tuple(entries)
 
 
@@ -373,6 +372,22 @@ def expiry_epoch(expires: date) -> float:
     """A rule with `expires: D` matches through D and stops at the start of the next day (UTC)."""
     start = datetime(expires.year, expires.month, expires.day, tzinfo=UTC)
     return (start + timedelta(days=1)).timestamp()
+
+
+def expired_rules(document: Document, now: float) -> list[Problem]:
+    """A problem at each rule whose `expires` day has passed at `now` (epoch seconds)."""
+    return [
+        Problem(
+            document.source,
+            rule.position.line,
+            rule.position.column,
+            rule.id,
+            f"expires {rule.expires} has passed: the rule would never match; remove it or "
+            "give a day to come",
+        )
+        for rule in document.rules
+        if rule.expires is not None and expiry_epoch(rule.expires) <= now
+    ]
 
 
 def _suggest(name: str, known: tuple[str, ...] | list[str]) -> str:

@@ -11,7 +11,7 @@ from enum import Enum
 
 from feature_store.definitions import FEATURE_NAMES
 from history.schema import COLUMNS_BY_NAME, Kind
-from policy.lists_protocol import ListKind
+from policy.lists.kinds import ListKind
 
 
 class Type(Enum):

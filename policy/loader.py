@@ -15,7 +15,7 @@ from policy.decision import Policy, Rule
 from policy.document import Document, RuleSpec, expiry_epoch, read_document
 from policy.errors import PolicyError, Problem
 from policy.expression import ExpressionProblem, parse
-from policy.static_lists import StaticLists
+from policy.lists.tables import StaticLists
 
 
 def load_policy(path: Path) -> Policy:

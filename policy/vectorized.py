@@ -24,7 +24,7 @@ import pandas as pd
 from policy.decision import NO_LISTS
 from policy.expression import dotted_path, literal_value, parse
 from policy.fields import FIELDS, Origin, Type
-from policy.lists_protocol import ListLookup
+from policy.lists.kinds import ListLookup
 
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]

@@ -26,7 +26,7 @@ from feature_store.online import (
 from model.artifact import Model
 from model.reasons import REASON_CODES, model_reasons
 from policy.decision import Outcome, Policy
-from policy.lists_protocol import ListLookup
+from policy.lists.kinds import ListLookup
 from scoring.decisions import DecisionStore
 from scoring.errors import (
     DecisionPendingError,

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from feature_store import keys
 from model.artifact import load_model
 from model.errors import ModelArtifactError
-from policy.loader import parse_policy
+from policy.publishing.acceptance import accept_policy
 from service.auth import require
 from service.runtime import Runtime
 from service.settings import ApiKey
@@ -87,7 +87,7 @@ async def current_policy(_: AdminKey, runtime: RuntimeDep) -> Response:
 @router.post("/policy/validate", responses=ADMIN_PROBLEMS, summary="Validate a policy")
 async def validate_policy(body: PolicyText, _: AdminKey) -> Response:
     """Every problem of the file at once; 422 (problem details) when there are any."""
-    policy = parse_policy(body.text, body.source)
+    policy = accept_policy(body.text, body.source)
     return _json({"valid": True, "version": policy.version})
 
 
@@ -135,6 +135,29 @@ async def add_to_list(name: str, body: ListEntries, key: AdminKey, runtime: Runt
     )
     await audit(runtime, key, "list.add", list=name, entries=len(body.entries))
     return _json({"name": name, "added": added})
+
+
+@router.post("/lists/{name}/check", responses=ADMIN_PROBLEMS, summary="Check list entries")
+async def check_list_entries(
+    name: str, body: ListEntries, _: AdminKey, runtime: RuntimeDep
+) -> Response:
+    """Validate entries for the list without writing them (an import sent in several requests
+    checks every one first); 422 names the first bad entry."""
+    runtime.check_batch(len(body.entries))
+    checked = runtime.list_store().normalise(name, body.entries)
+    return _json({"name": name, "valid": len(checked)})
+
+
+@router.get("/limits", responses=ADMIN_PROBLEMS, summary="Limits of an admin request")
+async def admin_limits(_: AdminKey, runtime: RuntimeDep) -> Response:
+    """What one request may carry, so that a client splits a large import to fit."""
+    settings = runtime.settings
+    return _json(
+        {
+            "max_body_bytes": settings.max_body_bytes,
+            "max_list_entries_per_request": settings.max_list_entries_per_request,
+        }
+    )
 
 
 @router.post("/lists/{name}/remove", responses=ADMIN_PROBLEMS, summary="Remove entries")

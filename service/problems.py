@@ -19,8 +19,8 @@ from starlette.responses import Response
 from feature_store.online import FeatureStoreError
 from model.errors import ModelArtifactError
 from policy.errors import PolicyError
-from policy.lists import ListEntryError, UnknownListError
-from policy.store import ConflictError, NoPreviousError, UnknownVersionError
+from policy.lists.errors import ListEntryError, ListExpiryError, UnknownListError
+from policy.publishing.store import ConflictError, NoPreviousError, UnknownVersionError
 from scoring.errors import (
     DecisionPendingError,
     DecisionStoreError,
@@ -54,6 +54,7 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (PolicyError, 422, "Policy refused"),
     (UnknownListError, 404, "Unknown list"),
     (ListEntryError, 422, "Invalid list entry"),
+    (ListExpiryError, 422, "Invalid list expiry"),
     (UnknownVersionError, 404, "Unknown policy version"),
     (NoPreviousError, 409, "No earlier policy"),
     (ConflictError, 409, "Concurrent publish"),
@@ -108,7 +109,9 @@ async def _auth(_: Request, exc: Exception) -> Response:
 async def _domain(_: Request, exc: Exception) -> Response:
     for kind, status, title in STATUS_OF:
         if isinstance(exc, kind):
-            return problem(status, title, str(exc))
+            field = getattr(exc, "field", None)  # a list entry or expiry names its field
+            extra = {"errors": [{"field": field, "message": str(exc)}]} if field else {}
+            return problem(status, title, str(exc), **extra)
     return await _unexpected(_, exc)
 
 

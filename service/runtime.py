@@ -27,9 +27,10 @@ from model.artifact import Model, load_model
 from model.errors import ModelArtifactError
 from policy.decision import Policy
 from policy.errors import PolicyError
-from policy.lists import ListSnapshot, ListStore
+from policy.lists.snapshot import ListSnapshot
+from policy.lists.store import ListStore
 from policy.loader import load_policy, parse_policy
-from policy.store import PolicyStore
+from policy.publishing.store import PolicyStore
 from scoring.decisions import DecisionStore
 from scoring.pipeline import Scorer
 from service.metrics import Metrics

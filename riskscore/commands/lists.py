@@ -1,7 +1,8 @@
-"""`riskscore lists`: add, remove, show and import block/allow list entries in Redis.
+"""`riskscore lists`: add, remove, show and import block/allow list entries, through the
+running service's admin API (or straight to Redis with `--redis-url`, `admin_api`).
 
-A list's kind (ip, bin, card_id, ...) comes from its declaration in the policy: the one given
-with `--policy FILE`, else the published one, else the shipped default.
+A list's kind (ip, bin, card_id, ...) comes from its declaration in the policy the service
+serves; with `--redis-url`, from `--policy FILE`, else the published one, else the default.
 """
 
 from __future__ import annotations
@@ -13,14 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from riskscore.commands.policy_admin import (
-    actor_argument,
-    redis_argument,
-    redis_guarded,
-    run_with_redis,
-)
-
-DEFAULT_POLICY = Path("policies/default.yaml")
+from riskscore.commands.admin_api import AdminError, admin_guarded, connect, connection_arguments
+from riskscore.commands.admin_redis import DEFAULT_POLICY
+from riskscore.commands.policy_admin import actor_argument
 
 
 def register(commands: Any) -> None:
@@ -34,28 +30,28 @@ def register(commands: Any) -> None:
     add = sub.add_parser("add", help="add entries (or replace their expiry and note)")
     _name_and(add, "ENTRY", nargs="+", help="entries, in the list's kind")
     _write_options(add)
-    add.set_defaults(handler=redis_guarded(_add))
+    add.set_defaults(handler=admin_guarded(_add))
 
     remove = sub.add_parser("remove", help="remove entries")
     _name_and(remove, "ENTRY", nargs="+", help="entries to remove")
     _common(remove, actor=True)
-    remove.set_defaults(handler=redis_guarded(_remove))
+    remove.set_defaults(handler=admin_guarded(_remove))
 
     show = sub.add_parser("show", help="count a list's entries and print some of them")
     show.add_argument("name", metavar="NAME", help="list name")
     show.add_argument("--limit", type=int, default=100, help="entries to print (%(default)s)")
     _common(show, actor=False)
-    show.set_defaults(handler=redis_guarded(_show))
+    show.set_defaults(handler=admin_guarded(_show))
 
     load = sub.add_parser(
         "import",
         help="add every entry of a file (one a line; blank lines and # comments skipped)",
-        description="Add the entries of FILE, one a line, in chunks of 10,000 (each chunk "
-        "atomic). Every line is checked before anything is written.",
+        description="Add the entries of FILE, one a line, in chunks (each chunk atomic). Every "
+        "line is checked before anything is written.",
     )
     _name_and(load, "FILE", type=Path, help="text file, one entry a line")
     _write_options(load)
-    load.set_defaults(handler=redis_guarded(_import))
+    load.set_defaults(handler=admin_guarded(_import))
 
 
 def _name_and(parser: argparse.ArgumentParser, metavar: str, **kwargs: Any) -> None:
@@ -64,16 +60,15 @@ def _name_and(parser: argparse.ArgumentParser, metavar: str, **kwargs: Any) -> N
 
 
 def _common(parser: argparse.ArgumentParser, *, actor: bool) -> None:
-    redis_argument(parser)
-    if not actor:
-        return
-    actor_argument(parser)
+    connection_arguments(parser)
     parser.add_argument(
         "--policy",
         type=Path,
-        help="policy file declaring the list (default: the published policy, else "
-        f"{DEFAULT_POLICY})",
+        help="with --redis-url: the policy file declaring the list (default: the published "
+        f"policy, else {DEFAULT_POLICY})",
     )
+    if actor:
+        actor_argument(parser)
 
 
 def _write_options(parser: argparse.ArgumentParser) -> None:
@@ -104,49 +99,36 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _write(args: argparse.Namespace, entries: list[str], lines: list[int] | None) -> int:
-    from policy.lists import ListEntryError, ListError
-
     try:
         expires_at = _expiry(args.expires)
     except ValueError as exc:
         sys.stderr.write(f"error: --expires {args.expires!r}: {exc}\n")
         return 2
-
-    async def job(client: Any) -> int:
-        store = await _list_store(args, client)
-        count: int = await store.add(
+    started = time.perf_counter()
+    admin = connect(args)
+    try:
+        count = admin.add_entries(
             args.name, entries, actor=args.actor, expires_at=expires_at, note=args.note
         )
-        return count
-
-    started = time.perf_counter()
-    try:
-        count = run_with_redis(args, job)
-    except ListEntryError as exc:
-        place = f"{args.file}:{lines[exc.index]}: " if lines is not None else ""
+    except AdminError as exc:
+        place = ""
+        if lines is not None and exc.index is not None:
+            place = f"{args.file}:{lines[exc.index]}: "
         sys.stderr.write(f"error: {place}{exc}\nnothing was written\n")
         return 2
-    except ListError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
+    finally:
+        admin.close()
     seconds = time.perf_counter() - started
     sys.stdout.write(f"{args.name}: {count} entries added ({seconds:.1f} s)\n")
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from policy.lists import ListError
-
-    async def job(client: Any) -> int:
-        store = await _list_store(args, client)
-        removed: int = await store.remove(args.name, args.entry, actor=args.actor)
-        return removed
-
+    admin = connect(args)
     try:
-        removed = run_with_redis(args, job)
-    except ListError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
+        removed = admin.remove_entries(args.name, args.entry, actor=args.actor)
+    finally:
+        admin.close()
     missing = len(args.entry) - removed
     note = f" ({missing} were not on it)" if missing else ""
     sys.stdout.write(f"{args.name}: {removed} entries removed{note}\n")
@@ -154,30 +136,24 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from policy.lists import ListError, ListStore
-
-    if args.limit < 0:
-        sys.stderr.write(f"error: --limit {args.limit}: give 0 or more\n")
+    if args.limit < 1:
+        sys.stderr.write(f"error: --limit {args.limit}: give 1 or more\n")
         return 2
-
-    async def job(client: Any) -> tuple[int, list[Any]]:
-        store = ListStore(client, {}, **_prefix(args))
-        return await store.count(args.name), await store.show(args.name, args.limit)
-
+    admin = connect(args)
     try:
-        total, entries = run_with_redis(args, job)
-    except ListError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
+        shown = admin.show_list(args.name, args.limit)
+    finally:
+        admin.close()
     now = time.time()
-    sys.stdout.write(f"{args.name}: {total} entries\n")
-    for entry in entries:
-        expiry = "never" if entry.expires_at is None else _iso(entry.expires_at)
-        state = " (expired)" if entry.expired(now) else ""
-        note = f"  {entry.note}" if entry.note else ""
+    sys.stdout.write(f"{args.name}: {shown['count']} entries\n")
+    for entry in shown["entries"]:
+        expires_at = entry["expires_at"]
+        expiry = "never" if expires_at is None else _iso(expires_at)
+        state = " (expired)" if expires_at is not None and expires_at <= now else ""
+        note = f"  {entry['note']}" if entry["note"] else ""
         sys.stdout.write(
-            f"{entry.value}  expires {expiry}{state}  by {entry.actor} {_iso(entry.added_at)}"
-            f"{note}\n"
+            f"{entry['value']}  expires {expiry}{state}  by {entry['actor']} "
+            f"{_iso(entry['added_at'])}{note}\n"
         )
     return 0
 
@@ -193,39 +169,3 @@ def _expiry(text: str | None) -> datetime | None:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _prefix(args: argparse.Namespace) -> dict[str, str]:
-    return {} if args.prefix is None else {"prefix": args.prefix}
-
-
-async def _list_store(args: argparse.Namespace, client: Any) -> Any:
-    """A ListStore knowing the lists declared in the policy (see the module docstring)."""
-    from policy.errors import PolicyError
-    from policy.lists import ListError, ListStore
-    from policy.loader import parse_policy
-    from policy.store import PolicyStore
-
-    if args.policy is not None:
-        source, text = str(args.policy), _read(args.policy)
-    else:
-        current = await PolicyStore(client, **_prefix(args)).current()
-        if current is not None:
-            source, text = f"published policy {current[0]}", current[1]
-        else:
-            source, text = str(DEFAULT_POLICY), _read(DEFAULT_POLICY)
-    try:
-        declared = parse_policy(text, source).lists
-    except PolicyError as exc:
-        raise ListError(f"cannot read the lists declared in {source}: {exc}") from exc
-    kinds = {name: declaration.kind for name, declaration in declared.items()}
-    return ListStore(client, kinds, **_prefix(args))
-
-
-def _read(path: Path) -> str:
-    from policy.lists import ListError
-
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ListError(f"{path}: cannot read the policy declaring the lists: {exc}") from exc

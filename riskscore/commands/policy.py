@@ -1,4 +1,5 @@
-"""The `policy` subcommands: `validate` here; `publish`, `rollback` and `history` in
+"""The `policy` subcommands: `validate` here (local, no service needed: the checks of a new
+policy, `policy.publishing.acceptance`); `publish`, `rollback`, `history`, `show` in
 `policy_admin`."""
 
 from __future__ import annotations
@@ -31,15 +32,23 @@ def register(commands: Any) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from policy.errors import PolicyError
-    from policy.loader import load_policy
+    from policy.errors import PolicyError, Problem
+    from policy.publishing.acceptance import accept_policy
 
     try:
-        policy = load_policy(args.file)
+        policy = accept_policy(args.file.read_text(encoding="utf-8"), str(args.file))
+    except (OSError, UnicodeDecodeError) as exc:
+        problems: tuple[Problem, ...] = (
+            Problem(str(args.file), 1, 1, None, f"cannot read the file: {exc}"),
+        )
     except PolicyError as exc:
-        for problem in exc.problems:
+        problems = exc.problems
+    else:
+        problems = ()
+    if problems:
+        for problem in problems:
             sys.stderr.write(f"{problem}\n")
-        count = len(exc.problems)
+        count = len(problems)
         sys.stderr.write(f"{args.file}: invalid ({count} problem{'s' if count != 1 else ''})\n")
         return 1
     active = sum(not rule.shadow for rule in policy.rules)

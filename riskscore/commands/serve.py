@@ -16,6 +16,7 @@ from typing import Any
 
 logger = logging.getLogger("riskscore.serve")
 GRACEFUL_SHUTDOWN_SECONDS = 10
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 
 
 def register(commands: Any) -> None:
@@ -26,8 +27,8 @@ def register(commands: Any) -> None:
         "RISKSCORE_* environment variable. Without a Redis URL a private redis-server is "
         "started and warmed with a small simulated history.",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument(
         "--workers",
         type=int,

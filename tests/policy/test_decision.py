@@ -8,9 +8,9 @@ from typing import Any
 
 from feature_store.definitions import FEATURE_NAMES
 from policy.decision import Decision, Policy
-from policy.lists_protocol import ListKind
+from policy.lists.kinds import ListKind
+from policy.lists.tables import StaticLists
 from policy.loader import parse_policy
-from policy.static_lists import StaticLists
 
 BANDS = """\
 bands: {review_at: 0.1, challenge_at: 0.5, decline_at: 0.9}

@@ -8,7 +8,7 @@ from pathlib import Path
 from model.reasons import CATALOGUE, ReasonSource
 from policy.expression import FUNCTIONS
 from policy.fields import FIELDS, Origin
-from policy.lists_protocol import ListKind
+from policy.lists.kinds import ListKind
 
 GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
 

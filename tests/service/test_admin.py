@@ -182,3 +182,78 @@ def test_admin_routes_need_the_admin_scope(http: httpx.Client) -> None:
     assert http.get("/v1/admin/policy", headers=auth("score")).status_code == 403
     reply = http.post("/v1/admin/model/reload", json={}, headers=auth("feedback"))
     assert reply.status_code == 403
+
+
+def test_list_requests_over_the_batch_limit_are_refused_and_write_nothing() -> None:
+    """`max_list_entries_per_request` bounds add, remove and check alike (413, naming it)."""
+    with RedisServer() as server:
+        service = RunningService.start(settings_for(server.url, max_list_entries_per_request=2))
+        try:
+            with service.client() as http:
+                path = "/v1/admin/lists/blocked_cards"
+                over = {"entries": ["tok_a", "tok_b", "tok_c"]}
+                for suffix in ("", "/remove", "/check"):
+                    reply = http.post(path + suffix, json=over, headers=auth("admin"))
+                    assert reply.status_code == 413, (suffix, reply.text)
+                    assert "entries: 3 in one request; at most 2" in reply.json()["detail"]
+                assert http.get(path, headers=auth("admin")).json()["count"] == 0
+                at_limit = {"entries": ["tok_a", "tok_b"]}
+                assert http.post(path, json=at_limit, headers=auth("admin")).status_code == 200
+                limits = http.get("/v1/admin/limits", headers=auth("admin")).json()
+                assert limits["max_list_entries_per_request"] == 2
+        finally:
+            service.stop()
+
+
+def test_list_changes_are_audited_with_the_key_list_and_count(
+    own_service: tuple[RunningService, RedisServer],
+) -> None:
+    service, server = own_service
+    path = "/v1/admin/lists/blocked_cards"
+    with service.client() as http:
+        body = {"entries": ["tok_audit_1", "tok_audit_2"]}
+        assert http.post(path, json=body, headers=auth("admin")).status_code == 200
+        removed = http.post(
+            path + "/remove", json={"entries": ["tok_audit_1"]}, headers=auth("admin")
+        )
+        assert removed.status_code == 200
+    audit = redis.Redis.from_url(server.url, decode_responses=True).xrange(keys.AUDIT_STREAM)
+    changes = [
+        (f["action"], f["list"], f["entries"], f["actor"])
+        for _, f in audit
+        if f["action"].startswith("list.")
+    ]
+    assert changes == [
+        ("list.add", "blocked_cards", "2", "test-admin"),
+        ("list.remove", "blocked_cards", "1", "test-admin"),
+    ]
+    assert all(int(f["at_ms"]) > 0 for _, f in audit)
+
+
+def test_list_expiry_in_the_past_is_refused_naming_the_field(http: httpx.Client) -> None:
+    body = {"entries": ["tok_old"], "expires_at": "2020-01-01T00:00:00Z"}
+    reply = http.post("/v1/admin/lists/blocked_cards", json=body, headers=auth("admin"))
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["errors"][0]["field"] == "expires_at"
+    assert "is in the past" in reply.json()["detail"]
+    naive = {"entries": ["tok_old"], "expires_at": "2031-01-01T00:00:00"}
+    reply = http.post("/v1/admin/lists/blocked_cards", json=naive, headers=auth("admin"))
+    assert reply.status_code == 422 and "has no time zone" in reply.json()["detail"]
+
+
+def test_list_show_of_an_unknown_list_is_404(http: httpx.Client) -> None:
+    reply = http.get("/v1/admin/lists/blocked_cardz", headers=auth("admin"))
+    assert reply.status_code == 404
+    assert "did you mean 'blocked_cards'" in reply.json()["detail"]
+
+
+def test_list_check_names_the_bad_entry_and_writes_nothing(http: httpx.Client) -> None:
+    body = {"entries": ["tok_ok", "tok with space"]}
+    reply = http.post("/v1/admin/lists/blocked_cards/check", json=body, headers=auth("admin"))
+    assert reply.status_code == 422
+    assert reply.json()["errors"][0]["field"] == "entries[1]"
+    good = {"entries": ["tok_check_only"]}
+    reply = http.post("/v1/admin/lists/blocked_cards/check", json=good, headers=auth("admin"))
+    assert reply.json() == {"name": "blocked_cards", "valid": 1}
+    shown = http.get("/v1/admin/lists/blocked_cards", headers=auth("admin")).json()
+    assert "tok_check_only" not in [e["value"] for e in shown["entries"]]

@@ -12,12 +12,12 @@ from redis.asyncio import Redis
 
 from policy.errors import PolicyError
 from policy.loader import parse_policy
-from policy.store import NoPreviousError, PolicyStore, UnknownVersionError
+from policy.publishing.store import NoPreviousError, PolicyStore, UnknownVersionError
 from tests.policy.conftest import Run
 
 pytestmark = pytest.mark.redis
 
-DEFAULT_POLICY = Path(__file__).parents[2] / "policies" / "default.yaml"
+DEFAULT_POLICY = Path(__file__).parents[3] / "policies" / "default.yaml"
 
 
 def policy_variant(number: int) -> str:

@@ -1,7 +1,7 @@
 """Published policies in Redis: validated texts kept by content-hash version, an audit trail,
 and the "current" pointer every worker follows.
 
-publish (CLI, admin API) -> `parse_policy` -> `PolicyStore` (text + audit entry + pointer, one
+publish (admin API, CLI) -> `accept_policy` -> `PolicyStore` (text + audit entry + pointer, one
 transaction) -> each worker polls `current` (`service.runtime.Runtime`), parses the new version
 and swaps it in, keeping the last good one when it is refused.
 """
@@ -19,8 +19,9 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from feature_store.keys import PREFIX
-from policy.keys import PolicyKeys
 from policy.loader import parse_policy
+from policy.publishing.acceptance import accept_policy
+from policy.publishing.keys import PolicyKeys
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +80,9 @@ class PolicyStore:
     >>> result = await store.publish(Path("policy.yaml").read_text(), "policy.yaml", "alice")
     >>> await store.rollback(None, actor="bob")          # back to the previous version
 
-    Texts are validated with `policy.loader.parse_policy` first (raising `PolicyError`), so a
-    refused policy never reaches Redis. Published texts are kept for good (no TTL).
+    A new text is checked with `accept_policy` first (raising `PolicyError`), so a refused
+    policy never reaches Redis; a rollback's text with the loader alone (`acceptance`).
+    Published texts are kept for good (no TTL).
     """
 
     def __init__(self, client: Redis, *, prefix: str = PREFIX) -> None:
@@ -89,14 +91,15 @@ class PolicyStore:
 
     async def publish(self, text: str, source: str, actor: str) -> PublishResult:
         """Validate `text` and make it the current policy; a no-op if it is current already."""
-        version = parse_policy(text, source).version
+        version = accept_policy(text, source).version
         return await self._move("publish", version, text, source, actor)
 
     async def rollback(self, to_version: str | None, actor: str) -> PublishResult:
         """Make an earlier version current again (the one before the current one when None).
 
         `to_version` may be a unique prefix of a published version. The text is validated
-        again, since the validator may have grown stricter since it was published.
+        again, since the validator may have grown stricter since it was published; a rule
+        that has expired since is no reason to refuse it (it does not match).
         """
         if to_version is None:
             head = await self.history(limit=1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policy.lists_protocol import ListKind
-from policy.static_lists import StaticLists
+from policy.lists.kinds import ListKind
+from policy.lists.tables import StaticLists
 
 LISTS = StaticLists(
     {
@@ -41,3 +41,14 @@ def test_static_lists_email_domain_ignores_case_and_other_lists_are_exact() -> N
 
 def test_static_lists_unknown_list_holds_nothing() -> None:
     assert not LISTS.contains("nope", "411111")
+
+
+def test_static_lists_store_entries_in_the_admin_stores_form() -> None:
+    """One table and one entry form for static and live lists: an IPv4-mapped entry is its
+    IPv4 address, a link-local address matches with its zone, a PAN is refused."""
+    lists = StaticLists({"ips": (ListKind.IP, ["::ffff:203.0.113.5", "fe80::1"])})
+    assert lists.contains("ips", "203.0.113.5")
+    assert lists.contains("ips", "::ffff:203.0.113.5")
+    assert lists.contains("ips", "fe80::1%eth0")
+    with pytest.raises(ValueError, match="looks like a card number"):
+        StaticLists({"cards": (ListKind.CARD_ID, ["4111111111111111"])})
