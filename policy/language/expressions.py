@@ -111,8 +111,12 @@ class Emitter:
         arguments = list(node.arguments)
         match node.function:
             case Function.MISSING | Function.PRESENT:
-                test = "is" if node.function is Function.MISSING else "is not"
-                return Code(f"({self.value(arguments[0]).text} {test} None)", False, False)
+                missing = node.function is Function.MISSING
+                argument = self.value(arguments[0])
+                if argument.simple and not argument.nullable:  # a literal or `degraded`
+                    return Code("False" if missing else "True", False, True)
+                test = "is" if missing else "is not"
+                return Code(f"({argument.text} {test} None)", False, False)
             case Function.ABS:
                 return Code(self._unless_missing(arguments, lambda a: f"abs({a})"), True, False)
             case Function.MIN | Function.MAX:
