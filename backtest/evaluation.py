@@ -1,9 +1,9 @@
 """Backtests and rule health: a labelled history replayed through features, model and rules.
 
-history -> `compute_features` (once) -> model scores (once) -> every rule over whole columns
-(`policy.vectorized`) -> decisions (../shared/DESIGN.md semantics) -> per-policy and per-rule
-statistics against the labels. `backtest.report` renders them; docs/policy-backtest.md defines
-every number.
+history -> `compute_features` (once) -> model scores (once) -> every rule's checked form over
+whole columns (`policy.language.columnwise`) -> decisions (the service's semantics) ->
+per-policy and per-rule statistics against the labels. `backtest.report` renders them;
+docs/policy-backtest.md defines every number.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import pandas as pd
 
 from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, compute_features
 from policy.decision import SEVERITY, Decision, Policy, Rule
-from policy.vectorized import Columns, evaluate_rule
+from policy.language.columns import Columns
+from policy.language.columnwise import evaluate
 
 if TYPE_CHECKING:
     from model.artifact import Model
@@ -116,7 +117,7 @@ def run_policy(policy: Policy, replay: Replay, *, now: float | None = None) -> P
     """
     moment = time.time() if now is None else now
     columns = replay.columns.with_lists(policy.static_lists)
-    matches = {rule.id: evaluate_rule(rule.text, columns) for rule in policy.rules}
+    matches = {rule.id: evaluate(rule.condition, columns) for rule in policy.rules}
     expired = frozenset(
         r.id for r in policy.rules if r.expires_at is not None and moment >= r.expires_at
     )
@@ -146,8 +147,8 @@ def band_severity(policy: Policy, scores: Floats) -> Ints:
 def combine(
     rules: Collection[Rule], matches: Mapping[str, Bools], bands: Ints, deciding: Collection[str]
 ) -> Ints:
-    """DESIGN's semantics over columns: hard decline, else allow, else the most severe of the
-    matched actions and the score band. Only rules in `deciding` count."""
+    """The service's decision over columns: hard decline, else allow, else the most severe of
+    the matched actions and the score band. Only rules in `deciding` count."""
     hard = np.zeros(len(bands), dtype=bool)
     allow = np.zeros(len(bands), dtype=bool)
     severity = bands.copy()

@@ -1,8 +1,8 @@
 """A compiled policy and the decision it makes for one transaction.
 
-attributes + features + score (+ degraded flag, lists) -> every rule's closure -> hard
-declines, allows, the most severe action or score band (../shared/DESIGN.md) -> degraded-mode
-limit -> `Outcome`. Shadow rules are evaluated and reported but never change the decision.
+attributes + features + score (+ degraded flag, lists) -> the policy's generated function
+(`policy.language.rowwise`) -> hard declines, allows, the most severe action or score band ->
+degraded-mode limit -> `Outcome`. Shadow rules are evaluated and reported but never decide.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from policy.closures import Context, Fn
 from policy.document import Degraded, ListDeclaration
+from policy.language.nodes import Node
+from policy.language.rowwise import RowWise, RulePlan
+from policy.language.values import NO_LISTS as NO_LISTS
 from policy.lists.kinds import ListKind, ListLookup
 from policy.lists.tables import StaticLists
 
@@ -52,12 +54,16 @@ class Rule:
     shadow: bool
     owner: str
     expires_at: float | None  # epoch seconds
-    when: Fn
+    condition: Node  # the checked form of `text`: what both back ends evaluate
     text: str
 
     @cached_property  # built once: a match on the score path allocates nothing
     def hit(self) -> RuleHit:
         return RuleHit(self.id, self.action, self.reason_code, self.hard)
+
+    @property
+    def plan(self) -> RulePlan:
+        return RulePlan(self.id, self.condition, self.hit, self.shadow, self.expires_at)
 
 
 @dataclass
@@ -69,14 +75,6 @@ class Outcome:
     expired: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # rules whose evaluation raised
     degraded_limit_applied: bool = False
-
-
-class _NoLists:
-    def contains(self, list_name: str, value: str) -> bool:
-        return False
-
-
-NO_LISTS = _NoLists()
 
 
 @dataclass(frozen=True)
@@ -91,11 +89,7 @@ class Policy:
     lists: Mapping[str, ListDeclaration]
     rules: tuple[Rule, ...]
     static_lists: StaticLists
-
-    @cached_property
-    def _plan(self) -> tuple[tuple[Fn, float | None, bool, RuleHit], ...]:
-        """What the loop of `decide` reads of each rule, unpacked in one step."""
-        return tuple((r.when, r.expires_at, r.shadow, r.hit) for r in self.rules)
+    row_wise: RowWise  # every rule in one function, generated when the policy loads
 
     def list_kinds(self) -> dict[str, ListKind]:
         return {name: declaration.kind for name, declaration in self.lists.items()}
@@ -120,20 +114,25 @@ class Policy:
         now: float | None = None,
     ) -> Outcome:
         """The decision for one transaction; never raises on a rule's evaluation."""
-        context = Context(attributes, features, score, degraded, lists, self.static_lists)
         moment = time.time() if now is None else now
         outcome = Outcome(Decision.APPROVE, self.band(score))
-        matched, shadow = outcome.matched, outcome.shadow
-        for when, expires_at, is_shadow, hit in self._plan:
-            if expires_at is not None and moment >= expires_at:
-                outcome.expired.append(hit.rule_id)
-                continue
-            try:
-                if when(context):
-                    (shadow if is_shadow else matched).append(hit)
-            except Exception:  # a rule that cannot be evaluated does not match; reported
-                logger.exception("rule %s failed to evaluate", hit.rule_id)
-                outcome.failed.append(hit.rule_id)
+        try:
+            self.row_wise.evaluate(
+                attributes,
+                features,
+                score,
+                degraded,
+                lists,
+                self.static_lists,
+                moment,
+                outcome.matched,
+                outcome.shadow,
+                outcome.expired,
+                outcome.failed,
+            )
+        except Exception:  # each rule catches its own errors: reading the values failed
+            logger.exception("the transaction's values could not be read")
+            self._fail_all(outcome, moment)
         outcome.decision = self._combine(outcome)
         if degraded and outcome.decision is Decision.APPROVE:
             allowed = any(hit.action == "allow" for hit in outcome.matched)
@@ -141,6 +140,14 @@ class Policy:
                 outcome.decision = Decision(self.degraded.otherwise)
                 outcome.degraded_limit_applied = True
         return outcome
+
+    def _fail_all(self, outcome: Outcome, moment: float) -> None:
+        outcome.matched.clear()
+        outcome.shadow.clear()
+        outcome.expired[:] = [
+            r.id for r in self.rules if r.expires_at is not None and moment >= r.expires_at
+        ]
+        outcome.failed[:] = [r.id for r in self.rules if r.id not in outcome.expired]
 
     def _combine(self, outcome: Outcome) -> Decision:
         if any(hit.hard and hit.action == "decline" for hit in outcome.matched):

@@ -1,7 +1,7 @@
 """Load a policy: read and check the document, check and compile every rule, or refuse it all.
 
-policy file -> `policy.document` (schema) -> `policy.expression` (whitelist) ->
-`policy.compiler` (types, closures) -> `Policy`, versioned by a hash of its text.
+policy file -> `policy.document` (schema) -> `policy.language` (whitelist, names and types,
+the checked form; the generated row-wise function) -> `Policy`, versioned by a hash of its text.
 Every problem of the file is reported at once, each with its file, line, column and rule id.
 """
 
@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from policy.compiler import compile_expression
 from policy.decision import Policy, Rule
 from policy.document import Document, RuleSpec, expiry_epoch, read_document
 from policy.errors import PolicyError, Problem
-from policy.expression import ExpressionProblem, parse
+from policy.language.checker import check_expression
+from policy.language.nodes import Node
+from policy.language.rowwise import compile_rules
+from policy.language.syntax import ExpressionProblem, parse
 from policy.lists.tables import StaticLists
 
 
@@ -34,12 +36,12 @@ def parse_policy(text: str, source: str) -> Policy:
     rules: list[Rule] = []
     for spec in document.rules:
         parsed, expression_problems = parse(spec.when)
-        when = None
+        condition = None
         if parsed is not None:
-            when, expression_problems = compile_expression(parsed, kinds)
+            condition, expression_problems = check_expression(parsed, kinds)
         problems += [_place(source, spec, problem) for problem in expression_problems]
-        if when is not None:
-            rules.append(_rule(spec, when))
+        if condition is not None:
+            rules.append(_rule(spec, condition))
     if problems:
         raise PolicyError(problems)
     return _policy(document, text, source, tuple(rules))
@@ -63,7 +65,7 @@ def _place(source: str, spec: RuleSpec, problem: ExpressionProblem) -> Problem:
     return Problem(source, line, column, spec.id, f"in `when`: {problem.message}")
 
 
-def _rule(spec: RuleSpec, when: object) -> Rule:
+def _rule(spec: RuleSpec, condition: Node) -> Rule:
     return Rule(
         id=spec.id,
         description=spec.description,
@@ -73,7 +75,7 @@ def _rule(spec: RuleSpec, when: object) -> Rule:
         shadow=spec.mode == "shadow",
         owner=spec.owner,
         expires_at=expiry_epoch(spec.expires) if spec.expires else None,
-        when=when,  # type: ignore[arg-type]
+        condition=condition,
         text=spec.when,
     )
 
@@ -82,8 +84,9 @@ def _policy(document: Document, text: str, source: str, rules: tuple[Rule, ...])
     static = StaticLists(
         {name: (d.kind, d.entries) for name, d in document.lists.items() if d.entries}
     )
+    version = policy_version(text)
     return Policy(
-        version=policy_version(text),
+        version=version,
         source=source,
         text=text,
         bands=document.bands,
@@ -91,4 +94,5 @@ def _policy(document: Document, text: str, source: str, rules: tuple[Rule, ...])
         lists=document.lists,
         rules=rules,
         static_lists=static,
+        row_wise=compile_rules([rule.plan for rule in rules], f"{source} {version}"),
     )

@@ -1,4 +1,4 @@
-"""Decision semantics (../shared/DESIGN.md) and the rule language's evaluation."""
+"""Decision semantics (docs/policy.md) and the rule language's evaluation."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from model.reasons import CATALOGUE, ReasonSource
-from policy.expression import FUNCTIONS
-from policy.fields import FIELDS, Origin
+from policy.language.fields import FIELDS, Origin
+from policy.language.syntax import FUNCTIONS
 from policy.lists.kinds import ListKind
 
 GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()

@@ -84,6 +84,8 @@ def test_type_errors_are_refused() -> None:
     assert "quotes" in only(HEAD + rule("card.country == 12")).message
     assert "compare numbers" in only(HEAD + rule('card.country > "FR"')).message
     assert "condition" in only(HEAD + rule("amount_usd + 1")).message
+    # A condition in a set of values: refused (the backtest could not compare it with text).
+    assert "not conditions" in only(HEAD + rule("degraded in {'yes', 'no'}")).message
 
 
 def test_unknown_list_and_function_are_refused() -> None:

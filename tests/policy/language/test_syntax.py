@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policy.expression import MAX_DEPTH, parse
+from policy.language.syntax import MAX_DEPTH, parse
 
 REFUSED = [
     ("card.__class__", "names starting with _"),

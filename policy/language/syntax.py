@@ -1,8 +1,8 @@
 """Parse a rule's `when` text into a syntax tree of the allowed constructs, refusing the rest.
 
-`when` text -> `parse` (Python's parser, eval mode) -> whitelist walk -> `compiler` (types,
-closures).
-Anything the language does not document is refused here, before a name is even looked up.
+`when` text -> `parse` (Python's parser, eval mode) -> whitelist walk -> `checker` (names,
+types, the checked form). Anything the language does not document is refused here, before a
+name is even looked up.
 """
 
 from __future__ import annotations

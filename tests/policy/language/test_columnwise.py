@@ -1,4 +1,5 @@
-"""The column evaluator (`policy.vectorized`) agrees with the row-wise one (`Policy.decide`)."""
+"""The column-wise back end (`policy.language.columnwise`) over a simulated replay agrees with
+the row-wise one (`Policy.decide`): every rule's matches and every decision."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from feature_store.offline import compute_features
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
 from policy.decision import Policy
+from policy.language.checker import check_expression
+from policy.language.columns import Columns
+from policy.language.columnwise import evaluate
+from policy.language.syntax import parse
 from policy.loader import parse_policy
-from policy.vectorized import Columns, evaluate_rule
 
 NOW = 1_800_000_000.0  # 2027-01-15: after the expiry below
 HEAD = """\
@@ -57,6 +61,7 @@ CONDITIONS: list[tuple[str, str, dict[str, str]]] = [
     ("score", "score > 0.3 and amount_usd * 2 + 1 > 200", {}),
     ("conditions", "(amount_usd > 100) == (score > 0.5)", {}),
     ("degraded", "degraded or amount_usd == 24.69", {}),
+    ("not_degraded", "degraded == false and amount_usd > 500 or true == False", {}),
     ("expired", "amount_usd > 1", {"expires": "2026-06-30"}),
     ("shadow", "amount_usd > 50", {"mode": "shadow", "action": "decline"}),
 ]
@@ -89,7 +94,7 @@ def replay() -> Replay:
 
 @pytest.fixture(scope="module")
 def policy() -> Policy:
-    return parse_policy(policy_text(CONDITIONS), "vectorized.yaml")
+    return parse_policy(policy_text(CONDITIONS), "columnwise.yaml")
 
 
 def row_outcomes(policy: Policy, replay: Replay) -> list[Any]:
@@ -101,7 +106,7 @@ def row_outcomes(policy: Policy, replay: Replay) -> list[Any]:
     ]
 
 
-def test_vectorized_rule_matches_equal_row_wise_matches(policy: Policy, replay: Replay) -> None:
+def test_columnwise_rule_matches_equal_row_wise_matches(policy: Policy, replay: Replay) -> None:
     outcomes = row_outcomes(policy, replay)
     run = run_policy(policy, replay, now=NOW)
     assert run.expired == {"expired"}
@@ -111,22 +116,22 @@ def test_vectorized_rule_matches_equal_row_wise_matches(policy: Policy, replay: 
         row_wise = np.array(
             [rule.id in {h.rule_id for h in (o.matched + o.shadow)} for o in outcomes]
         )
-        vectorized = run.matches[rule.id]
-        differ = np.flatnonzero(row_wise != vectorized)
+        columnwise = run.matches[rule.id]
+        differ = np.flatnonzero(row_wise != columnwise)
         assert differ.size == 0, f"{rule.id}: rows {differ[:5]} differ"
         if rule.id not in ("redis_list", "degraded"):
-            assert 0 < vectorized.sum() < len(vectorized), f"{rule.id} tests nothing"
+            assert 0 < columnwise.sum() < len(columnwise), f"{rule.id} tests nothing"
 
 
-def test_vectorized_decisions_equal_row_wise_decisions(policy: Policy, replay: Replay) -> None:
+def test_columnwise_decisions_equal_row_wise_decisions(policy: Policy, replay: Replay) -> None:
     outcomes = row_outcomes(policy, replay)
     run = run_policy(policy, replay, now=NOW)
-    vectorized = [DECISIONS[i] for i in run.decisions]
-    assert vectorized == [o.decision for o in outcomes]
-    assert len(set(vectorized)) == len(DECISIONS)  # every decision occurs in the sample
+    columnwise = [DECISIONS[i] for i in run.decisions]
+    assert columnwise == [o.decision for o in outcomes]
+    assert len(set(columnwise)) == len(DECISIONS)  # every decision occurs in the sample
 
 
-def test_vectorized_missing_values_compare_false_and_divide_to_missing() -> None:
+def test_columnwise_missing_values_compare_false_and_divide_to_missing() -> None:
     frame = pd.DataFrame(
         {"card_country": ["US", None, "", "FR"], "customer_account_age_days": [0, 1, math.nan, 2]}
     )
@@ -134,7 +139,11 @@ def test_vectorized_missing_values_compare_false_and_divide_to_missing() -> None
     columns = Columns(frame, features, np.zeros(4))
 
     def rows(text: str) -> list[bool]:
-        return evaluate_rule(text, columns).tolist()
+        parsed, _ = parse(text)
+        assert parsed is not None
+        condition, problems = check_expression(parsed, {})
+        assert condition is not None, problems
+        return evaluate(condition, columns).tolist()
 
     assert rows('card.country != "US"') == [False, False, False, True]
     assert rows("missing(card.country)") == [False, True, True, False]
