@@ -7,10 +7,10 @@ Used by the service and by offline prediction alike, so both score the same way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,47 +18,21 @@ import onnxruntime as ort
 from pydantic import ValidationError
 
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from model.calibration import Floats, calibrate, logit, margins_from_probabilities, platt
 from model.errors import ModelArtifactError
 from model.manifest import (
     ATTRIBUTIONS_FILE,
     CONTRIBUTIONS_OUTPUT,
     MANIFEST_FILE,
     ONNX_FILE,
+    PARITY_SAMPLE_FILE,
     PROBABILITIES_OUTPUT,
-    Calibration,
+    REQUIRED_FILES,
+    SCHEMA_VERSION,
     Manifest,
-    sha256_file,
 )
-
-Floats = npt.NDArray[np.float64]
-# Keeps the logit finite: ONNX Runtime returns float32 probabilities.
-_PROBABILITY_EPSILON = 1e-7
-
-
-def margins_from_probabilities(probability: npt.NDArray[Any]) -> Floats:
-    """The model's log-odds margin, recovered from its (float32) probability."""
-    result: Floats = _logit(np.asarray(probability, dtype=np.float64))
-    return result
-
-
-def calibrate(calibration: Calibration, margin: Floats) -> Floats:
-    """Calibrated fraud probability for each margin (Platt scaling)."""
-    result: Floats = _platt(calibration, margin)
-    return result
-
-
-# The two formulas take float64 arrays or scalars: `Model.explain` calls them on scalars
-# (several times faster than on one-element arrays) and gets, from the same ufuncs, the bits
-# `scores` gives.
-
-
-def _logit(p: Any) -> Any:
-    p = np.minimum(np.maximum(p, _PROBABILITY_EPSILON), 1 - 1e-7)  # np.clip's result, faster
-    return np.log(p) - np.log1p(-p)
-
-
-def _platt(calibration: Calibration, margin: Any) -> Any:
-    return 1.0 / (1.0 + np.exp(-(calibration.slope * margin + calibration.intercept)))
+from model.parity import check_graphs, read_parity_sample
+from model.signing import verify_manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +90,7 @@ class Model:
             _EXPLAIN_OUTPUTS, {self.manifest.onnx_input: row}
         )
         values = contributions[0].astype(np.float64)
-        score = _platt(self.manifest.calibration, _logit(np.float64(probabilities[0, 1])))
+        score = platt(self.manifest.calibration, logit(np.float64(probabilities[0, 1])))
         return Explanation(
             score=float(score),
             margin=float(values.sum()),
@@ -125,48 +99,94 @@ class Model:
         )
 
 
-def load_model(directory: Path, *, intra_op_threads: int = 1) -> Model:
+def load_model(
+    directory: Path, *, intra_op_threads: int = 1, verify_key_file: Path | None = None
+) -> Model:
     """Load and verify the artifact in `directory`.
 
     Raises `ModelArtifactError` naming the file and the problem when the manifest is invalid,
-    a file's checksum differs, or the artifact was trained on other feature definitions.
+    a file's checksum differs, the artifact was trained on other feature definitions, or
+    either ONNX graph disagrees with the parity sample (the rows XGBoost scored at export).
+    With `verify_key_file` (a PEM Ed25519 public key) the manifest must carry a valid
+    signature by that key (`ModelSignatureError` otherwise).
     """
-    manifest = read_manifest(directory)
-    for name, expected in manifest.files.items():
-        path = directory / name
-        if not path.is_file():
-            raise ModelArtifactError(f"{path}: missing (listed in {MANIFEST_FILE})")
-        if sha256_file(path) != expected:
-            raise ModelArtifactError(f"{path}: sha256 differs from {MANIFEST_FILE}; corrupt?")
-    _check_features(directory / MANIFEST_FILE, manifest)
+    manifest_path = directory / MANIFEST_FILE
+    manifest_bytes = _read_manifest_bytes(directory)
+    if verify_key_file is not None:
+        verify_manifest(directory, manifest_bytes, verify_key_file)
+    manifest = _parse_manifest(manifest_path, manifest_bytes)
+    contents = _read_listed_files(directory, manifest)
+    _check_features(manifest_path, manifest)
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = 1
-    session = _session(directory / ONNX_FILE, options)
-    explainer = _session(directory / ATTRIBUTIONS_FILE, options)
+    session = _session(directory / ONNX_FILE, contents[ONNX_FILE], options)
+    explainer = _session(directory / ATTRIBUTIONS_FILE, contents[ATTRIBUTIONS_FILE], options)
     outputs = [output.name for output in explainer.get_outputs()]
     if outputs != _EXPLAIN_OUTPUTS:
         raise ModelArtifactError(
             f"{directory / ATTRIBUTIONS_FILE}: outputs are {outputs}, expected {_EXPLAIN_OUTPUTS}"
         )
+    sample_path = directory / PARITY_SAMPLE_FILE
+    sample = read_parity_sample(sample_path, contents[PARITY_SAMPLE_FILE], len(manifest.features))
+    check_graphs(directory, manifest, sample, session, explainer)
     return Model(directory, manifest, session, explainer)
 
 
-def _session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
+def _read_listed_files(directory: Path, manifest: Manifest) -> dict[str, bytes]:
+    """Every file the manifest lists, read once and checked against its sha256: what is
+    checked is what gets loaded."""
+    unlisted = [name for name in REQUIRED_FILES if name not in manifest.files]
+    if unlisted:
+        raise ModelArtifactError(
+            f"{directory / MANIFEST_FILE}: field 'files' does not list {unlisted}; "
+            "every file the service loads must carry its sha256"
+        )
+    contents = {}
+    for name, expected in manifest.files.items():
+        path = directory / name
+        if not path.is_file():
+            raise ModelArtifactError(f"{path}: missing (listed in {MANIFEST_FILE})")
+        content = path.read_bytes()
+        if hashlib.sha256(content).hexdigest() != expected:
+            raise ModelArtifactError(f"{path}: sha256 differs from {MANIFEST_FILE}; corrupt?")
+        contents[name] = content
+    return contents
+
+
+def _session(path: Path, content: bytes, options: ort.SessionOptions) -> ort.InferenceSession:
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelArtifactError(f"{path}: ONNX Runtime refused it: {exc}") from exc
 
 
-def read_manifest(directory: Path) -> Manifest:
+def _read_manifest_bytes(directory: Path) -> bytes:
     path = directory / MANIFEST_FILE
     try:
-        return Manifest.model_validate(json.loads(path.read_text()))
+        return path.read_bytes()
     except FileNotFoundError as exc:
         raise ModelArtifactError(f"{path}: no manifest; is {directory} a model artifact?") from exc
+    except OSError as exc:
+        raise ModelArtifactError(f"{path}: cannot read it: {exc.strerror}") from exc
+
+
+def _parse_manifest(path: Path, content: bytes) -> Manifest:
+    """Validate a manifest's bytes; `path` is for messages."""
+    try:
+        document = json.loads(content)
     except json.JSONDecodeError as exc:
         raise ModelArtifactError(f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelArtifactError(f"{path}: not UTF-8 text: {exc.reason}") from exc
+    found = document.get("schema_version") if isinstance(document, dict) else None
+    if found != SCHEMA_VERSION:
+        raise ModelArtifactError(
+            f"{path}: field 'schema_version' is {found!r}; this build serves version "
+            f"{SCHEMA_VERSION} (with a parity sample): retrain the model with this build"
+        )
+    try:
+        return Manifest.model_validate(document)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])

@@ -2,7 +2,9 @@
 
 One schema for both sides. A model artifact is a folder holding `manifest.json`, `model.onnx`
 (what the service runs), `attributions.onnx` (the same classifier plus per-feature
-attributions, for the online path), `model.json` (the native XGBoost model) and the model card.
+attributions, for the online path), `parity_sample.npz` (rows and XGBoost's outputs for them,
+re-run at load), `model.json` (the native XGBoost model), the model card and, when signed,
+`manifest.sig`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ ONNX_FILE = "model.onnx"
 ATTRIBUTIONS_FILE = "attributions.onnx"
 XGBOOST_FILE = "model.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
+PARITY_SAMPLE_FILE = "parity_sample.npz"
+# Beside the manifest, not listed in it: it signs the manifest's bytes (model/signing.py).
+SIGNATURE_FILE = "manifest.sig"
+# Files `load_model` needs: each must be listed in `files`, so that each is hash-checked.
+REQUIRED_FILES = (ONNX_FILE, ATTRIBUTIONS_FILE, PARITY_SAMPLE_FILE)
+# 3: the parity sample. Older artifacts carry nothing to verify their graphs with at load.
+SCHEMA_VERSION = 3
 # Outputs of `attributions.onnx`: the classifier's (N, 2) probabilities and (N, features + 1)
 # contributions to the margin, the last column being the bias.
 PROBABILITIES_OUTPUT = "probabilities"
@@ -74,8 +83,19 @@ class Attributions(_Strict):
     tolerance: float = Field(description="for contributions, bias and margin (log-odds)")
 
 
+class ParitySampleSummary(_Strict):
+    """What `parity_sample.npz` holds: `rows` feature rows (`constructed` of them built from
+    the trees' thresholds, the rest from the test window, some with values removed) that
+    reach `leaves_reached` of the `leaves` of the trees the model predicts with."""
+
+    rows: int
+    constructed: int
+    leaves: int
+    leaves_reached: int
+
+
 class Manifest(_Strict):
-    schema_version: int = 2
+    schema_version: int = SCHEMA_VERSION
     model_version: str
     feature_set_version: str
     features: list[str]
@@ -92,6 +112,7 @@ class Manifest(_Strict):
     suggested_score_bands: ScoreBands
     parity: Parity
     attributions: Attributions
+    parity_sample: ParitySampleSummary
     files: dict[str, str] = Field(description="sha256 of each file of the artifact")
 
 

@@ -104,7 +104,7 @@ class Runtime:
     def load_model(self, directory: Path) -> Model | None:
         """Load and swap in a model; a refused artifact leaves the current one serving."""
         try:
-            model = load_model(directory)
+            model = load_model(directory, verify_key_file=self.settings.model_verify_key_file)
         except ModelArtifactError as exc:
             logger.error("model refused, keeping %s: %s", self._model_version(), exc)
             return None

@@ -13,6 +13,9 @@ from typing import Annotated
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.errors import ModelSignatureError
+from model.signing import read_verify_key
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = ROOT / "model_artifacts" / "default"
 DEFAULT_POLICY_FILE = ROOT / "policies" / "default.yaml"
@@ -52,6 +55,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="None: start a private embedded Redis.")
     redis_cluster: bool = False
     model_dir: Path = DEFAULT_MODEL_DIR
+    model_verify_key_file: Path | None = Field(
+        None, description="PEM Ed25519 public key: serve only models signed by its private key."
+    )
     policy_file: Path = DEFAULT_POLICY_FILE
     api_keys: list[ApiKey] = Field(default_factory=list)
     feature_timeout_ms: float = Field(25.0, gt=0, le=10_000)
@@ -61,6 +67,17 @@ class Settings(BaseSettings):
     reload_interval_ms: int = Field(250, ge=50, le=5_000)
     echo_endpoint: bool = Field(False, description="Serve POST /v1/echo, for benchmarks only.")
     log_level: str = "INFO"
+
+    @field_validator("model_verify_key_file")
+    @classmethod
+    def _verify_key_is_readable(cls, path: Path | None) -> Path | None:
+        """Read at start, so that a wrong key stops the service instead of every model."""
+        if path is not None:
+            try:
+                read_verify_key(path)
+            except ModelSignatureError as exc:
+                raise ValueError(f"{exc} (the release public key, PEM)") from exc
+        return path
 
     @model_validator(mode="after")
     def _no_development_key_in_production(self) -> Settings:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from feature_store.redis_server import RedisServer
 from history.io import normalise
@@ -58,3 +60,23 @@ def trained_artifact(
     out = tmp_path_factory.mktemp("artifacts") / "model"
     train_artifact(simulated_history, out, TrainingOptions(gap_days=3))
     return out
+
+
+def write_key_pair(directory: Path, name: str) -> tuple[Path, Path]:
+    """A fresh Ed25519 release key pair as the PEM files openssl writes: (private, public)."""
+    key = Ed25519PrivateKey.generate()
+    private = directory / f"{name}.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public = directory / f"{name}.pub.pem"
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public

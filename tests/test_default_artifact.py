@@ -1,5 +1,5 @@
-"""The committed default model: intact, trained on today's feature definitions, and its ONNX
-model and attributions agree with its XGBoost model."""
+"""The committed default model: intact, trained on today's feature definitions, its ONNX
+model and attributions agree with its XGBoost model, and its parity sample reaches every leaf."""
 
 from __future__ import annotations
 
@@ -15,7 +15,16 @@ from feature_store.offline import compute_features
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
 from model.artifact import load_model
-from model.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, XGBOOST_FILE, sha256_file
+from model.manifest import (
+    ATTRIBUTIONS_FILE,
+    MANIFEST_FILE,
+    PARITY_SAMPLE_FILE,
+    SCHEMA_VERSION,
+    SIGNATURE_FILE,
+    XGBOOST_FILE,
+    sha256_file,
+)
+from tests.training.test_parity_sample import check_sample_reaches_every_leaf_with_xgboosts_outputs
 
 DEFAULT = Path(__file__).parents[1] / "model_artifacts" / "default"
 
@@ -31,6 +40,19 @@ def test_default_artifact_holds_checked_attributions() -> None:
     manifest = json.loads((DEFAULT / MANIFEST_FILE).read_text())
     assert ATTRIBUTIONS_FILE in manifest["files"]
     assert manifest["attributions"]["max_abs_diff"] <= manifest["attributions"]["tolerance"]
+
+
+def test_default_artifact_holds_an_unsigned_parity_sample_of_this_schema() -> None:
+    manifest = json.loads((DEFAULT / MANIFEST_FILE).read_text())
+    assert manifest["schema_version"] == SCHEMA_VERSION
+    assert PARITY_SAMPLE_FILE in manifest["files"]
+    assert manifest["parity_sample"]["leaves_reached"] == manifest["parity_sample"]["leaves"]
+    assert not (DEFAULT / SIGNATURE_FILE).exists()  # signing is the deployer's, with their key
+
+
+@pytest.mark.slow
+def test_default_parity_sample_is_xgboosts_own_outputs_on_every_leaf() -> None:
+    check_sample_reaches_every_leaf_with_xgboosts_outputs(DEFAULT)
 
 
 def test_default_manifest_lists_the_feature_definitions_in_order() -> None:

@@ -27,9 +27,10 @@ import xgboost as xgb
 from onnx import TensorProto, helper
 
 from model.manifest import ATTRIBUTIONS_FILE, CONTRIBUTIONS_OUTPUT, PROBABILITIES_OUTPUT
+from model.parity import MARGIN_TOLERANCE
 from training.export import ONNX_INPUT, PARITY_TOLERANCE, ParityError, onnx_session
 
-ATTRIBUTION_TOLERANCE = 1e-4
+ATTRIBUTION_TOLERANCE = MARGIN_TOLERANCE  # the check at load uses the same
 _LEAF = -1
 
 
@@ -47,7 +48,7 @@ class AttributionExport:
 
 
 @dataclass(frozen=True)
-class _Tree:
+class Tree:
     """One tree of XGBoost's JSON model; arrays indexed by node id."""
 
     left: list[int]
@@ -58,7 +59,7 @@ class _Tree:
     cover: npt.NDArray[np.float32]  # sum of hessians
 
     @classmethod
-    def from_json(cls, tree: dict[str, Any], index: int) -> _Tree:
+    def from_json(cls, tree: dict[str, Any], index: int) -> Tree:
         if any(tree["split_type"]):
             raise AttributionError(f"tree {index}: categorical splits cannot be attributed")
         return cls(
@@ -83,7 +84,7 @@ def export_attributions(
     a contribution or the margin differs from XGBoost's by more than `ATTRIBUTION_TOLERANCE`,
     or a probability by more than `PARITY_TOLERANCE`.
     """
-    trees, base_margin = _read_booster(classifier, check.shape[1])
+    trees, base_margin = read_booster(classifier, check.shape[1])
     node = _attribution_node(trees, check.shape[1], base_margin)
     model = _explain_model(classifier_onnx, node, check.shape[1] + 1)
     exported = _compare(model.SerializeToString(), classifier, check, len(trees))
@@ -100,7 +101,7 @@ def export_attributions(
     return exported
 
 
-def _tree_count(classifier: xgb.XGBClassifier) -> int:
+def tree_count(classifier: xgb.XGBClassifier) -> int:
     """The trees the classifier predicts with: up to its best iteration when it stopped early."""
     try:
         return int(classifier.best_iteration) + 1
@@ -108,7 +109,7 @@ def _tree_count(classifier: xgb.XGBClassifier) -> int:
         return int(classifier.get_booster().num_boosted_rounds())
 
 
-def _read_booster(classifier: xgb.XGBClassifier, features: int) -> tuple[list[_Tree], float]:
+def read_booster(classifier: xgb.XGBClassifier, features: int) -> tuple[list[Tree], float]:
     """The trees the classifier predicts with and its base margin, from its JSON model."""
     learner = json.loads(classifier.get_booster().save_raw("json"))["learner"]
     objective = learner["objective"]["name"]
@@ -127,11 +128,11 @@ def _read_booster(classifier: xgb.XGBClassifier, features: int) -> tuple[list[_T
     # "[9.8E-3]" since XGBoost 3, a bare number before; a probability for binary:logistic.
     base_score = float(str(params["base_score"]).strip("[]"))
     base_margin = math.log(base_score / (1 - base_score))
-    trees = booster["model"]["trees"][: _tree_count(classifier)]
-    return [_Tree.from_json(tree, i) for i, tree in enumerate(trees)], base_margin
+    trees = booster["model"]["trees"][: tree_count(classifier)]
+    return [Tree.from_json(tree, i) for i, tree in enumerate(trees)], base_margin
 
 
-def _node_means(tree: _Tree) -> npt.NDArray[np.float32]:
+def _node_means(tree: Tree) -> npt.NDArray[np.float32]:
     """Each node's cover-weighted mean leaf value, in float32 as XGBoost's FillNodeMeanValues."""
     means = np.zeros(len(tree.left), dtype=np.float32)
     order, stack = [], [0]
@@ -150,7 +151,7 @@ def _node_means(tree: _Tree) -> npt.NDArray[np.float32]:
     return means
 
 
-def _leaf_votes(tree: _Tree, bias_target: int) -> Iterator[tuple[int, int, float]]:
+def _leaf_votes(tree: Tree, bias_target: int) -> Iterator[tuple[int, int, float]]:
     """(leaf, target, weight): each leaf's non-zero path contributions, then the root's mean."""
     means = _node_means(tree)
     stack: list[tuple[int, dict[int, float]]] = [(0, {})]
@@ -170,7 +171,7 @@ def _leaf_votes(tree: _Tree, bias_target: int) -> Iterator[tuple[int, int, float
             stack.append((child, {**credited, feature: credited.get(feature, 0.0) + step}))
 
 
-def _attribution_node(trees: list[_Tree], features: int, base_margin: float) -> onnx.NodeProto:
+def _attribution_node(trees: list[Tree], features: int, base_margin: float) -> onnx.NodeProto:
     """A TreeEnsembleRegressor with the model's trees and the leaves' attribution vectors."""
     nodes: dict[str, Any] = {}  # attribute name -> values, one per node
     votes: dict[str, Any] = {}  # attribute name -> values, one per (leaf, target) weight

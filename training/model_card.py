@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from model.manifest import MODEL_CARD_FILE
+from model.manifest import MODEL_CARD_FILE, PARITY_SAMPLE_FILE
 from training.metrics import EvaluationSet, evaluate
 
 ROC_PNG = "roc_curve.png"
@@ -116,6 +116,7 @@ def render_card(manifest: Mapping[str, object], data: EvaluationSet) -> str:
             _mapping(manifest.get("calibration")), _mapping(manifest.get("parity"))
         ),
         _attributions_section(_mapping(manifest.get("attributions"))),
+        _parity_sample_section(_mapping(manifest.get("parity_sample"))),
         _training_section(manifest),
         _limitations(),
         _features_section(manifest.get("features")),
@@ -295,6 +296,22 @@ def _attributions_section(attributions: Mapping[str, Any]) -> str:
         f"within {_number(attributions.get('max_margin_diff'), '.2g')}, on "
         f"{_number(attributions.get('rows'))} test rows; the tolerance is "
         f"{_number(attributions.get('tolerance'), '.2g')}.\n"
+    )
+
+
+def _parity_sample_section(sample: Mapping[str, Any]) -> str:
+    if not sample:
+        return "## Parity sample\n\nNone recorded.\n"
+    return (
+        "## Parity sample\n\n"
+        f"`{PARITY_SAMPLE_FILE}` holds {_number(sample.get('rows'))} feature rows and XGBoost's "
+        f"margin, calibrated score and attributions for each: "
+        f"{_number(sample.get('constructed'))} constructed (values missing, zero, extreme, or "
+        "at a split's threshold), the rest from the test window, some with values removed. "
+        f"They reach {_number(sample.get('leaves_reached'))} of the "
+        f"{_number(sample.get('leaves'))} leaves of the trees. The service runs them "
+        "through both ONNX graphs whenever it loads the model and refuses the artifact if "
+        "any output differs beyond tolerance, so an edited leaf cannot be served.\n"
     )
 
 

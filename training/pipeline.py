@@ -1,5 +1,5 @@
 """`riskscore train`: raw history -> features -> time split -> fit -> evaluate -> ONNX (model and
-attributions) -> artifact.
+attributions) -> parity sample -> artifact (signed when given a key).
 
 The artifact folder is complete or absent: files are written to a temporary folder beside the
 target and renamed into place only after the parity checks have passed.
@@ -19,27 +19,41 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, compute_features, times_ms
-from model.artifact import calibrate
+from model.calibration import calibrate
+from model.errors import ModelArtifactError
 from model.manifest import (
     ATTRIBUTIONS_FILE,
     MANIFEST_FILE,
     ONNX_FILE,
+    PARITY_SAMPLE_FILE,
     XGBOOST_FILE,
     Attributions,
     Manifest,
     Parity,
+    ParitySampleSummary,
     TrainingData,
     Window,
     sha256_file,
 )
+from model.parity import ParitySample, check_graphs, save_parity_sample
+from model.signing import sign_manifest
 from training.attributions import ATTRIBUTION_TOLERANCE, AttributionExport, export_attributions
-from training.export import ONNX_INPUT, PARITY_TOLERANCE, OnnxExport, export_onnx
+from training.export import (
+    ONNX_INPUT,
+    PARITY_TOLERANCE,
+    OnnxExport,
+    ParityError,
+    export_onnx,
+    onnx_session,
+)
 from training.fit import DEFAULT_PARAMETERS, FitError, FittedModel, fit_model
 from training.metrics import EvaluationSet, evaluate
 from training.model_card import write_model_card
+from training.parity_sample import build_parity_sample
 from training.split import DAY_MS, TimeSplit, split_by_time
 
 Progress = Callable[[str], object]
@@ -54,16 +68,26 @@ class TrainingOptions:
     parameters: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class _Exported:
+    onnx: OnnxExport
+    attributions: AttributionExport
+    sample: ParitySample
+    coverage: ParitySampleSummary
+
+
 def train_artifact(
     history: pd.DataFrame,
     out_dir: Path,
     options: TrainingOptions = TrainingOptions(),
     progress: Progress | None = None,
+    signing_key: Ed25519PrivateKey | None = None,
 ) -> Manifest:
     """Train on a normalised history and write a verified artifact.
 
     `out_dir` is the artifact folder, or, when it names an existing folder that is not an
     artifact (such as `model_artifacts/`), the folder in which `<model_version>/` is created.
+    With `signing_key` the artifact's manifest is signed (`manifest.sig`, model/signing.py).
     """
     step = progress or (lambda _name: None)
     labels = _labels(history)
@@ -87,18 +111,37 @@ def train_artifact(
         name: _evaluation(fitted, matrix, labels, history, ts_ms, rows)
         for name, rows in (("validation", split.validation), ("test", split.test))
     }
-    exported = export_onnx(fitted.classifier, matrix[split.test])
-    attributions = export_attributions(fitted.classifier, exported.model_bytes, matrix[split.test])
+    exported = _export(fitted, matrix[split.test])
     step("export")
-    manifest = _manifest(
-        history, labels, split, fitted, evaluations, exported, attributions, options
-    )
+    manifest = _manifest(history, labels, split, fitted, evaluations, exported, options)
     if out_dir.is_dir() and not (out_dir / MANIFEST_FILE).exists():
         out_dir = out_dir / manifest.model_version
-    onnx_files = {ONNX_FILE: exported.model_bytes, ATTRIBUTIONS_FILE: attributions.model_bytes}
-    _write(out_dir, manifest, fitted, onnx_files, evaluations["test"])
+    _check_sample(out_dir, manifest, exported)
+    _write(out_dir, manifest, fitted, exported, evaluations["test"], signing_key)
     step("write")
     return manifest
+
+
+def _export(fitted: FittedModel, test: npt.NDArray[np.float32]) -> _Exported:
+    """Both ONNX graphs, each checked on the test window, and the parity sample."""
+    exported = export_onnx(fitted.classifier, test)
+    attributions = export_attributions(fitted.classifier, exported.model_bytes, test)
+    sample, coverage = build_parity_sample(fitted.classifier, fitted.calibration, test)
+    return _Exported(exported, attributions, sample, coverage)
+
+
+def _check_sample(out_dir: Path, manifest: Manifest, exported: _Exported) -> None:
+    """The check `load_model` will run, run first here: no artifact fails it when loaded."""
+    try:
+        check_graphs(
+            out_dir,
+            manifest,
+            exported.sample,
+            onnx_session(exported.onnx.model_bytes),
+            onnx_session(exported.attributions.model_bytes),
+        )
+    except ModelArtifactError as exc:
+        raise ParityError(f"{exc}; not publishing") from exc
 
 
 def _labels(history: pd.DataFrame) -> npt.NDArray[np.int8]:
@@ -149,13 +192,13 @@ def _manifest(
     split: TimeSplit,
     fitted: FittedModel,
     evaluations: dict[str, EvaluationSet],
-    exported: OnnxExport,
-    attributions: AttributionExport,
+    exported: _Exported,
     options: TrainingOptions,
 ) -> Manifest:
     ts = history["timestamp"]
     end_day = ts.max().strftime("%Y%m%d")
-    onnx_hash = hashlib.sha256(exported.model_bytes).hexdigest()
+    onnx_hash = hashlib.sha256(exported.onnx.model_bytes).hexdigest()
+    attributions = exported.attributions
     parameters = options.parameters or DEFAULT_PARAMETERS
     return Manifest(
         model_version=f"rs-{end_day}-{onnx_hash[:8]}",
@@ -179,7 +222,9 @@ def _manifest(
         metrics={name: evaluate(data) for name, data in evaluations.items()},
         suggested_score_bands=fitted.bands,
         parity=Parity(
-            rows=exported.rows, max_abs_diff=exported.max_abs_diff, tolerance=PARITY_TOLERANCE
+            rows=exported.onnx.rows,
+            max_abs_diff=exported.onnx.max_abs_diff,
+            tolerance=PARITY_TOLERANCE,
         ),
         attributions=Attributions(
             rows=attributions.rows,
@@ -188,6 +233,7 @@ def _manifest(
             max_probability_diff=attributions.max_probability_diff,
             tolerance=ATTRIBUTION_TOLERANCE,
         ),
+        parity_sample=exported.coverage,
         files={},
     )
 
@@ -196,19 +242,23 @@ def _write(
     out_dir: Path,
     manifest: Manifest,
     fitted: FittedModel,
-    onnx_files: dict[str, bytes],
+    exported: _Exported,
     test: EvaluationSet,
+    signing_key: Ed25519PrivateKey | None,
 ) -> None:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        for name, content in onnx_files.items():
-            (staging / name).write_bytes(content)
+        (staging / ONNX_FILE).write_bytes(exported.onnx.model_bytes)
+        (staging / ATTRIBUTIONS_FILE).write_bytes(exported.attributions.model_bytes)
+        save_parity_sample(exported.sample, staging / PARITY_SAMPLE_FILE)
         fitted.classifier.save_model(staging / XGBOOST_FILE)
         write_model_card(staging, manifest.model_dump(mode="json"), test)
         files = {p.name: sha256_file(p) for p in sorted(staging.iterdir()) if p.is_file()}
         final = manifest.model_copy(update={"files": files})
         (staging / MANIFEST_FILE).write_text(final.model_dump_json(indent=2) + "\n")
+        if signing_key is not None:
+            sign_manifest(staging, signing_key)
         staging.chmod(0o755)  # mkdtemp makes it private; an artifact is for everyone to read
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -9,6 +9,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from riskscore.commands import signing
+from riskscore.commands.signing import add_signing_key_argument, signing_key_or_exit
+
 Commands = Any  # argparse's private _SubParsersAction
 
 
@@ -16,6 +19,7 @@ def register(commands: Commands) -> None:
     _simulate_parser(commands)
     _features_parser(commands)
     _train_parser(commands)
+    signing.register(commands)
     _predict_parser(commands)
 
 
@@ -131,6 +135,7 @@ def _train_parser(commands: Commands) -> None:
     parser.add_argument("--validation-fraction", type=float, default=0.15, help="share of span")
     parser.add_argument("--gap-days", type=float, default=7.0, help="gap before the test window")
     parser.add_argument("--label-delay-days", type=float, default=30.0, help=DELAY_HELP)
+    add_signing_key_argument(parser, required=False)
     parser.set_defaults(handler=_train)
 
 
@@ -140,6 +145,7 @@ def _train(args: argparse.Namespace) -> int:
     from training.pipeline import TrainingOptions, train_artifact
     from training.split import SplitError
 
+    signing_key = signing_key_or_exit(args.signing_key_file)
     history = load_or_exit(args.data)
     options = TrainingOptions(
         test_fraction=args.test_fraction,
@@ -150,7 +156,9 @@ def _train(args: argparse.Namespace) -> int:
     stages = ("features", "fit", "export", "write")
     try:
         with tqdm(total=len(stages), desc="train", file=sys.stderr) as bar:
-            manifest = train_artifact(history, args.out, options, lambda _s: bar.update())
+            manifest = train_artifact(
+                history, args.out, options, lambda _s: bar.update(), signing_key=signing_key
+            )
     except (FitError, SplitError, ParityError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
@@ -158,7 +166,8 @@ def _train(args: argparse.Namespace) -> int:
     sys.stderr.write(
         f"model {manifest.model_version}: test ROC AUC {test['roc_auc']:.4f}, "
         f"average precision {test['average_precision']:.4f}, "
-        f"ONNX parity {manifest.parity.max_abs_diff:.2g}\n"
+        f"ONNX parity {manifest.parity.max_abs_diff:.2g}"
+        f"{', signed' if signing_key else ''}\n"
     )
     return 0
 

@@ -43,6 +43,7 @@ def manifest(evaluation: EvaluationSet) -> dict[str, Any]:
         "suggested_score_bands": {"review_at": 0.1, "challenge_at": 0.3, "decline_at": 0.6},
         "features": ["amount_usd", "card_txn_count_1h"],
         "parity": {"max_abs_diff": 4.8e-7, "rows": 400, "tolerance": 1e-5},
+        "parity_sample": {"rows": 261, "constructed": 10, "leaves": 656, "leaves_reached": 656},
     }
 
 
@@ -110,6 +111,9 @@ def test_model_card_lists_training_details_and_features(
     assert "Platt scaling" in text
     assert "within 4.8e-07" in text
     assert "best iteration 42" in text
+    assert "`parity_sample.npz` holds 261 feature rows" in text
+    assert "10 constructed" in text
+    assert "They reach 656 of the 656 leaves" in text
     assert "| `max_depth` | 6 |" in text
     assert "1. `amount_usd`\n2. `card_txn_count_1h`\n" in text
     assert "Not for credit decisions" in text
@@ -119,6 +123,7 @@ def test_model_card_survives_a_manifest_with_nothing_in_it(evaluation: Evaluatio
     text = render_card({}, evaluation)
     assert text.startswith("# Model card: ?\n")
     assert "Suggested score bands\n\nNone recorded." in text
+    assert "Parity sample\n\nNone recorded." in text
 
 
 def test_write_model_card_twice_gives_identical_bytes(

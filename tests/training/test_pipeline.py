@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from history.io import normalise, save_history
 from history.schema import REQUIRED_COLUMNS
 from model.artifact import load_model
 from model.manifest import MANIFEST_FILE, sha256_file
+from tests.conftest import write_key_pair
 from training.fit import FitError
 from training.pipeline import TrainingOptions, train_artifact
 from training.predict import predict_history
@@ -60,13 +62,17 @@ def test_cli_trains_and_predicts_on_a_history_with_only_required_columns(
     data = tmp_path / "history.csv"
     save_history(simulated_history[[*REQUIRED_COLUMNS, "is_fraud"]], data)
     cli = [sys.executable, "-m", "riskscore.cli"]
+    private, public = write_key_pair(tmp_path, "release")
     trained = subprocess.run(
         [*cli, "train", "--data", str(data), "--out", str(tmp_path / "model"), "--gap-days", "3"],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, "RISKSCORE_MODEL_SIGNING_KEY_FILE": str(private)},
     )
     assert trained.returncode == 0, trained.stderr
+    assert "signed" in trained.stderr
+    assert load_model(tmp_path / "model", verify_key_file=public).manifest.parity_sample.rows
     out = tmp_path / "scores.parquet"
     predicted = subprocess.run(
         [
@@ -89,15 +95,28 @@ def test_cli_trains_and_predicts_on_a_history_with_only_required_columns(
     assert scores["score"].notna().all()
 
 
+def test_cli_train_refuses_an_unreadable_signing_key_before_training(tmp_path: Path) -> None:
+    garbage = tmp_path / "key.pem"
+    garbage.write_text("not a key")
+    train = [sys.executable, "-m", "riskscore.cli", "train", "--data", str(tmp_path / "h.csv")]
+    result = subprocess.run(
+        [*train, "--signing-key-file", str(garbage)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"--signing-key-file {garbage}: not an unencrypted PEM private key" in result.stderr
+
+
 def test_train_is_reproducible(simulated_history: pd.DataFrame, tmp_path: Path) -> None:
     small = simulated_history.iloc[:15_000]
     options = TrainingOptions(gap_days=2, parameters=None)
     first = train_artifact(small, tmp_path / "a", options)
     second = train_artifact(small, tmp_path / "b", options)
     assert first.model_version == second.model_version
-    assert (tmp_path / "a" / "model.onnx").read_bytes() == (
-        tmp_path / "b" / "model.onnx"
-    ).read_bytes()
+    for name in ("model.onnx", "attributions.onnx", "parity_sample.npz"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_train_refuses_unlabelled_rows_naming_the_row(simulated_history: pd.DataFrame) -> None:
