@@ -1,36 +1,45 @@
 -- Entity aggregates in one atomic call: read them as they were before this event, then record
--- the event. feature_store/script.py prepends the configuration (WINDOWS, LABEL, KINDS),
--- generated from the feature definitions. feature_store/online.py calls it with one block per
--- entity: on a single server every entity of a transaction in one call, on a cluster one call
--- per entity (the keys of a block share the entity's hash tag).
+-- the event. feature_store/script.py prepends the configuration (WINDOWS, LABEL, PREVIOUS_KEPT,
+-- KINDS), generated from the feature definitions. feature_store/online.py calls it with one
+-- block per entity: on a single server every entity of a transaction in one call, on a
+-- cluster one call per entity (the keys of a block share the entity's hash tag).
 --
--- KEYS[1]  string  marks this transaction as recorded for the call's first entity; expires
---   after dedup_ms (dedup for the whole call)
+-- ARGV: mode, ts_ms, amount_cents, transaction_id, ttl_seconds, dedup_ms, fingerprint (of the
+--   request, kept in the idempotency marker), then per block: kind, then one value per seen set
+--   of the kind ("" when missing). Modes:
+--   "txn"     KEYS[1] is the transaction's idempotency marker (keys.dedup_key), claimed here
+--             with SET NX; the event is recorded only if this call claimed it (single server)
+--   "claimed" the caller claimed the marker itself (cluster: it lives in another slot); record
+--   "read"    the marker was claimed before: read only
+--   "label"   a fraud label at ts_ms on each block's state (no seen sets)
 -- then per block: the entity's state (a MessagePack string, see `new_state`), then one zset per
---   seen set of its kind (value -> last bucket seen)
--- ARGV: mode ("txn" or "label"), ts_ms, amount_cents, transaction_id, ttl_seconds, dedup_ms,
---   fingerprint (of the request, kept in the dedup marker), then per block: kind, then one
---   value per seen set of the kind ("" when missing)
+--   seen set of its kind (value -> latest bucket seen).
 --
 -- Returns {recorded, then per block: count and sum per window, previous time, fraud count,
--- distinct count and is-new flag per seen set}; recorded is 1, or, when the transaction id was
--- seen before (then nothing is written), the fingerprint its first call left. -1 marks a missing value. An event older than the
--- entity's latest bucket is counted in the latest bucket.
+-- distinct count and is-new flag per seen set}; recorded is 1, or, when the marker was claimed
+-- before (then nothing is written), the fingerprint its first call left, or 0 in "read" mode.
+-- -1 marks a missing value.
+--
+-- Event time: every read is relative to the event's own time, over the events recorded
+-- before it, so an event dated ahead of the rest (a skewed clock, a hostile client) leaves the
+-- others' windows alone, and a late event counts in the windows that contain its own time.
+-- A ring keeps the `kept` (window + spare) latest distinct buckets it has seen; an event older
+-- than all of them once the ring is full is not kept (see docs/features.md, "Event time").
 
 local mode = ARGV[1]
 local ts = tonumber(ARGV[2])
 local amount = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[5])
 
--- A ring is {last bucket, count, sum, slots}; slots[bucket % buckets] = {bucket, count, sum}
--- holds the buckets still inside the window. `s` holds, per seen set, the bucket in which
--- its zset was last pruned.
+-- A ring is {latest bucket, bucket count, oldest bucket, slots}; slots[bucket] =
+-- {bucket, count, sum}. `p` holds the PREVIOUS_KEPT latest distinct event times, `s` per seen
+-- set the floor below which its zset was last pruned.
 local function new_state()
   local rings = {}
   for w = 1, #WINDOWS do
-    rings[w] = {-1, 0, 0, {}}
+    rings[w] = {0, 0, 0, {}}
   end
-  return {p = -1, w = rings, L = {-1, 0, 0, {}}, s = {}}
+  return {p = {}, w = rings, L = {0, 0, 0, {}}, s = {}}
 end
 
 local function load_state(key)
@@ -41,67 +50,118 @@ local function load_state(key)
   return new_state()
 end
 
--- Moves a ring forward to bucket b; buckets that leave the window leave the totals.
-local function advance(ring, buckets, b)
-  local last = ring[1]
-  if b <= last then
-    return
+-- The oldest bucket a full ring keeps: nothing older counts any more. nil until full.
+local function floor_of(ring, kept)
+  if ring[2] >= kept then
+    return ring[3]
   end
-  if last < 0 or b - last >= buckets then
-    ring[1], ring[2], ring[3], ring[4] = b, 0, 0, {}
-    return
-  end
-  local slots = ring[4]
-  for k = last + 1, b do
-    local slot = slots[k % buckets]
-    if slot then
-      if slot[1] == k - buckets then
-        ring[2], ring[3] = ring[2] - slot[2], ring[3] - slot[3]
-      end
-      slots[k % buckets] = nil
-    end
-  end
-  ring[1] = b
+  return nil
 end
 
-local function add(ring, buckets, value)
-  local last = ring[1]
-  local slot = ring[4][last % buckets]
-  if slot and slot[1] == last then
-    slot[2], slot[3] = slot[2] + 1, slot[3] + value
-  else
-    ring[4][last % buckets] = {last, 1, value}
+-- Count and sum of the buckets from `first` to `last`.
+local function total(ring, first, last)
+  local count, sum = 0, 0
+  for b, slot in pairs(ring[4]) do
+    if b >= first and b <= last then
+      count, sum = count + slot[2], sum + slot[3]
+    end
   end
-  ring[2], ring[3] = ring[2] + 1, ring[3] + value
+  return count, sum
+end
+
+local function add(ring, kept, b, value)
+  local slots = ring[4]
+  local slot = slots[b]
+  if slot then
+    slot[2], slot[3] = slot[2] + 1, slot[3] + value
+    return
+  end
+  if ring[2] >= kept and b < ring[3] then
+    return
+  end
+  slots[b] = {b, 1, value}
+  if ring[2] == 0 or b > ring[1] then
+    ring[1] = b
+  end
+  if ring[2] < kept then
+    if ring[2] == 0 or b < ring[3] then
+      ring[3] = b
+    end
+    ring[2] = ring[2] + 1
+    return
+  end
+  slots[ring[3]] = nil
+  local oldest = b
+  for k in pairs(slots) do
+    if k < oldest then
+      oldest = k
+    end
+  end
+  ring[3] = oldest
+end
+
+-- The latest kept time at or before ts (nil if none).
+local function previous(times)
+  local best = nil
+  for _, t in ipairs(times) do
+    if t <= ts and (best == nil or t > best) then
+      best = t
+    end
+  end
+  return best
+end
+
+-- Keeps ts among the PREVIOUS_KEPT latest distinct times.
+local function keep_time(times)
+  for _, t in ipairs(times) do
+    if t == ts then
+      return
+    end
+  end
+  if #times < PREVIOUS_KEPT then
+    times[#times + 1] = ts
+    return
+  end
+  local low = 1
+  for i, t in ipairs(times) do
+    if t < times[low] then
+      low = i
+    end
+  end
+  if ts > times[low] then
+    times[low] = ts
+  end
 end
 
 local function label_block(key)
   local state = load_state(key)
-  advance(state.L, LABEL[2], math.floor(ts / LABEL[1]))
-  add(state.L, LABEL[2], 0)
+  add(state.L, LABEL[3], math.floor(ts / LABEL[1]), 0)
   redis.call('SET', key, cmsgpack.pack(state), 'EX', ttl)
 end
 
-local function seen_block(state, s, window, key, value, recorded, out)
-  local b = math.floor(ts / window[1])
-  local first = b - window[2] + 1
+local function seen_block(state, s, seen, floor, key, value, recorded, out)
+  local b = math.floor(ts / seen[1])
+  local first = b - seen[2] + 1
+  if floor and floor > first then
+    first = floor
+  end
   out[#out + 1] = redis.call('ZCOUNT', key, first, '+inf')
   if value == '' then
     out[#out + 1] = -1
   else
-    local score = tonumber(redis.call('ZSCORE', key, value) or '-1')
-    out[#out + 1] = (score >= first) and 0 or 1
+    local score = redis.call('ZSCORE', key, value)
+    out[#out + 1] = (score and tonumber(score) >= first) and 0 or 1
   end
   if recorded then
     if value ~= '' then
       redis.call('ZADD', key, 'GT', b, value)
     end
-    -- Values that left the window are counted out by ZCOUNT; dropping them (and renewing the
-    -- TTL, far longer than a bucket) once per bucket keeps the set bounded at little cost.
-    if (state.s[s] or -1) < b then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. first)
-      redis.call('EXPIRE', key, ttl)
-      state.s[s] = b
+    redis.call('EXPIRE', key, ttl)
+    -- Below the ring's floor nothing counts again (floors only rise): drop it once per rise.
+    local ring_floor = floor_of(state.w[seen[3]], WINDOWS[seen[3]][3])
+    if ring_floor and (state.s[s] or ring_floor - 1) < ring_floor then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ring_floor)
+      state.s[s] = ring_floor
     end
   end
 end
@@ -109,33 +169,36 @@ end
 local function txn_block(k, a, recorded, out)
   local key, kind = KEYS[k], KINDS[ARGV[a]]
   local state = load_state(key)
+  local floors = {}
   for w = 1, #WINDOWS do
-    local ring, buckets = state.w[w], WINDOWS[w][2]
-    advance(ring, buckets, math.floor(ts / WINDOWS[w][1]))
-    out[#out + 1] = ring[2]
-    out[#out + 1] = ring[3]
+    local ring, window = state.w[w], WINDOWS[w]
+    local b = math.floor(ts / window[1])
+    floors[w] = floor_of(ring, window[3])
+    local count, sum = total(ring, b - window[2] + 1, b)
+    out[#out + 1] = count
+    out[#out + 1] = sum
     if recorded then
-      add(ring, buckets, amount)
+      add(ring, window[3], b, amount)
     end
   end
-  local prev = state.p
   if kind.prev then
+    local prev = previous(state.p)
     local start = (math.floor(ts / kind.prev[1]) - kind.prev[2] + 1) * kind.prev[1]
-    out[#out + 1] = (prev >= start) and prev or -1
+    out[#out + 1] = (prev and prev >= start) and prev or -1
   else
     out[#out + 1] = -1
   end
-  if recorded and ts > prev then
-    state.p = ts
+  if recorded then
+    keep_time(state.p)
   end
   if kind.label then
-    advance(state.L, LABEL[2], math.floor(ts / LABEL[1]))
-    out[#out + 1] = state.L[2]
+    local b = math.floor(ts / LABEL[1])
+    out[#out + 1] = total(state.L, b - LABEL[2] + 1, b)
   else
     out[#out + 1] = -1
   end
-  for s, window in ipairs(kind.seen) do
-    seen_block(state, s, window, KEYS[k + s], ARGV[a + s], recorded, out)
+  for s, seen in ipairs(kind.seen) do
+    seen_block(state, s, seen, floors[seen[3]], KEYS[k + s], ARGV[a + s], recorded, out)
   end
   if recorded then
     redis.call('SET', key, cmsgpack.pack(state), 'EX', ttl)
@@ -144,18 +207,23 @@ local function txn_block(k, a, recorded, out)
 end
 
 if mode == 'label' then
-  for k = 2, #KEYS do
+  for k = 1, #KEYS do
     label_block(KEYS[k])
   end
   return {1}
 end
 
-local recorded = redis.call('SET', KEYS[1], ARGV[7], 'NX', 'PX', ARGV[6]) ~= false
-local out = {1}
-if not recorded then
-  out[1] = redis.call('GET', KEYS[1]) or ''
+local out, k = {1}, 1
+local recorded = mode == 'claimed'
+if mode == 'txn' then
+  recorded, k = redis.call('SET', KEYS[1], ARGV[7], 'NX', 'PX', ARGV[6]) ~= false, 2
+  if not recorded then
+    out[1] = redis.call('GET', KEYS[1]) or ''
+  end
+elseif mode == 'read' then
+  out[1] = 0
 end
-local k, a = 2, 8
+local a = 8
 while a <= #ARGV do
   local seen = txn_block(k, a, recorded, out)
   k, a = k + 1 + seen, a + 1 + seen

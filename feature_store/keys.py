@@ -3,12 +3,17 @@ built here and nowhere else.
 
 All keys of one entity carry the same hash tag (`{card:abc}`), so they live in one cluster slot
 and one server-side script can read and update them together. The layout version is part of
-every key: a new layout is written beside the old one, never over it.
+every key: a new layout is written beside the old one, never over it (the entity state moved
+from `:a` to `:b` when rings became kept by bucket; `:a` keys expire on their own).
 
-    rs:v1:{<entity>:<id>}:a                       string  window rings, label ring, last time
-                                                          (MessagePack; see entity.lua)
-    rs:v1:{<entity>:<id>}:s:<attribute>:<window>  zset  seen set: value -> last bucket
-    rs:v1:{<entity>:<id>}:t:<transaction_id>      string  the transaction was recorded (dedup)
+    rs:v1:{<entity>:<id>}:b                       string  window rings, label ring, latest
+                                                          times (MessagePack; see entity.lua)
+    rs:v1:{<entity>:<id>}:s:<attribute>:<window>  zset  seen set: value -> latest bucket
+    rs:v1:{txn:<transaction_id>}                  string  idempotency marker: the transaction
+                                                          id was recorded, with the fingerprint
+                                                          of its first body; expires after the
+                                                          dedup time. Its own slot on a cluster
+                                                          (see docs/operations.md)
     rs:v1:{label:<transaction_id>}                string  a fraud label was applied
     rs:v1:{decision:<transaction_id>}             string  the stored decision (JSON), expires
                                                           after the decision TTL
@@ -32,15 +37,16 @@ def entity_prefix(entity: Entity, entity_id: str) -> str:
 
 
 def state_key(entity: Entity, entity_id: str) -> str:
-    return f"{entity_prefix(entity, entity_id)}:a"
+    return f"{entity_prefix(entity, entity_id)}:b"
 
 
 def seen_set_key(seen: SeenSet, entity_id: str) -> str:
     return f"{entity_prefix(seen.entity, entity_id)}:s:{seen.attribute}:{seen.window.name}"
 
 
-def dedup_key(entity: Entity, entity_id: str, transaction_id: str) -> str:
-    return f"{entity_prefix(entity, entity_id)}:t:{transaction_id}"
+def dedup_key(transaction_id: str) -> str:
+    """The idempotency marker: keyed by the transaction id alone, whatever entities it has."""
+    return f"{PREFIX}:{{txn:{transaction_id}}}"
 
 
 def label_marker_key(transaction_id: str) -> str:

@@ -128,7 +128,8 @@ def _group_max(code: Ints, values: Ints, groups: int) -> Ints:
 
 
 def _rings(code: Ints, times: Ints, cents: Ints | None, window: Window, groups: int) -> RingArrays:
-    """Per entity code, its ring: the buckets inside the window of its last event."""
+    """Per entity code, its ring: the buckets inside the window of its last event (a replay
+    keeps up to `kept_buckets`; the older ones it would keep no in-order event reads)."""
     bucket = times // window.bucket_ms
     last = _group_max(code, bucket, groups)
     keep = bucket >= last[code] - window.bucket_count + 1
@@ -138,12 +139,18 @@ def _rings(code: Ints, times: Ints, cents: Ints | None, window: Window, groups: 
     span = (int(bucket.max()) - low + 1) if len(bucket) else 1
     pair_keys, where = np.unique(code * span + (bucket - low), return_inverse=True)
     slot_bucket = pair_keys % span + low
+    slot_entity = pair_keys // span
+    oldest = np.zeros(groups, dtype=np.int64)
+    # pair_keys are sorted, so an entity's first slot holds its oldest bucket.
+    if len(slot_entity):
+        firsts = np.flatnonzero(np.r_[True, slot_entity[1:] != slot_entity[:-1]])
+        oldest[slot_entity[firsts]] = slot_bucket[firsts]
     return RingArrays(
-        last=last,
-        count=np.bincount(code, minlength=groups).astype(np.int64),
-        total=_sums(code, amounts, groups),
-        slot_entity=pair_keys // span,
-        slot_key=slot_bucket % window.bucket_count,
+        latest=last,
+        buckets=np.bincount(slot_entity, minlength=groups).astype(np.int64),
+        oldest=oldest,
+        slot_entity=slot_entity,
+        slot_key=slot_bucket,
         slot_bucket=slot_bucket,
         slot_count=np.bincount(where, minlength=len(pair_keys)).astype(np.int64),
         slot_sum=_sums(where, amounts, len(pair_keys)),
@@ -231,11 +238,7 @@ async def _dedup_markers(
     for start in range(0, len(recent), 2_000):
         pipe = client.pipeline(transaction=False)
         for row in recent[start : start + 2_000]:
-            for entity in ENTITIES:
-                entity_id = inputs[entity.column][row]
-                if entity_id is not None:
-                    key = keys.dedup_key(entity, entity_id, inputs["transaction_id"][row])
-                    pipe.set(key, 1, px=ttl_ms)
+            pipe.set(keys.dedup_key(inputs["transaction_id"][row]), 1, px=ttl_ms)
         await pipe.execute()
 
 

@@ -3,6 +3,8 @@
 history (normalised by `history.io`) -> aggregates per transaction, point in time -> features.
 A transaction sees only transactions strictly before it in (timestamp, file) order and only
 labels known strictly before its timestamp; this is the order in which the online store is fed.
+With `arrival_order=True` the file order is the order events reached the store, late ones
+included, and each transaction sees what the online store would have shown it then.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from feature_store import late
 from feature_store.aggregates import (
     ENTITIES,
     LABEL_ENTITIES,
@@ -57,8 +60,13 @@ def compute_features(
     *,
     label_delay_seconds: int = DEFAULT_LABEL_DELAY_SECONDS,
     progress: Progress | None = None,
+    arrival_order: bool = False,
 ) -> pd.DataFrame:
     """Every feature for every transaction of a normalised history, point in time.
+
+    With `arrival_order`, rows are in the order the events reached the service: an event
+    earlier than one that arrived before it is late and counts as docs/features.md ("Event
+    time") says; fraud labels count by the time they became known either way.
 
     Returns float64 columns in `FEATURE_NAMES` order, NaN for missing, one row per history row
     in the history's own row order.
@@ -73,6 +81,11 @@ def compute_features(
     for seen in SEEN_SETS:
         inputs.update(_seen_aggregates(inputs, seen))
         step(f"{seen.name} seen set")
+    if arrival_order:
+        # Sorted by time, stable: within a time order, position order is arrival order.
+        for entity in ENTITIES:
+            late.recount(inputs, entity, _codes(inputs[entity.column]), order.astype(np.int64))
+        step("late events")
     matrix = np.empty((len(history), len(FEATURES)), dtype=np.float64)
     for column, feature in enumerate(FEATURES):
         matrix[order, column] = feature.batch(inputs)

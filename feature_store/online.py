@@ -153,24 +153,33 @@ class OnlineStore:
     async def record(self, txn: Transaction, fingerprint: str = "") -> Reading:
         """Like `read_and_update`, and says whether `txn` was seen before.
 
-        The first call for a transaction id keeps `fingerprint` (of the request) beside its
-        dedup marker; a later call gets it back in `Reading.first_fingerprint`.
+        The transaction id alone is the idempotency key: the first call for an id keeps
+        `fingerprint` (of the request) in the id's marker and records the transaction; a later
+        call, whatever its entities, records nothing and gets the fingerprint back in
+        `Reading.first_fingerprint`. On a single server the marker is claimed inside the one
+        script call; on a cluster it lives in a slot of its own, so it is claimed first (SET NX
+        GET) and the entity calls follow, recording or only reading.
         """
         blocks = _blocks(txn, ENTITIES)
-        head = ["txn", txn.ts_ms, txn.amount_cents, txn.transaction_id, RETENTION_SECONDS]
+        marker = keys.dedup_key(txn.transaction_id)
+        first: str | None = None
+        if self.per_entity_calls:
+            first = _text(await self._guard(self._claim(marker, fingerprint)))
+            mode = "claimed" if first is None else "read"
+        else:
+            mode = "txn"
+        head = [mode, txn.ts_ms, txn.amount_cents, txn.transaction_id, RETENTION_SECONDS]
         head += [self.dedup_ms, fingerprint]
-        replies = await self._run(self._calls(blocks, head, txn))
+        calls = self._calls(blocks, head, txn, marker=None if self.per_entity_calls else marker)
+        replies = await self._run(calls)
         values = [v for reply in replies for v in reply[1:]]
         aggregates = dict(MISSING_AGGREGATES)
         position = 0
         for block in blocks:
             position = _read_block(block, values, position, aggregates)
-        # The first call holds the card, the entity every transaction has.
-        marker = replies[0][0] if replies else 1
-        if marker == 1:
-            return Reading(aggregates, None)
-        text = marker.decode() if isinstance(marker, bytes) else str(marker)
-        return Reading(aggregates, text)
+        if mode == "txn" and replies[0][0] != 1:
+            first = _text(replies[0][0])
+        return Reading(aggregates, first)
 
     async def apply_label(self, txn: Transaction, label_ms: int) -> bool:
         """Count a fraud label on `txn`'s entities as known from `label_ms`, once per transaction.
@@ -186,22 +195,27 @@ class OnlineStore:
         return True
 
     def _calls(
-        self, blocks: list[_Block], head: list[Any], txn: Transaction, *, seen: bool = True
+        self,
+        blocks: list[_Block],
+        head: list[Any],
+        txn: Transaction,
+        *,
+        seen: bool = True,
+        marker: str | None = None,
     ) -> list[Call]:
-        """Script calls for the blocks: one, or one per block on a cluster. `seen=False` leaves
-        the seen sets out (label events touch only the entity state)."""
+        """Script calls for the blocks: one, or one per block on a cluster. `marker` goes first
+        in the (single) call's keys; `seen=False` leaves the seen sets out (label events touch
+        only the entity state)."""
         groups = [[block] for block in blocks] if self.per_entity_calls else [blocks]
         calls: list[Call] = []
         for group in groups:
-            if not group:
-                continue
-            first = group[0]
-            call_keys = [keys.dedup_key(first.entity, first.entity_id, txn.transaction_id)]
+            call_keys = [] if marker is None else [marker]
             call_args = list(head)
             for block in group:
                 call_keys += block.keys if seen else block.keys[:1]
                 call_args += block.args(txn.attributes) if seen else []
-            calls.append((call_keys, call_args))
+            if call_keys:
+                calls.append((call_keys, call_args))
         return calls
 
     async def _run(self, calls: Sequence[Call]) -> list[Any]:
@@ -218,6 +232,16 @@ class OnlineStore:
             if isinstance(reply, Exception):
                 raise FeatureStoreUnavailableError(f"Redis failed a call: {reply}") from reply
         return replies
+
+    async def _claim(self, marker: str, fingerprint: str) -> Any:
+        """SET NX GET of the idempotency marker, on a cluster. Through a pipeline like the
+        entity calls: redis-py's cluster client mixing plain commands and pipelines on the
+        same connections from concurrent tasks fails some of them."""
+        assert isinstance(self.client, RedisCluster)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(marker, fingerprint, nx=True, px=self.dedup_ms, get=True)
+        (reply,) = await pipe.execute(raise_on_error=True)
+        return reply
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """Replies (or the server's error) of each call, in order."""
@@ -256,6 +280,12 @@ class OnlineStore:
             raise FeatureStoreUnavailableError(f"Redis failed: {exc}") from exc
         except OSError as exc:
             raise FeatureStoreUnavailableError(f"Redis unreachable: {exc}") from exc
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def feature_values(txn: Transaction, aggregates: Mapping[str, float]) -> list[float]:

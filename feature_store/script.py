@@ -15,11 +15,16 @@ from feature_store.aggregates import (
     SEEN_SETS,
     Entity,
 )
-from feature_store.windows import WINDOWS, Window
+from feature_store.windows import PREVIOUS_KEPT, WINDOWS, Window
 
 
 def _pair(window: Window) -> str:
-    return f"{{{window.bucket_ms}, {window.bucket_count}}}"
+    return f"{{{window.bucket_ms}, {window.bucket_count}, {window.kept_buckets}}}"
+
+
+def _seen(window: Window) -> str:
+    """A seen set's window, with the position of the entity ring it takes its floor from."""
+    return f"{{{window.bucket_ms}, {window.bucket_count}, {WINDOWS.index(window) + 1}}}"
 
 
 def _kind(entity: Entity) -> str:
@@ -28,7 +33,7 @@ def _kind(entity: Entity) -> str:
         parts.append(f"prev = {_pair(PREVIOUS_WINDOW)}")
     if entity in LABEL_ENTITIES:
         parts.append("label = true")
-    seen = ", ".join(_pair(s.window) for s in SEEN_SETS if s.entity == entity)
+    seen = ", ".join(_seen(s.window) for s in SEEN_SETS if s.entity == entity)
     parts.append(f"seen = {{{seen}}}")
     return f"  {entity.name} = {{{', '.join(parts)}}},"
 
@@ -40,6 +45,7 @@ def _header() -> str:
         "-- Generated from feature_store/aggregates.py by feature_store/script.py.\n"
         f"local WINDOWS = {{{windows}}}\n"
         f"local LABEL = {_pair(LABEL_WINDOW)}\n"
+        f"local PREVIOUS_KEPT = {PREVIOUS_KEPT}\n"
         f"local KINDS = {{\n{kinds}\n}}\n\n"
     )
 

@@ -1,9 +1,10 @@
 """Entity states for bulk loading, encoded as the MessagePack that `entity.lua` keeps, for every
 entity of a kind at once with array operations (no Python object per entity or bucket).
 
-A state decodes to {"p": last time, "w": [ring per window], "L": label ring, "s": {}}, a ring
-to [last bucket, count, sum, {slot: [bucket, count, sum]}]. Every integer is written as a
-MessagePack int64 (fixed width), which is what makes the layout computable in advance.
+A state decodes to {"p": [latest time], "w": [ring per window], "L": label ring, "s": {}}, a
+ring to [latest bucket, bucket count, oldest bucket, {bucket: [bucket, count, sum]}]. Every
+integer is written as a MessagePack int64 (fixed width), which is what makes the layout
+computable in advance.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ Ints = npt.NDArray[np.int64]
 Bytes = npt.NDArray[np.uint8]
 
 INT = 9  # 0xd3 and eight big-endian bytes
-HEAD = 1 + 2 + INT + 2 + 1  # map of 4, "p", time, "w", array header
+HEAD = 1 + 2 + 1 + INT + 2 + 1  # map of 4, "p", [time], "w", array header
 RING_HEAD = 1 + 3 * INT + 3  # array of 4, last, count, sum, map16 header
 SLOT = INT + 1 + 3 * INT  # slot key, array of 3: bucket, count, sum
 LABEL_KEY = 2  # "L"
@@ -26,12 +27,13 @@ TAIL = 3  # "s", empty map
 
 @dataclass(frozen=True)
 class RingArrays:
-    """The rings of every entity of a kind for one window. Per entity: `last`, `count`,
-    `total`; per slot, sorted by entity then bucket: its entity, key, bucket, count, sum."""
+    """The rings of every entity of a kind for one window. Per entity: its `latest` and
+    `oldest` bucket and how many it keeps (`buckets`); per slot, sorted by entity then bucket:
+    its entity, key, bucket, count, sum."""
 
-    last: Ints
-    count: Ints
-    total: Ints
+    latest: Ints
+    buckets: Ints
+    oldest: Ints
     slot_entity: Ints
     slot_key: Ints
     slot_bucket: Ints
@@ -67,7 +69,7 @@ def encode_states(latest: Ints, windows: list[RingArrays], label: RingArrays) ->
     buffer = np.zeros(int(size.sum()), dtype=np.uint8)
     head = np.hstack(
         [
-            _constant(count, 0x84, 0xA1, ord("p")),
+            _constant(count, 0x84, 0xA1, ord("p"), 0x91),
             _ints(latest),
             _constant(count, 0xA1, ord("w"), 0x90 | len(windows)),  # fixarray: at most 15
         ]
@@ -90,9 +92,9 @@ def _write_ring(buffer: Bytes, offset: Ints, ring: RingArrays, slots: Ints) -> N
     header = np.hstack(
         [
             _constant(len(offset), 0x94),
-            _ints(ring.last),
-            _ints(ring.count),
-            _ints(ring.total),
+            _ints(ring.latest),
+            _ints(ring.buckets),
+            _ints(ring.oldest),
             _constant(len(offset), 0xDE),
             np.asarray(slots, dtype=">u2").view(np.uint8).reshape(-1, 2),
         ]

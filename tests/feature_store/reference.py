@@ -2,6 +2,12 @@
 
 It follows the definitions in `feature_store.aggregates` literally (a loop over all earlier
 rows), shares no code with `feature_store.offline`, and is far too slow for real histories.
+
+Event time, as docs/features.md states it: a transaction sees the transactions that reached the
+store before it, relative to its own time. Per window an entity keeps its `kept_buckets`
+latest distinct buckets, so a transaction counts only earlier buckets no older than the oldest
+of those (the "floor"); "previous" is the latest of the entity's `PREVIOUS_KEPT` latest
+distinct times at or before it.
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ from feature_store.aggregates import (
     sum_key,
     txn_country,
 )
-from feature_store.windows import WINDOW_30D, WINDOWS
+from feature_store.windows import PREVIOUS_KEPT, WINDOW_30D, WINDOWS
 from history.currency import usd_cents
 
 
-def reference_inputs(history: pd.DataFrame, label_delay_seconds: int) -> list[dict[str, Any]]:
-    """For each row of a normalised history (in row order), every aggregate and attribute."""
+def reference_inputs(
+    history: pd.DataFrame, label_delay_seconds: int, arrival_order: bool = False
+) -> list[dict[str, Any]]:
+    """For each row of a normalised history (in row order), every aggregate and attribute;
+    events reach the store in (time, row) order, or in row order with `arrival_order`."""
     rows = history.to_dict("records")
     for row in rows:
         row["ts_ms"] = int(row["timestamp"].value // 1_000_000)
@@ -45,6 +54,8 @@ def reference_inputs(history: pd.DataFrame, label_delay_seconds: int) -> list[di
         else:
             row["label_ms"] = int(known.value // 1_000_000)
     order = sorted(range(len(rows)), key=lambda i: (rows[i]["ts_ms"], i))
+    if arrival_order:
+        order = list(range(len(rows)))
     position = {index: rank for rank, index in enumerate(order)}
     result = []
     for i, row in enumerate(rows):
@@ -58,17 +69,22 @@ def _aggregates(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     ts = row["ts_ms"]
+    floors: dict[tuple[str, str], float] = {}
     for entity in ENTITIES:
         value = row[entity.column]
         same = [e for e in earlier if value is not None and e[entity.column] == value]
         for window in WINDOWS:
-            inside = [e for e in same if e["ts_ms"] >= window.start_ms(ts)]
+            floor = _floor([window.bucket(e["ts_ms"]) for e in same], window.kept_buckets)
+            floors[entity.name, window.name] = floor
+            first = max(window.first_bucket(ts), floor)
+            inside = [e for e in same if first <= window.bucket(e["ts_ms"]) <= window.bucket(ts)]
             out[count_key(entity, window)] = math.nan if value is None else len(inside)
             out[sum_key(entity, window)] = (
                 math.nan if value is None else sum(e["amount_cents"] for e in inside)
             )
         if entity in PREVIOUS_ENTITIES:
-            recent = [e["ts_ms"] for e in same if e["ts_ms"] >= WINDOW_30D.start_ms(ts)]
+            kept = sorted({e["ts_ms"] for e in same})[-PREVIOUS_KEPT:]
+            recent = [t for t in kept if WINDOW_30D.start_ms(ts) <= t <= ts]
             out[previous_key(entity)] = recent[-1] if recent else math.nan
         if entity in LABEL_ENTITIES:
             labels = [
@@ -82,14 +98,19 @@ def _aggregates(
             out[fraud_count_key(entity, LABEL_WINDOW)] = math.nan if value is None else len(labels)
     for seen in SEEN_SETS:
         key, own = row[seen.entity.column], row[seen.attribute]
-        values = {
-            e[seen.attribute]
-            for e in earlier
-            if key is not None
-            and e[seen.entity.column] == key
-            and e["ts_ms"] >= seen.window.start_ms(ts)
-            and e[seen.attribute] is not None
-        }
+        first = max(seen.window.first_bucket(ts), floors[seen.entity.name, seen.window.name])
+        latest: dict[Any, int] = {}
+        for e in earlier:
+            if key is not None and e[seen.entity.column] == key and e[seen.attribute] is not None:
+                bucket = seen.window.bucket(e["ts_ms"])
+                latest[e[seen.attribute]] = max(latest.get(e[seen.attribute], bucket), bucket)
+        values = {v for v, bucket in latest.items() if bucket >= first}
         out[distinct_key(seen)] = math.nan if key is None else len(values)
         out[new_key(seen)] = math.nan if key is None or own is None else float(own not in values)
     return out
+
+
+def _floor(buckets: list[int], kept: int) -> float:
+    """The oldest of the `kept` latest distinct buckets, once there are that many."""
+    distinct = sorted(set(buckets))
+    return distinct[-kept] if len(distinct) >= kept else -math.inf

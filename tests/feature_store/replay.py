@@ -59,11 +59,18 @@ async def replay_rows(
     namespace: str,
     label_delay_seconds: int,
     after_ms: int | None = None,
+    arrival_order: bool = False,
 ) -> dict[int, list[float]]:
     """Features each transaction got online, by history row; with `after_ms`, only the events
-    after it are replayed (the rest is expected in Redis already)."""
+    after it are replayed (the rest is expected in Redis already). Events arrive in time order,
+    or with `arrival_order` in row order (then the history may hold no fraud label: a label's
+    arrival among late transactions is not stated by the history)."""
     txns = transactions(history, namespace)
     labels = label_times(history, label_delay_seconds)
+    if arrival_order:
+        if any(ms is not None for ms in labels):
+            raise ValueError("an arrival-order replay takes a history without fraud labels")
+        return {i: feature_values(t, await store.read_and_update(t)) for i, t in enumerate(txns)}
     events = [(t.ts_ms, 0, i) for i, t in enumerate(txns)]
     events += [(ms, 1, i) for i, ms in enumerate(labels) if ms is not None]
     if after_ms is not None:
@@ -79,8 +86,14 @@ async def replay_rows(
 
 
 async def replay(
-    store: OnlineStore, history: pd.DataFrame, namespace: str, label_delay_seconds: int
+    store: OnlineStore,
+    history: pd.DataFrame,
+    namespace: str,
+    label_delay_seconds: int,
+    arrival_order: bool = False,
 ) -> pd.DataFrame:
     """Features each transaction got online, in the history's row order."""
-    rows = await replay_rows(store, history, namespace, label_delay_seconds)
+    rows = await replay_rows(
+        store, history, namespace, label_delay_seconds, arrival_order=arrival_order
+    )
     return pd.DataFrame([rows[i] for i in range(len(history))], columns=list(FEATURE_NAMES))

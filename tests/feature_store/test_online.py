@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from redis.asyncio import Redis
 
 from feature_store.aggregates import (
     CARD,
@@ -20,25 +18,14 @@ from feature_store.aggregates import (
 )
 from feature_store.definitions import FEATURE_NAMES
 from feature_store.offline import compute_features
-from feature_store.online import Client, OnlineStore, Transaction
-from feature_store.resp import RespClient
+from feature_store.online import OnlineStore, Transaction
 from feature_store.windows import RETENTION_SECONDS, WINDOW_1H
+from tests.feature_store.conftest import ClientFactory
 from tests.feature_store.replay import replay
 from tests.histories import tangled_history
 
 DELAY = 5 * 86_400
 pytestmark = pytest.mark.redis
-
-
-ClientFactory = Callable[[], Client]
-
-
-@pytest.fixture(params=["redis-py", "resp"])
-def make_client(request: pytest.FixtureRequest, redis_url: str) -> ClientFactory:
-    """Builds the store's client: every test here runs with redis-py and with RespClient."""
-    if request.param == "resp":
-        return lambda: RespClient.from_url(redis_url)
-    return lambda: Redis.from_url(redis_url)
 
 
 def assert_same_features(online: pd.DataFrame, offline: pd.DataFrame) -> None:
@@ -167,3 +154,27 @@ def test_every_key_written_has_a_ttl(
     assert len(written) > 50
     ttls = [sync_redis.ttl(key) for key in written]
     assert all(0 < ttl <= RETENTION_SECONDS for ttl in ttls)
+
+
+def test_the_transaction_id_alone_is_the_idempotency_key(
+    make_client: ClientFactory, namespace: str
+) -> None:
+    async def run() -> tuple[str | None, dict[str, float]]:
+        client = make_client()
+        store = OnlineStore(client, timeout_ms=2000)
+        try:
+            await store.record(_txn(namespace, namespace + "tx1", T0, card="card_a"), "body-a")
+            other = _txn(namespace, namespace + "tx1", T0, card="card_b")
+            again = await store.record(other, "body-b")
+            after = await store.read_and_update(
+                _txn(namespace, namespace + "tx2", T0 + 1000, card="card_b")
+            )
+            return again.first_fingerprint, after
+        finally:
+            await client.aclose()
+
+    first, after = asyncio.run(run())
+    assert first == "body-a"
+    # The retry with another card recorded nothing: not on the shared merchant, nor the card.
+    assert after[count_key(MERCHANT, WINDOW_1H)] == 1.0
+    assert after[count_key(CARD, WINDOW_1H)] == 0.0

@@ -1,4 +1,5 @@
-"""The same store against a local three-master Redis Cluster: parity and idempotency."""
+"""The same store against a local three-master Redis Cluster: parity and idempotency; each
+test writes the keys it reads, so that any order of tests holds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from feature_store.aggregates import CARD, count_key
+from feature_store.aggregates import CARD, CUSTOMER, MERCHANT, count_key
 from feature_store.offline import compute_features
 from feature_store.online import OnlineStore, Transaction
 from feature_store.redis_server import RedisServer, start_cluster
@@ -51,7 +52,21 @@ def test_cluster_replay_equals_offline_features(cluster: list[RedisServer]) -> N
 def test_cluster_spreads_entities_over_every_node(cluster: list[RedisServer]) -> None:
     import redis
 
-    keys_per_node = [redis.Redis(port=s.port).dbsize() for s in cluster]
+    history = tangled_history(rows=80, seed=12)
+
+    async def run() -> None:
+        client = _client(cluster)
+        try:
+            await replay(OnlineStore(client, timeout_ms=2000), history, "c3-", DELAY)
+        finally:
+            await client.aclose()
+
+    # Its own keys: the test holds whatever order the tests run in.
+    asyncio.run(run())
+    keys_per_node = [
+        sum(1 for _ in redis.Redis(port=s.port).scan_iter(match="*c3-*", count=1000))
+        for s in cluster
+    ]
     assert all(count > 0 for count in keys_per_node), keys_per_node
 
 
@@ -72,3 +87,28 @@ def test_cluster_counts_concurrent_retries_once(cluster: list[RedisServer]) -> N
             await client.aclose()
 
     assert asyncio.run(run()) == 1.0
+
+
+def test_cluster_keys_idempotency_by_transaction_id_alone(cluster: list[RedisServer]) -> None:
+    def txn(card: str, number: int = 1) -> Transaction:
+        attributes = {"card_id": card, "merchant_id": "c4-m", "customer_id": "c4-cu"}
+        return Transaction.build(f"c4-t{number}", T0, 3.0, "USD", attributes)
+
+    async def run() -> tuple[list[str | None], dict[str, float]]:
+        client = _client(cluster)
+        store = OnlineStore(client, timeout_ms=2000)
+        try:
+            # Many cards, so that their slots differ from the marker's and from one another.
+            cards = [f"c4-card{i}" for i in range(8)]
+            readings = await asyncio.gather(*[store.record(txn(card), card) for card in cards])
+            after = await store.read_and_update(txn("c4-other", number=2))
+            return [r.first_fingerprint for r in readings], after
+        finally:
+            await client.aclose()
+
+    firsts, after = asyncio.run(run())
+    assert firsts.count(None) == 1
+    winner = firsts.index(None)
+    assert {f for f in firsts if f is not None} == {f"c4-card{winner}"}
+    assert after[count_key(MERCHANT, WINDOW_24H)] == 1.0
+    assert after[count_key(CUSTOMER, WINDOW_24H)] == 1.0

