@@ -190,8 +190,8 @@ def test_admin_routes_need_the_admin_scope(http: httpx.Client) -> None:
 
 def test_list_requests_over_the_batch_limit_are_refused_and_write_nothing() -> None:
     """`max_list_entries_per_request` bounds add, remove and check alike (413, naming it)."""
-    with RedisServer() as server:
-        service = RunningService.start(settings_for(server.url, max_list_entries_per_request=2))
+    with backend_of("single") as backend:
+        service = RunningService.start(backend.settings(max_list_entries_per_request=2))
         try:
             with service.client() as http:
                 path = "/v1/admin/lists/blocked_cards"
@@ -210,9 +210,9 @@ def test_list_requests_over_the_batch_limit_are_refused_and_write_nothing() -> N
 
 
 def test_list_changes_are_audited_with_the_key_list_and_count(
-    own_service: tuple[RunningService, RedisServer],
+    own_service: tuple[RunningService, Backend],
 ) -> None:
-    service, server = own_service
+    service, backend = own_service
     path = "/v1/admin/lists/blocked_cards"
     with service.client() as http:
         body = {"entries": ["tok_audit_1", "tok_audit_2"]}
@@ -221,7 +221,7 @@ def test_list_changes_are_audited_with_the_key_list_and_count(
             path + "/remove", json={"entries": ["tok_audit_1"]}, headers=auth("admin")
         )
         assert removed.status_code == 200
-    audit = redis.Redis.from_url(server.url, decode_responses=True).xrange(keys.AUDIT_STREAM)
+    audit = backend.sync_client().xrange(keys.AUDIT_STREAM)
     changes = [
         (f["action"], f["list"], f["entries"], f["actor"])
         for _, f in audit
