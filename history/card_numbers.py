@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from typing import Any
 
 MIN_DIGITS, MAX_DIGITS = 13, 19
 MASK = "[card number removed]"
@@ -66,6 +67,18 @@ def mask_card_numbers(text: str) -> str:
     if len(text) < MIN_DIGITS:
         return text
     return (_ASCII_RUN if text.isascii() else _RUN).sub(_mask_run, text)
+
+
+def mask_card_numbers_in(value: Any) -> Any:
+    """`value` (strings, lists, dicts as JSON holds them) with every string masked; numbers
+    are left alone, since a float's digits are not a card number."""
+    if isinstance(value, str):
+        return mask_card_numbers(value)
+    if isinstance(value, dict):
+        return {key: mask_card_numbers_in(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_card_numbers_in(item) for item in value]
+    return value
 
 
 def _card_runs(value: str) -> Iterator[str]:

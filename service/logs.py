@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from history.card_numbers import mask_card_numbers
+from history.card_numbers import mask_card_numbers_in
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,7 +31,7 @@ class JsonFormatter(logging.Formatter):
             line.update(fields)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return mask_card_numbers(orjson.dumps(line, default=str).decode())
+        return orjson.dumps(mask_card_numbers_in(line), default=str).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:

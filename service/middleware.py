@@ -38,7 +38,9 @@ class RequestContext:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id")
-        card_number_id = given is not None and looks_like_card_number(given.decode("latin-1"))
+        card_number_id = given is not None and looks_like_card_number(
+            given.decode("utf-8", errors="replace")
+        )
         request_id = _request_id(None if card_number_id else given)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from feature_store.online import FeatureStoreError
-from history.card_numbers import mask_card_numbers
+from history.card_numbers import mask_card_numbers_in
 from model.errors import ModelArtifactError
 from policy.errors import PolicyError
 from policy.lists import ListEntryError, UnknownListError
@@ -76,7 +76,7 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "1"}
-    content = mask_card_numbers(orjson.dumps(body).decode()).encode()
+    content = orjson.dumps(mask_card_numbers_in(body))
     return Response(content, status, headers, media_type=PROBLEM_JSON)
 
 
