@@ -22,6 +22,7 @@ from tests.service.conftest import auth, transaction
 pytestmark = pytest.mark.redis
 
 PAN = "4111111111111111"
+JSON = {"content-type": "application/json"}
 # The same card number as a hostile client would hide it.
 HIDDEN_PANS = [
     PAN,
@@ -262,6 +263,9 @@ def test_a_body_that_is_not_json_gets_a_clear_problem(
 def test_no_key_with_an_invalid_body_is_401(http: httpx.Client, namespace: str) -> None:
     for body in ({}, transaction(namespace, 46, amount=True), {"amount": 1, "amount ": 2}):
         assert http.post("/v1/score", json=body).status_code == 401
+    for content in (b"{", b'{"a": 1, "a": 2}', b'{"card": {"id": "4111111111111111"}}'):
+        malformed = http.post("/v1/score", content=content, headers=JSON)
+        assert malformed.status_code == 401, malformed.text
     wrong_scope = http.post("/v1/score", content=b"{", headers=auth("feedback"))
     assert wrong_scope.status_code == 403
 
