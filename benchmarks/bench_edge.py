@@ -20,7 +20,8 @@ import orjson
 
 from history.card_numbers import looks_like_card_number
 from service.edge import parse_json
-from service.schemas import SCORE_EXAMPLE, EventWindow, ScoreRequest
+from service.fields import EventWindow
+from service.schemas import SCORE_EXAMPLE, ScoreRequest
 
 
 def _per_call_us(work: Callable[[], Any], calls: int) -> float:

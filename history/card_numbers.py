@@ -8,8 +8,10 @@ detector reads through what hides one from a plain digit match: separators betwe
 (spaces, dots, dashes, underscores, slashes, zero-width and other invisible characters) and
 digits of any script (fullwidth `４１１１`, Arabic-Indic, ...). A run may sit inside a longer
 value (`tok_4111111111111111`, `card:4111-1111-1111-1111/x`). Inside one run, every stretch
-between separators (or the run's ends) is tried, so a PAN followed by a CVV is still found;
-a run of more than 19 digits with no separator inside is a long number, not a card number.
+between separators (or the run's ends) is tried, so a PAN followed by a CVV is still found.
+A stretch of several groups counts only when its groups are at most 6 digits long, as card
+numbers are written (4-4-4-4, 4-6-5, digit by digit); a run of more than 19 digits with no
+separator inside is a long number, not a card number.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from collections.abc import Iterator
 from typing import Any
 
 MIN_DIGITS, MAX_DIGITS = 13, 19
+# Groups longer than this are not how a card number is written: ids that join a date and a
+# counter (`order-20261201-000123456`) would otherwise be refused one time in ten.
+MAX_GROUP_DIGITS = 6
 MASK = "[card number removed]"
 
 # Visible separators, then the invisible characters of Unicode's category Cf (soft hyphen,
@@ -97,19 +102,22 @@ def _mask_run(match: re.Match[str]) -> str:
 
 def _holds_card_number(run: str) -> bool:
     """Whether a run of digits and separators holds 13-19 Luhn-valid digits between two of
-    its boundaries (its ends or a separator)."""
+    its boundaries (its ends or a separator): one unbroken group, or groups of at most
+    `MAX_GROUP_DIGITS` as card numbers are written (4-4-4-4, 4-6-5, digit by digit)."""
     groups = [group for group in _SPLIT.split(run) if group]
     digits = "".join(groups)
     if not digits.isascii():
         digits = "".join(str(unicodedata.digit(char)) for char in digits)
-    bounds = [0]
-    for group in groups:
-        bounds.append(bounds[-1] + len(group))
-    for start_index, start in enumerate(bounds):
-        for end in bounds[start_index + 1 :]:
-            length = end - start
-            if length > MAX_DIGITS:
+    start = 0
+    for first, group in enumerate(groups):
+        end = start
+        for index in range(first, len(groups)):
+            if index > first and max(len(group), len(groups[index])) > MAX_GROUP_DIGITS:
+                break  # `20261201-000123456`: a date and a counter, not a written PAN
+            end += len(groups[index])
+            if end - start > MAX_DIGITS:
                 break
-            if length >= MIN_DIGITS and luhn_valid(digits[start:end]):
+            if end - start >= MIN_DIGITS and luhn_valid(digits[start:end]):
                 return True
+        start += len(group)
     return False

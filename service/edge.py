@@ -24,8 +24,8 @@ from starlette.responses import Response
 
 from history.card_numbers import looks_like_card_number
 from service.auth import Require, authenticate
+from service.fields import EventWindow
 from service.problems import RequestError
-from service.schemas import EventWindow
 from service.settings import Settings
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]

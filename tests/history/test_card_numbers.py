@@ -61,3 +61,16 @@ def test_mask_card_numbers_removes_every_pan_and_keeps_the_rest() -> None:
 def test_luhn_valid_matches_the_checksum_definition() -> None:
     assert luhn_valid("79927398713")
     assert not luhn_valid("79927398710")
+
+
+@pytest.mark.parametrize(
+    ("value", "joined"),
+    [
+        ("lt-1b545992-000000018", "545992000000018"),
+        ("order-20261201-000123451", "20261201000123451"),
+        ("41111111-11111111", "4111111111111111"),
+    ],
+)
+def test_groups_longer_than_a_written_card_number_are_not_joined(value: str, joined: str) -> None:
+    assert luhn_valid(joined)  # joined, the digits would pass
+    assert not looks_like_card_number(value)
