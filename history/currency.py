@@ -24,6 +24,15 @@ def usd_rates() -> dict[str, float]:
     return {str(code): float(rate) for code, rate in rates.items()}
 
 
+@cache
+def minor_unit(currency: str) -> float:
+    """The smallest amount of `currency` in major units: 0.01 for most, 1 for JPY (ISO 4217
+    exponents in `usd_rates.yaml`; 2 when not listed)."""
+    text = resources.files(__package__).joinpath("usd_rates.yaml").read_text()
+    exponents = yaml.safe_load(text).get("minor_unit_exponents", {})
+    return float(10 ** -int(exponents.get(currency, 2)))
+
+
 def usd_cents(amount: float, currency: str) -> int:
     """`amount` (major units of `currency`) in whole US cents, rounded half to even."""
     try:

@@ -1,5 +1,7 @@
 """Admin routes (scope `admin`): read, validate, publish and roll back the policy, manage block
-and allow lists, reload the model. Every change is audited: who (the key's name), what, when.
+and allow lists, reload the model. Every attempt is audited, refused ones too (no key, a key
+without the scope, an invalid policy, a refused rollback): who (the key's name), what, when,
+and the outcome (`AuditedRoute`).
 
 A publish or reload is checked here first, then announced in Redis; every worker follows
 within `reload_interval_ms` (`service/runtime.py`), and a refused one changes nothing.
@@ -7,6 +9,7 @@ within `reload_interval_ms` (`service/runtime.py`), and a refused one changes no
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict
 from datetime import datetime
@@ -20,18 +23,45 @@ from starlette.responses import Response
 
 from feature_store import keys
 from model.artifact import load_model
-from model.errors import ModelArtifactError
 from policy.publishing.acceptance import accept_policy
 from service.auth import require
+from service.edge import EdgeRoute, Handler
+from service.problems import status_of
 from service.runtime import Runtime
 from service.settings import ApiKey
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
-AdminKey = Annotated[ApiKey, Depends(require("admin"))]
+logger = logging.getLogger(__name__)
 AUDIT_MAX_ENTRIES = 100_000
+
+
+class AuditedRoute(EdgeRoute):
+    """An admin route: each request is audited once it is answered, whatever the answer
+    (the route's name is the action; what the route adds with `note` goes with it)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+        action = self.name
+
+        async def audited(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Exception as exc:
+                await audit(request, action, status_of(exc), type(exc).__name__)
+                raise
+            await audit(request, action, response.status_code)
+            return response
+
+        return audited
+
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=AuditedRoute)
+AdminKey = Annotated[ApiKey, Depends(require("admin"))]
 ADMIN_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not JSON."},
     401: {"description": "No or invalid API key."},
     403: {"description": "The API key lacks the admin scope."},
+    413: {"description": "The body is larger than the configured limit."},
+    415: {"description": "The body is not sent as application/json."},
     422: {"description": "Refused: the problems name file, line and rule (or field)."},
 }
 
@@ -67,16 +97,39 @@ def _json(body: Any) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-async def audit(runtime: Runtime, key: ApiKey, action: str, **details: Any) -> None:
-    entry = {"actor": key.name, "action": action, "at_ms": str(int(time.time() * 1000))}
-    entry.update({name: str(value) for name, value in details.items()})
+def note(request: Request, **details: Any) -> None:
+    """Details of an admin action for its audit entry (versions, list names, counts; never
+    a list entry or a policy text)."""
+    request.state.audit = {name: str(value) for name, value in details.items()}
+
+
+async def audit(request: Request, action: str, status: int, refusal: str = "") -> None:
+    """One entry in the audit stream: who (the key's name, `anonymous` without a valid key),
+    what, when, the outcome and the status answered. An entry Redis does not take is logged
+    instead, at error level; the answer to the request does not change."""
+    state = request.state
+    outcome = "done" if status < 400 else ("refused" if status < 500 else "failed")
+    entry = {
+        "actor": getattr(state, "key_name", None) or "anonymous",
+        "action": action,
+        "outcome": outcome,
+        "status": str(status),
+        "at_ms": str(int(time.time() * 1000)),
+        "request_id": str(getattr(state, "request_id", "")),
+        **({"refusal": refusal} if refusal else {}),
+        **getattr(state, "audit", {}),
+    }
     flat = [part for pair in entry.items() for part in pair]
-    await runtime.admin_client.execute_command(
-        "XADD", keys.AUDIT_STREAM, "MAXLEN", "~", AUDIT_MAX_ENTRIES, "*", *flat
-    )
+    try:
+        runtime: Runtime = request.app.state.runtime
+        await runtime.admin_client.execute_command(
+            "XADD", keys.AUDIT_STREAM, "MAXLEN", "~", AUDIT_MAX_ENTRIES, "*", *flat
+        )
+    except Exception:  # the audit must not turn an answer into another one
+        logger.exception("audit entry not written", extra={"fields": {"audit": entry}})
 
 
-@router.get("/policy", responses=ADMIN_PROBLEMS, summary="The policy being served")
+@router.get("/policy", name="policy.show", responses=ADMIN_PROBLEMS, summary="The policy")
 async def current_policy(_: AdminKey, runtime: RuntimeDep) -> Response:
     policy = runtime.scorer.policy
     if policy is None:
@@ -84,29 +137,37 @@ async def current_policy(_: AdminKey, runtime: RuntimeDep) -> Response:
     return _json({"version": policy.version, "text": policy.text})
 
 
-@router.post("/policy/validate", responses=ADMIN_PROBLEMS, summary="Validate a policy")
+@router.post(
+    "/policy/validate", name="policy.validate", responses=ADMIN_PROBLEMS, summary="Validate"
+)
 async def validate_policy(body: PolicyText, _: AdminKey) -> Response:
     """Every problem of the file at once; 422 (problem details) when there are any."""
     policy = accept_policy(body.text, body.source)
     return _json({"valid": True, "version": policy.version})
 
 
-@router.post("/policy/publish", responses=ADMIN_PROBLEMS, summary="Publish a policy")
-async def publish_policy(body: PolicyText, key: AdminKey, runtime: RuntimeDep) -> Response:
+@router.post("/policy/publish", name="policy.publish", responses=ADMIN_PROBLEMS, summary="Publish")
+async def publish_policy(
+    body: PolicyText, key: AdminKey, runtime: RuntimeDep, request: Request
+) -> Response:
     """Validate, version by content hash, and switch every worker to it within a second."""
     result = await runtime.policies.publish(body.text, body.source, key.name)
-    await audit(runtime, key, "policy.publish", version=result.version)
+    note(request, version=result.version)
     return _json(asdict(result))
 
 
-@router.post("/policy/rollback", responses=ADMIN_PROBLEMS, summary="Roll the policy back")
-async def rollback_policy(body: Rollback, key: AdminKey, runtime: RuntimeDep) -> Response:
+@router.post(
+    "/policy/rollback", name="policy.rollback", responses=ADMIN_PROBLEMS, summary="Roll back"
+)
+async def rollback_policy(
+    body: Rollback, key: AdminKey, runtime: RuntimeDep, request: Request
+) -> Response:
     result = await runtime.policies.rollback(body.to_version, key.name)
-    await audit(runtime, key, "policy.rollback", version=result.version)
+    note(request, version=result.version)
     return _json(asdict(result))
 
 
-@router.get("/policy/history", responses=ADMIN_PROBLEMS, summary="Publish history")
+@router.get("/policy/history", name="policy.history", responses=ADMIN_PROBLEMS, summary="History")
 async def policy_history(
     _: AdminKey, runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=1000)] = 20
 ) -> Response:
@@ -114,7 +175,7 @@ async def policy_history(
     return _json([asdict(entry) for entry in entries])
 
 
-@router.get("/lists/{name}", responses=ADMIN_PROBLEMS, summary="Entries of a list")
+@router.get("/lists/{name}", name="list.show", responses=ADMIN_PROBLEMS, summary="A list")
 async def show_list(
     name: str,
     _: AdminKey,
@@ -127,17 +188,21 @@ async def show_list(
     return _json({"name": name, "count": count, "entries": [asdict(e) for e in entries]})
 
 
-@router.post("/lists/{name}", responses=ADMIN_PROBLEMS, summary="Add entries to a list")
-async def add_to_list(name: str, body: ListEntries, key: AdminKey, runtime: RuntimeDep) -> Response:
+@router.post("/lists/{name}", name="list.add", responses=ADMIN_PROBLEMS, summary="Add")
+async def add_to_list(
+    name: str, body: ListEntries, key: AdminKey, runtime: RuntimeDep, request: Request
+) -> Response:
+    note(request, list=name, entries=len(body.entries))
     runtime.check_batch(len(body.entries))
     added = await runtime.list_store().add(
         name, body.entries, expires_at=body.expires_at, note=body.note, actor=key.name
     )
-    await audit(runtime, key, "list.add", list=name, entries=len(body.entries))
     return _json({"name": name, "added": added})
 
 
-@router.post("/lists/{name}/check", responses=ADMIN_PROBLEMS, summary="Check list entries")
+@router.post(
+    "/lists/{name}/check", name="list.check", responses=ADMIN_PROBLEMS, summary="Check list entries"
+)
 async def check_list_entries(
     name: str, body: ListEntries, _: AdminKey, runtime: RuntimeDep
 ) -> Response:
@@ -148,7 +213,9 @@ async def check_list_entries(
     return _json({"name": name, "valid": len(checked)})
 
 
-@router.get("/limits", responses=ADMIN_PROBLEMS, summary="Limits of an admin request")
+@router.get(
+    "/limits", name="limits", responses=ADMIN_PROBLEMS, summary="Limits of an admin request"
+)
 async def admin_limits(_: AdminKey, runtime: RuntimeDep) -> Response:
     """What one request may carry, so that a client splits a large import to fit."""
     settings = runtime.settings
@@ -160,27 +227,26 @@ async def admin_limits(_: AdminKey, runtime: RuntimeDep) -> Response:
     )
 
 
-@router.post("/lists/{name}/remove", responses=ADMIN_PROBLEMS, summary="Remove entries")
+@router.post("/lists/{name}/remove", name="list.remove", responses=ADMIN_PROBLEMS, summary="Remove")
 async def remove_from_list(
-    name: str, body: ListEntries, key: AdminKey, runtime: RuntimeDep
+    name: str, body: ListEntries, key: AdminKey, runtime: RuntimeDep, request: Request
 ) -> Response:
+    note(request, list=name, entries=len(body.entries))
     runtime.check_batch(len(body.entries))
     removed = await runtime.list_store().remove(name, body.entries, actor=key.name)
-    await audit(runtime, key, "list.remove", list=name, entries=len(body.entries))
     return _json({"name": name, "removed": removed})
 
 
-@router.post("/model/reload", responses=ADMIN_PROBLEMS, summary="Reload the model")
-async def reload_model(body: ModelReload, key: AdminKey, runtime: RuntimeDep) -> Response:
+@router.post("/model/reload", name="model.reload", responses=ADMIN_PROBLEMS, summary="Reload")
+async def reload_model(
+    body: ModelReload, _: AdminKey, runtime: RuntimeDep, request: Request
+) -> Response:
     """Verify the artifact here, then have every worker load it; a refused artifact (422,
     naming the file and field) leaves the current model serving."""
     directory = Path(body.model_dir) if body.model_dir else runtime.settings.model_dir
-    try:
-        model = load_model(directory)
-    except ModelArtifactError:
-        await audit(runtime, key, "model.reload.refused", model_dir=directory)
-        raise
+    note(request, model_dir=directory)
+    model = load_model(directory)
     runtime.scorer.model = model
     await runtime.admin_client.set(keys.MODEL_POINTER, str(directory.resolve()))
-    await audit(runtime, key, "model.reload", version=model.version, model_dir=directory)
+    note(request, version=model.version, model_dir=directory)
     return _json({"version": model.version, "model_dir": str(directory)})

@@ -10,8 +10,15 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
 
 from service import admin, problems, routes
 from service.auth import KeyRing
@@ -22,6 +29,9 @@ from service.runtime import Runtime
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
+# Swagger UI's files, committed from the npm package swagger-ui-dist (docs/api.md says which
+# version and why): /docs works offline and loads nothing from a CDN.
+SWAGGER_UI = Path(__file__).parent / "static" / "swagger-ui"
 
 DESCRIPTION = """Real-time payment-risk scoring: a decision (approve, review, challenge,
 decline), a calibrated fraud score and the reason codes behind it, in a few milliseconds.
@@ -59,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
         # Metrics are Prometheus (`/metrics`); FastAPI's OpenTelemetry hooks would cost a
         # provider lookup on every request for nothing.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -68,8 +80,46 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.echo_endpoint:
         app.include_router(routes.echo_router)
     problems.install(app)
+    _serve_docs(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """`/docs` from the package's own Swagger UI files, with the bearer scheme declared so
+    that its Authorize button sends the key."""
+    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI), name="docs-assets")
+
+    async def docs(_: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="riskscore API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API key."}
+            }
+            for path, operations in schema["paths"].items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.add_route("/docs", docs, include_in_schema=False)
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_env() -> FastAPI:

@@ -1,7 +1,8 @@
 """JSON log lines: one object per line, with the request id, decision and latency of requests.
 
 Card ids, IPs and other client values are never logged: a route adds only the transaction id,
-the decision, the score and rule ids (`request.state.log`).
+the decision, the score and rule ids (`request.state.log`). Whatever a line holds, a card
+number in it is masked before it is written (`history.card_numbers`), whoever logged it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from typing import Any
 
 import orjson
+
+from history.card_numbers import mask_card_numbers_in
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,7 +31,7 @@ class JsonFormatter(logging.Formatter):
             line.update(fields)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        return orjson.dumps(mask_card_numbers_in(line), default=str).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:

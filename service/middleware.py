@@ -1,5 +1,6 @@
 """Around every request: the body size limit, a request id, the latency metric and one JSON log
-line. One pure ASGI layer, because each middleware layer costs time on the score path.
+line (with the problem's title and fields for a 4xx, never a value). One pure ASGI layer,
+because each middleware layer costs time on the score path.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import re
 import time
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from history.card_numbers import looks_like_card_number
 from service.metrics import Metrics
-from service.problems import problem
+from service.problems import PROBLEM_JSON, problem
 
 logger = logging.getLogger("riskscore.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -34,8 +37,13 @@ class RequestContext:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        request_id = _request_id(headers.get(b"x-request-id"))
-        scope.setdefault("state", {})["request_id"] = request_id
+        given = headers.get(b"x-request-id")
+        card_number_id = given is not None and looks_like_card_number(
+            given.decode("utf-8", errors="replace")
+        )
+        request_id = _request_id(None if card_number_id else given)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -46,10 +54,17 @@ class RequestContext:
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                 ]
+                if status >= 400 and _content_type(message).startswith(PROBLEM_JSON.encode()):
+                    state["problem_body"] = b""
+            elif "problem_body" in state:
+                state["problem_body"] += message.get("body", b"")
             await send(message)
 
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        if card_number_id:
+            # Not echoed and not logged: a fresh id answers, and the log names only the header.
+            await _card_number_header()(scope, receive, send_with_id)
+        elif length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await _refusal(self.max_body_bytes)(scope, receive, send_with_id)
         elif length is None and b"chunked" in headers.get(b"transfer-encoding", b""):
             body = await self._read_bounded(receive)
@@ -89,6 +104,8 @@ class RequestContext:
             "latency_ms": round(seconds * 1000, 3),
         }
         extra.update(state.get("log", {}))
+        if "problem_body" in state:
+            extra.update(_problem_fields(state["problem_body"]))
         logger.info("request", extra={"fields": extra})
 
 
@@ -98,6 +115,25 @@ def _request_id(given: bytes | None) -> str:
         if _REQUEST_ID.match(text):
             return text
     return os.urandom(8).hex()
+
+
+def _content_type(message: Message) -> bytes:
+    for name, value in message.get("headers", []):
+        if name.lower() == b"content-type":
+            return bytes(value)
+    return b""
+
+
+def _problem_fields(body: bytes) -> dict[str, Any]:
+    """What a 4xx log line says of its problem: the title and the fields at fault. The detail
+    is left out: it may say more than the log should keep."""
+    try:
+        problem_details = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    fields = [error.get("field") for error in problem_details.get("errors") or []]
+    found = {"problem": problem_details.get("title"), "problem_type": problem_details.get("type")}
+    return {**found, "fields": fields} if fields else found
 
 
 def _replay(body: bytes) -> Receive:
@@ -115,3 +151,9 @@ def _replay(body: bytes) -> Receive:
 
 def _refusal(limit: int) -> Any:
     return problem(413, "Content Too Large", f"the body is larger than {limit} bytes")
+
+
+def _card_number_header() -> Any:
+    detail = "X-Request-ID: looks like a card number; send an opaque request id"
+    errors = [{"field": "X-Request-ID", "message": "looks like a card number"}]
+    return problem(422, "Invalid request", detail, errors=errors)

@@ -1,7 +1,8 @@
 """Errors as RFC 9457 problem details: the one place that maps domain errors to HTTP status.
 
-domain error (scoring, feature store, policy, auth) -> status, title -> `application/problem+json`.
-No client input is echoed back: a rejected value may be a card number.
+domain error (scoring, feature store, policy, auth, the edge) -> status, title ->
+`application/problem+json`. No client input is echoed back: a rejected value may be a card
+number, and every body is masked (`history.card_numbers`) in case a message quotes one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from feature_store.online import FeatureStoreError
+from history.card_numbers import mask_card_numbers_in
 from model.errors import ModelArtifactError
 from policy.errors import PolicyError
 from policy.lists.errors import ListEntryError, ListExpiryError, UnknownListError
@@ -34,12 +36,20 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
-class AuthError(Exception):
+class RequestError(Exception):
+    """What a client sent is refused at the edge, before any route code: `status`, `title`,
+    `detail`, and the `field` when one field is at fault (never its value)."""
+
+    def __init__(self, status: int, title: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.field = status, title, field
+
+
+class AuthError(RequestError):
     """The request has no valid API key (401) or its key lacks the scope (403)."""
 
     def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
+        super().__init__(status, "Unauthorized" if status == 401 else "Forbidden", detail)
 
 
 # Domain error -> (status, title). Order matters only for subclasses listed before bases.
@@ -67,7 +77,22 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "1"}
-    return Response(orjson.dumps(body), status, headers, media_type=PROBLEM_JSON)
+    content = orjson.dumps(mask_card_numbers_in(body))
+    return Response(content, status, headers, media_type=PROBLEM_JSON)
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status an exception is answered with (500 for anything unexpected)."""
+    if isinstance(exc, RequestError):
+        return exc.status
+    if isinstance(exc, HTTPException):
+        return exc.status_code
+    if isinstance(exc, RequestValidationError):
+        return 422
+    for kind, status, _ in STATUS_OF:
+        if isinstance(exc, kind):
+            return status
+    return 500
 
 
 def field_path(location: tuple[Any, ...] | list[Any]) -> str:
@@ -89,8 +114,6 @@ async def _validation(_: Request, exc: Exception) -> Response:
 
 
 def _message(error: dict[str, Any]) -> str:
-    if error["type"] == "json_invalid":
-        return "the body is not valid JSON"
     message = str(error["msg"])
     return message.removeprefix("Value error, ")
 
@@ -100,10 +123,12 @@ async def _http(_: Request, exc: Exception) -> Response:
     return problem(exc.status_code, _reason(exc.status_code), str(exc.detail))
 
 
-async def _auth(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AuthError)
-    title = "Unauthorized" if exc.status == 401 else "Forbidden"
-    return problem(exc.status, title, str(exc))
+async def _refused(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestError)
+    if exc.field is None:
+        return problem(exc.status, exc.title, str(exc))
+    errors = [{"field": exc.field, "message": str(exc)}]
+    return problem(exc.status, exc.title, f"{exc.field}: {exc}", errors=errors)
 
 
 async def _domain(_: Request, exc: Exception) -> Response:
@@ -131,7 +156,7 @@ def install(app: FastAPI) -> None:
     """Route every error the app can raise through problem details."""
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(AuthError, _auth)
+    app.add_exception_handler(RequestError, _refused)
     for kind, _, _ in STATUS_OF:
         app.add_exception_handler(kind, _domain)
     app.add_exception_handler(Exception, _unexpected)

@@ -18,6 +18,7 @@ from scoring.errors import UnknownTransactionError
 from scoring.feedback import record_label
 from scoring.pipeline import ScoreInput, Scorer
 from service.auth import require
+from service.edge import EdgeRoute
 from service.metrics import CONTENT_TYPE, Metrics
 from service.problems import problem
 from service.schemas import (
@@ -31,7 +32,7 @@ from service.schemas import (
 )
 from service.settings import ApiKey
 
-router = APIRouter()
+router = APIRouter(route_class=EdgeRoute)
 ScoreKey = Annotated[ApiKey, Depends(require("score"))]
 FeedbackKey = Annotated[ApiKey, Depends(require("feedback"))]
 READY_TIMEOUT_SECONDS = 0.5
@@ -39,12 +40,15 @@ READY_TIMEOUT_SECONDS = 0.5
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     text = {
+        400: "The body is not JSON (malformed, not UTF-8, nested too deeply).",
         401: "No or invalid API key.",
         403: "The API key lacks the scope.",
         404: "No stored decision for this transaction id.",
         409: "The transaction id was scored before with another body, or is being scored.",
         413: "The body is larger than the configured limit.",
-        422: "The body is invalid; `errors` names each field and the problem.",
+        415: "The body is not sent as application/json.",
+        422: "The body is invalid (a field, a duplicated key, a card number, an event time out "
+        "of bounds); `errors` names the field and the problem, never the value.",
         503: "Not ready (no model or policy loaded), or Redis is unavailable.",
     }
     return {
@@ -73,7 +77,7 @@ ScorerDep = Annotated[Scorer, Depends(scorer_of)]
 @router.post(
     "/v1/score",
     response_model=ScoreResponse,
-    responses=_problems(401, 403, 409, 413, 422, 503),
+    responses=_problems(400, 401, 403, 409, 413, 415, 422, 503),
     summary="Score a transaction and decide",
     tags=["scoring"],
 )
@@ -107,7 +111,7 @@ async def score(body: ScoreRequest, request: Request, _: ScoreKey, scorer: Score
 @router.post(
     "/v1/feedback",
     response_model=FeedbackResponse,
-    responses=_problems(401, 403, 404, 413, 422, 503),
+    responses=_problems(400, 401, 403, 404, 413, 415, 422, 503),
     summary="Send a label back for a scored transaction",
     tags=["scoring"],
 )
@@ -126,7 +130,7 @@ async def feedback(
 @router.get(
     "/v1/decisions/{transaction_id}",
     response_model=StoredDecision,
-    responses=_problems(401, 403, 404, 503),
+    responses=_problems(401, 403, 404, 422, 503),
     summary="A stored decision with everything it was made from",
     tags=["scoring"],
 )
@@ -182,7 +186,7 @@ async def metrics(request: Request) -> Response:
     return Response(registry.exposition(), media_type=CONTENT_TYPE)
 
 
-echo_router = APIRouter()
+echo_router = APIRouter(route_class=EdgeRoute)
 
 
 @echo_router.post("/v1/echo", include_in_schema=False)

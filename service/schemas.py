@@ -1,7 +1,8 @@
 """The API schema: every request and response body of the HTTP API, in one place.
 
-HTTP body -> these models (validation, OpenAPI with examples) -> `to_score_input` -> the
-plain-Python score path (`scoring.pipeline`). The contract is ../shared/DESIGN.md.
+HTTP body -> `service.edge` (authentication, JSON, duplicated keys, card numbers) -> these
+models (validation, OpenAPI with examples) -> the plain-Python score path (`scoring.pipeline`).
+The contract is docs/api.md.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, ValidationInfo, field_validator
 
-from history.card_numbers import looks_like_card_number
-from history.currency import usd_rates
+from history.currency import minor_unit, usd_rates
+from service.fields import Amount, EventWindow, Rfc3339
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s{}]+$")]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
@@ -26,17 +27,10 @@ class _Body(BaseModel):
 
 
 class Card(_Body):
+    # Card numbers are refused in every field by the edge (`service.edge`), before this model.
     id: Id = Field(description="A token or fingerprint of the card, never its number.")
     bin: Annotated[str, Field(pattern=r"^[0-9]{6,8}$")] | None = None
     country: Country | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _not_a_card_number(cls, value: str) -> str:
-        if looks_like_card_number(value):
-            # The message never repeats the value: it may be a real card number.
-            raise ValueError("looks like a card number (13-19 digits, Luhn-valid); send a token")
-        return value
 
 
 class Merchant(_Body):
@@ -50,7 +44,7 @@ class Customer(_Body):
     email_domain: (
         Annotated[str, Field(max_length=253, pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")] | None
     ) = None
-    account_age_days: Annotated[int, Field(ge=0, le=36_500)] | None = None
+    account_age_days: Annotated[int, Field(strict=True, ge=0, le=36_500)] | None = None
 
 
 class Device(_Body):
@@ -80,9 +74,15 @@ class ScoreRequest(_Body):
     model_config = ConfigDict(json_schema_extra={"examples": [SCORE_EXAMPLE]})
 
     transaction_id: Id = Field(description="The caller's id; also the idempotency key.")
-    timestamp: AwareDatetime = Field(description="RFC 3339 with an offset.")
-    amount: float = Field(gt=0, le=1e10, allow_inf_nan=False, description="Major units.")
+    timestamp: Rfc3339 = Field(
+        description="RFC 3339 with an offset; within the accepted window of the server clock."
+    )
+    # currency before amount: the amount's smallest value is the currency's minor unit
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+    amount: Amount = Field(
+        description="Major units: a JSON number or a decimal string, at least one minor unit "
+        "of the currency (0.01 EUR, 1 JPY)."
+    )
     card: Card
     merchant: Merchant
     customer: Customer | None = None
@@ -96,6 +96,25 @@ class ScoreRequest(_Body):
     def _known_currency(cls, value: str) -> str:
         if value not in usd_rates():
             raise ValueError(f"unknown currency {value!r}; known: {', '.join(sorted(usd_rates()))}")
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _at_least_one_minor_unit(cls, value: float, info: ValidationInfo) -> float:
+        currency = info.data.get("currency")
+        if currency is not None and value < minor_unit(currency) * (1 - 1e-9):
+            raise ValueError(
+                f"is less than one minor unit of {currency} ({minor_unit(currency):g})"
+            )
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _within_the_event_window(cls, value: datetime, info: ValidationInfo) -> datetime:
+        # The edge passes the window; offline readers of this model (no clock) have none.
+        window = (info.context or {}).get("event_window")
+        if isinstance(window, EventWindow):
+            window.check(value)
         return value
 
     def attributes(self) -> dict[str, Any]:
@@ -213,7 +232,7 @@ class FeedbackRequest(_Body):
 
     transaction_id: Id
     label: Literal["chargeback", "confirmed_fraud", "confirmed_legitimate"]
-    reported_at: AwareDatetime | None = Field(
+    reported_at: Rfc3339 | None = Field(
         None, description="When the label became known; now when absent."
     )
 

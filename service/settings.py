@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.errors import ModelSignatureError
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     feature_timeout_ms: float = Field(25.0, gt=0, le=10_000)
     decision_ttl_seconds: int = Field(86_400, ge=60)
     max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    # A checkout scores a payment as it happens: a little clock skew is normal, an event from
+    # the future would move every velocity window of the entities it names.
+    event_time_max_future_seconds: int = Field(300, ge=0, le=86_400)
+    # Older events could be retries whose idempotency marker has expired (it lives
+    # `decision_ttl_seconds`), which would count twice: so no older than that.
+    event_time_max_age_seconds: int = Field(86_400, ge=60)
     max_list_entries_per_request: int = Field(10_000, ge=1, le=100_000)
     reload_interval_ms: int = Field(250, ge=50, le=5_000)
     echo_endpoint: bool = Field(False, description="Serve POST /v1/echo, for benchmarks only.")
@@ -87,6 +94,23 @@ class Settings(BaseSettings):
                 "RISKSCORE_API_KEYS holds the development key, which is public (it is in the "
                 "README); outside development mode configure your own keys"
             )
+        if not self.development and not self.api_keys:
+            raise ValueError(
+                "RISKSCORE_API_KEYS is empty, so every request would be refused: configure "
+                'keys as a JSON list of {"name", "sha256", "scopes"} (docs/api.md), or run '
+                "in development mode (riskscore serve --dev) on a laptop"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _no_event_older_than_its_idempotency_marker(self) -> Settings:
+        if self.event_time_max_age_seconds > self.decision_ttl_seconds:
+            raise ValueError(
+                f"RISKSCORE_EVENT_TIME_MAX_AGE_SECONDS ({self.event_time_max_age_seconds}) "
+                f"exceeds RISKSCORE_DECISION_TTL_SECONDS ({self.decision_ttl_seconds}): a "
+                "retry older than its idempotency marker would count twice; lower the first "
+                "or raise the second"
+            )
         return self
 
     def effective_api_keys(self) -> list[ApiKey]:
@@ -97,3 +121,53 @@ class Settings(BaseSettings):
             name="development", sha256=hash_api_key(DEVELOPMENT_API_KEY), scopes=list(SCOPES)
         )
         return [*self.api_keys, development]
+
+
+def describe_settings_error(exc: Exception) -> str:
+    """A refusal of the settings as lines a person can act on: the variable, what is wrong
+    with its value and what would be valid (never pydantic's raw output or its links)."""
+    if not isinstance(exc, ValidationError):
+        # pydantic-settings' SettingsError: a complex variable that is not valid JSON.
+        field = str(exc).partition('"')[2].partition('"')[0]
+        variable = f"RISKSCORE_{field.upper()}" if field else "a RISKSCORE_* variable"
+        return f"{variable}: not valid JSON; expected {_valid_values(field)}"
+    lines = []
+    for error in exc.errors(include_url=False):
+        location = [str(part) for part in error["loc"]]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not location:
+            lines.append(message)
+            continue
+        variable = f"RISKSCORE_{location[0].upper()}"
+        inside = f" (at {'.'.join(location[1:])})" if len(location) > 1 else ""
+        lines.append(f"{variable}{inside}: {message}; expected {_valid_values(location[0])}")
+    return "\n".join(lines)
+
+
+def _valid_values(name: str) -> str:
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return f"one of the variables in docs/operations.md ({', '.join(_variables())})"
+    if name == "api_keys":
+        return 'a JSON list of {"name", "sha256" (64 hex digits), "scopes"} objects'
+    kind = getattr(field.annotation, "__name__", str(field.annotation))
+    bounds = _bounds(field.metadata)
+    return f"{kind}{' ' + bounds if bounds else ''} (default {field.default!r})"
+
+
+def _bounds(metadata: list[Any]) -> str:
+    words = []
+    for item in metadata:
+        for kind, attribute, sign in (
+            (Gt, "gt", ">"),
+            (Ge, "ge", ">="),
+            (Lt, "lt", "<"),
+            (Le, "le", "<="),
+        ):
+            if isinstance(item, kind):
+                words.append(f"{sign} {getattr(item, attribute)}")
+    return " and ".join(words)
+
+
+def _variables() -> list[str]:
+    return [f"RISKSCORE_{name.upper()}" for name in Settings.model_fields]

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 logger = logging.getLogger("riskscore.serve")
@@ -64,17 +66,21 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
 
 def _serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from service.logs import configure_logging
-    from service.settings import Settings
+    from service.settings import Settings, describe_settings_error
 
     os.environ.update(_environment(args))
     try:
         settings = Settings()  # type: ignore[call-arg]  # from the environment
-    except ValidationError as exc:
-        sys.stderr.write(f"error: invalid settings:\n{exc}\n")
+    except (ValidationError, SettingsError) as exc:
+        sys.stderr.write(f"error: invalid settings:\n{describe_settings_error(exc)}\n")
         return 2
     configure_logging(settings.log_level)
+    # A single-worker uvicorn re-raises the SIGTERM it handled once it has shut down; with
+    # the default action that kills this process before the embedded Redis is stopped.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     embedded = None
     if settings.redis_url is None:
         try:
@@ -93,6 +99,10 @@ def _serve(args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.close()
     return 0
+
+
+def _exit_on_sigterm(signum: int, _: FrameType | None) -> None:
+    raise SystemExit(0)  # a requested stop, once everything is closed
 
 
 def _start_embedded() -> Any:

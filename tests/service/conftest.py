@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +18,10 @@ from feature_store.redis_server import RedisServer, start_cluster
 from service.app import create_app
 from service.settings import ApiKey, Settings, hash_api_key
 from tests.servers import ThreadedServer
+
+# Event times must be near the server clock (settings `event_time_*`): the tests' transactions
+# happen within the hour that starts two hours ago, one minute apart by number.
+EVENT_HOUR = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
 
 KEYS = {
     "score": "k-score-0123456789abcdef",
@@ -123,7 +128,7 @@ def transaction(namespace: str, number: int, **changes: Any) -> dict[str, Any]:
     """A valid score request whose ids are the test's own."""
     body: dict[str, Any] = {
         "transaction_id": f"{namespace}tx{number}",
-        "timestamp": f"2026-11-23T10:{number % 60:02d}:00+01:00",
+        "timestamp": (EVENT_HOUR + timedelta(minutes=number % 60)).isoformat(),
         "amount": 42.5,
         "currency": "EUR",
         "card": {"id": f"{namespace}card", "bin": "424242", "country": "FR"},

@@ -261,3 +261,41 @@ def test_list_check_names_the_bad_entry_and_writes_nothing(http: httpx.Client) -
     assert reply.json() == {"name": "blocked_cards", "valid": 1}
     shown = http.get("/v1/admin/lists/blocked_cards", headers=auth("admin")).json()
     assert "tok_check_only" not in [e["value"] for e in shown["entries"]]
+
+
+def test_every_admin_attempt_is_audited_with_the_key_and_the_outcome(
+    own_service: tuple[RunningService, Backend],
+) -> None:
+    service, backend = own_service
+    with service.client() as http:
+        invalid = _publish(http, "rules: [not a policy")
+        assert invalid.status_code == 422
+        refused = http.post(
+            "/v1/admin/policy/rollback", json={"to_version": "pol-unknown"}, headers=auth("admin")
+        )
+        assert refused.status_code in (404, 409)
+        forbidden = http.post("/v1/admin/policy/publish", json={"text": "x"}, headers=auth("score"))
+        assert forbidden.status_code == 403
+        anonymous = http.post("/v1/admin/model/reload", json={})
+        assert anonymous.status_code == 401
+        done = _publish(http, DEFAULT_POLICY_FILE.read_text())
+        assert done.status_code == 200
+    audit = backend.sync_client().xrange(keys.AUDIT_STREAM)
+    seen = [
+        (e["action"], e["actor"], e["outcome"], e["status"], e.get("request_id")) for _, e in audit
+    ]
+    assert seen[-5:] == [
+        ("policy.publish", "test-admin", "refused", "422", invalid.headers["x-request-id"]),
+        (
+            "policy.rollback",
+            "test-admin",
+            "refused",
+            str(refused.status_code),
+            refused.headers["x-request-id"],
+        ),
+        ("policy.publish", "test-score", "refused", "403", forbidden.headers["x-request-id"]),
+        ("model.reload", "anonymous", "refused", "401", anonymous.headers["x-request-id"]),
+        ("policy.publish", "test-admin", "done", "200", done.headers["x-request-id"]),
+    ]
+    assert audit[-1][1]["version"] == done.json()["version"]
+    assert "not a policy" not in str(audit)  # the text is not audited, only its outcome

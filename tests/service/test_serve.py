@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from feature_store.redis_server import RedisServer
@@ -54,3 +58,43 @@ def test_serve_without_redis_starts_the_embedded_default(namespace: str, tmp_pat
         assert reply.status_code == 200, reply.text
         assert reply.json()["degraded"] is False
     assert "warmed with" in served.output()
+
+
+def test_serve_with_one_worker_stops_its_embedded_redis_on_sigterm(tmp_path: Path) -> None:
+    with serving(tmp_path, ["--workers", "1", "--dev"]) as served:
+        children = psutil.Process(served.process.pid).children(recursive=True)
+        redis_servers = [child for child in children if "redis-server" in child.name()]
+        assert len(redis_servers) == 1
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=30) == 0
+    _, alive = psutil.wait_procs(redis_servers, timeout=10)
+    assert alive == []
+
+
+def _serve_refused(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RISKSCORE_")}
+    command = [sys.executable, "-m", "riskscore.cli", "serve", "--redis-url", "redis://x:1"]
+    return subprocess.run(
+        [*command, *arguments],
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_without_dev_and_without_keys_refuses_to_start() -> None:
+    refused = _serve_refused({})
+    assert refused.returncode == 2
+    assert "RISKSCORE_API_KEYS is empty" in refused.stderr and "--dev" in refused.stderr
+
+
+def test_serve_names_the_variable_and_what_is_valid_for_bad_settings() -> None:
+    refused = _serve_refused({"RISKSCORE_FEATURE_TIMEOUT_MS": "-5"}, "--dev")
+    assert refused.returncode == 2
+    assert "RISKSCORE_FEATURE_TIMEOUT_MS: Input should be greater than 0" in refused.stderr
+    assert "> 0 and <= 10000" in refused.stderr
+    assert "pydantic.dev" not in refused.stderr and "http" not in refused.stderr
+    unparsable = _serve_refused({"RISKSCORE_API_KEYS": "not json"})
+    assert "RISKSCORE_API_KEYS: not valid JSON" in unparsable.stderr

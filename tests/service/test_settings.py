@@ -23,7 +23,8 @@ def test_development_mode_accepts_the_development_key_with_every_scope() -> None
     ring = KeyRing(Settings(redis_url="redis://x", development=True).effective_api_keys())
     key = ring.identify(f"Bearer {DEVELOPMENT_API_KEY}")
     assert sorted(key.scopes) == ["admin", "feedback", "score"]
-    production = KeyRing(Settings(redis_url="redis://x").effective_api_keys())
+    own = ApiKey(name="own", sha256=hash_api_key("own-key-0123456789"), scopes=["score"])
+    production = KeyRing(Settings(redis_url="redis://x", api_keys=[own]).effective_api_keys())
     with pytest.raises(AuthError):
         production.identify(f"Bearer {DEVELOPMENT_API_KEY}")
 
