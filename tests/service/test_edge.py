@@ -14,10 +14,9 @@ import orjson
 import pytest
 import redis
 
-from feature_store.redis_server import RedisServer
 from history.card_numbers import looks_like_card_number
 from service.logs import JsonFormatter
-from tests.service.conftest import auth, transaction
+from tests.service.conftest import Backend, auth, transaction
 
 pytestmark = pytest.mark.redis
 
@@ -109,7 +108,7 @@ def _redis_texts(url: str) -> Iterator[str]:
 
 
 def test_a_hostile_run_leaves_no_card_number_in_redis_logs_or_answers(
-    http: httpx.Client, service_redis: RedisServer, namespace: str, logs: io.StringIO
+    http: httpx.Client, service_backend: Backend, namespace: str, logs: io.StringIO
 ) -> None:
     answers: list[str] = []
     valid = http.post("/v1/score", json=transaction(namespace, 41), headers=auth("score"))
@@ -128,7 +127,7 @@ def test_a_hostile_run_leaves_no_card_number_in_redis_logs_or_answers(
         assert with_header.status_code == 422 and _fields(with_header) == ["X-Request-ID"]
         assert with_header.headers["x-request-id"] != pan
         answers.append(with_header.text + str(with_header.headers))
-    stored = list(_redis_texts(service_redis.url))
+    stored = list(_redis_texts(service_backend.url))
     assert any(f"{namespace}merchant" in text for text in stored)  # the scan reads values
     lines = logs.getvalue().splitlines()
     assert any('"status":422' in line for line in lines)  # the refusals were logged
