@@ -10,19 +10,20 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from feature_store import keys
-from model.artifact import load_model
 from model.errors import ModelArtifactError
 from policy.loader import parse_policy
+from service.artifacts import ModelDirectoryError
 from service.auth import require
+from service.limits import check_batch
 from service.runtime import Runtime
 from service.settings import ApiKey
 
@@ -52,7 +53,11 @@ class ListEntries(BaseModel):
 
 
 class ModelReload(BaseModel):
-    model_dir: str | None = Field(None, description="Default: the configured model directory.")
+    model_dir: str | None = Field(
+        None,
+        description="A model artifact folder under the model artifacts root (absolute, or "
+        "relative to the root); default: the configured model directory.",
+    )
 
 
 async def runtime_of(request: Request) -> Runtime:
@@ -129,7 +134,7 @@ async def show_list(
 
 @router.post("/lists/{name}", responses=ADMIN_PROBLEMS, summary="Add entries to a list")
 async def add_to_list(name: str, body: ListEntries, key: AdminKey, runtime: RuntimeDep) -> Response:
-    runtime.check_batch(len(body.entries))
+    check_batch(runtime.settings, len(body.entries))
     added = await runtime.list_store().add(
         name, body.entries, expires_at=body.expires_at, note=body.note, actor=key.name
     )
@@ -141,7 +146,7 @@ async def add_to_list(name: str, body: ListEntries, key: AdminKey, runtime: Runt
 async def remove_from_list(
     name: str, body: ListEntries, key: AdminKey, runtime: RuntimeDep
 ) -> Response:
-    runtime.check_batch(len(body.entries))
+    check_batch(runtime.settings, len(body.entries))
     removed = await runtime.list_store().remove(name, body.entries, actor=key.name)
     await audit(runtime, key, "list.remove", list=name, entries=len(body.entries))
     return _json({"name": name, "removed": removed})
@@ -149,15 +154,22 @@ async def remove_from_list(
 
 @router.post("/model/reload", responses=ADMIN_PROBLEMS, summary="Reload the model")
 async def reload_model(body: ModelReload, key: AdminKey, runtime: RuntimeDep) -> Response:
-    """Verify the artifact here, then have every worker load it; a refused artifact (422,
-    naming the file and field) leaves the current model serving."""
-    directory = Path(body.model_dir) if body.model_dir else runtime.settings.model_dir
+    """Verify the artifact here, then have every worker load it. A refused one (422: a
+    `model_dir` outside the artifacts root or not a folder, or an artifact naming the file
+    and field) leaves the current model serving."""
     try:
-        model = load_model(directory)
-    except ModelArtifactError:
-        await audit(runtime, key, "model.reload.refused", model_dir=directory)
+        model = await runtime.models.reload(body.model_dir)
+    except ModelArtifactError as exc:
+        await audit(
+            runtime,
+            key,
+            "model.reload.refused",
+            model_dir=body.model_dir or runtime.settings.model_dir,
+        )
+        if isinstance(exc, ModelDirectoryError):
+            location = ("body", exc.field)
+            error = {"loc": location, "msg": str(exc), "type": "value_error"}
+            raise RequestValidationError([error]) from exc
         raise
-    runtime.scorer.model = model
-    await runtime.admin_client.set(keys.MODEL_POINTER, str(directory.resolve()))
-    await audit(runtime, key, "model.reload", version=model.version, model_dir=directory)
-    return _json({"version": model.version, "model_dir": str(directory)})
+    await audit(runtime, key, "model.reload", version=model.version, model_dir=model.directory)
+    return _json({"version": model.version, "model_dir": str(model.directory)})

@@ -4,6 +4,7 @@ free port, against a real Redis of the module's own (policy keys are global to a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,16 @@ class RunningService:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[RunningService]:
+    """A service for `settings` for the length of a `with` block."""
+    running = RunningService.start(settings)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:

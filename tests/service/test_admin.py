@@ -15,7 +15,7 @@ import redis
 from feature_store import keys
 from feature_store.redis_server import RedisServer
 from service.settings import DEFAULT_POLICY_FILE
-from tests.service.conftest import RunningService, auth, settings_for, transaction
+from tests.service.conftest import RunningService, auth, serving, settings_for, transaction
 
 pytestmark = pytest.mark.redis
 SWITCH_SECONDS = 1.0
@@ -159,13 +159,16 @@ def test_list_entries_reach_the_score_path_within_a_second(
 
 
 def test_model_reload_refuses_a_broken_artifact_and_keeps_serving(
-    own_service: tuple[RunningService, RedisServer], tmp_path: Path, namespace: str
+    tmp_path: Path, namespace: str
 ) -> None:
-    service, _ = own_service
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "manifest.json").write_text('{"schema_version": 1}')
-    with service.client() as http:
+    with (
+        RedisServer() as server,
+        serving(settings_for(server.url, model_artifacts_root=tmp_path)) as service,
+        service.client() as http,
+    ):
         refused = http.post(
             "/v1/admin/model/reload", json={"model_dir": str(broken)}, headers=auth("admin")
         )
