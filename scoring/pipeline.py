@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -151,7 +152,7 @@ def _decide(
     explanation = model.explain(np.array([values], dtype=np.float32))
     modelled = time.perf_counter_ns()
     top = model_reasons(explanation.contributions, MODEL_REASONS)
-    attributions = dict(zip(FEATURE_NAMES, explanation.contributions.tolist(), strict=True))
+    attributions = tuple(explanation.contributions.tolist())  # in FEATURE_NAMES order
     explained = time.perf_counter_ns()
     features = dict(zip(FEATURE_NAMES, values, strict=True))
     outcome = policy.decide(
@@ -172,14 +173,17 @@ def _decide(
         expired_rules=tuple(outcome.expired),
         failed_rules=tuple(outcome.failed),
         degraded_cause=cause,
-        timings=StageTimings(
-            features_us=(fetched - started_ns) // 1000,
-            model_us=(modelled - fetched) // 1000,
-            attributions_us=(explained - modelled) // 1000,
-            rules_us=(decided - explained) // 1000,
-        ),
+        timings=_timings(started_ns, fetched, modelled, explained, decided),
         decided_at_ms=int(time.time() * 1000),
     )
+
+
+def _timings(*marks_ns: int) -> StageTimings:
+    """Microseconds between consecutive `perf_counter_ns` marks, one per stage."""
+    features, model, attributions, rules = (
+        (end - start) // 1000 for start, end in pairwise(marks_ns)
+    )
+    return StageTimings(features, model, attributions, rules)
 
 
 def _decision(

@@ -5,8 +5,8 @@ that keeps records -> `decode_record` -> the typed record again (retries, feedba
 
 The document is flat: the score response's fields at the top level, then what the decision was
 made from. Documents without `record_version` were written before the field existed; they hold
-the same fields except `attributions`, `failed_rules` and `degraded_cause`, and decode with
-those empty. A document of a newer version than this build knows is refused.
+the same fields except `attributions` (a list in the order of `features`), `failed_rules` and
+`degraded_cause`, and decode with those empty. A newer version than this build knows is refused.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def record_document(record: DecisionRecord) -> dict[str, Any]:
             **request.attributes,
         },
         "features": record.features,
-        "attributions": record.attributions,
+        "attributions": record.attributions,  # in the order of "features"
         "margin": record.margin,
         "timings_us": {
             "features": timings.features_us,
@@ -94,7 +94,7 @@ def decode_document(document: dict[str, Any]) -> DecisionRecord:
             decision=_decision(document),
             features=_floats(document["features"]),
             margin=float(document["margin"]),
-            attributions=_floats(document.get("attributions", {})),
+            attributions=tuple(float(value) for value in document.get("attributions", ())),
             shadow_rules_matched=tuple(document["shadow_rules_matched"]),
             expired_rules=tuple(document["expired_rules"]),
             failed_rules=tuple(document.get("failed_rules", ())),

@@ -75,15 +75,16 @@ class StageTimings:
 class DecisionRecord:
     """Everything kept of one decision: what was asked, what it was made from, what it was.
 
-    `features` and `attributions` are keyed by feature name in definition order; a missing
-    feature value is NaN. `decision` is the answer as first given (`replayed` false).
+    `features` is keyed by feature name in definition order, a missing value NaN;
+    `attributions` follow the same order (`attribution_of` pairs them with the names).
+    `decision` is the answer as first given (`replayed` false).
     """
 
     request: ScoreInput
     decision: ScoreDecision
     features: Mapping[str, float]
     margin: float  # the model's log-odds before calibration
-    attributions: Mapping[str, float]  # of the margin to each feature, log-odds
+    attributions: tuple[float, ...]  # of the margin to each feature, log-odds
     shadow_rules_matched: tuple[str, ...]
     expired_rules: tuple[str, ...]
     failed_rules: tuple[str, ...]  # rules whose evaluation raised: they did not match
@@ -94,6 +95,10 @@ class DecisionRecord:
     @property
     def transaction_id(self) -> str:
         return self.request.transaction_id
+
+    def attribution_of(self) -> dict[str, float]:
+        """The attributions by feature name (empty for records kept without them)."""
+        return dict(zip(self.features, self.attributions, strict=False))
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ def decision_body(record: DecisionRecord) -> dict[str, Any]:
             **request.attributes,
         },
         "features": record.features,  # orjson writes NaN as null
-        "attributions": record.attributions,
+        "attributions": record.attribution_of(),
         "margin": record.margin,
         "timings_us": {
             "features": timings.features_us,
