@@ -158,7 +158,7 @@ async def reload_model(body: ModelReload, key: AdminKey, runtime: RuntimeDep) ->
     `model_dir` outside the artifacts root or not a folder, or an artifact naming the file
     and field) leaves the current model serving."""
     try:
-        model = await runtime.models.reload(body.model_dir)
+        model = await runtime.model_follower.reload(body.model_dir)
     except ModelArtifactError as exc:
         await audit(
             runtime,

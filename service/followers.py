@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 class ModelFollower:
     """Loads the model at start, on an admin reload and when another worker published one.
 
-    >>> models = ModelFollower(scorer, metrics, control, ArtifactsRoot(root, configured))
+    >>> models = ModelFollower(scorer, metrics, control, ArtifactsRoot.of(root, configured))
     >>> models.load(configured)  # at start; raises ModelArtifactError, logged once
     >>> await models.reload("rs-20260430-c8d0071b")  # admin: check, load, publish
     >>> await models.check()  # follow what another worker published

@@ -42,8 +42,8 @@ class Runtime:
     scorer: Scorer
     lists: ListSnapshot
     policies: PolicyStore
-    models: ModelFollower
-    policy: PolicyFollower
+    model_follower: ModelFollower
+    policy_follower: PolicyFollower
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
@@ -68,8 +68,8 @@ class Runtime:
             PolicyFollower(scorer, metrics, lists, policies, settings.policy_file),
         )
         with contextlib.suppress(ModelArtifactError):  # logged; the worker is not ready
-            runtime.models.load(artifacts.configured)
-        await runtime.policy.load_first()
+            runtime.model_follower.load(artifacts.configured)
+        await runtime.policy_follower.load_first()
         runtime.tasks = [
             asyncio.create_task(lists.run_refresher(settings.reload_interval_ms / 1000)),
             asyncio.create_task(runtime._follow_published()),
@@ -81,7 +81,7 @@ class Runtime:
         interval = self.settings.reload_interval_ms / 1000
         while not cancel_requested():
             await asyncio.sleep(interval)
-            for check in (self.policy.check, self.models.check):
+            for check in (self.policy_follower.check, self.model_follower.check):
                 try:
                     await check()
                 except (RedisError, OSError, PolicyStoreError) as exc:
