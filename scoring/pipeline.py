@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from itertools import pairwise
 
 import numpy as np
 
@@ -169,7 +168,7 @@ def _decide(
         features=features,
         margin=explanation.margin,
         attributions=attributions,
-        shadow_rules_matched=tuple(hit.rule_id for hit in outcome.shadow),
+        shadow_rules_matched=tuple([hit.rule_id for hit in outcome.shadow]),
         expired_rules=tuple(outcome.expired),
         failed_rules=tuple(outcome.failed),
         degraded_cause=cause,
@@ -178,12 +177,16 @@ def _decide(
     )
 
 
-def _timings(*marks_ns: int) -> StageTimings:
-    """Microseconds between consecutive `perf_counter_ns` marks, one per stage."""
-    features, model, attributions, rules = (
-        (end - start) // 1000 for start, end in pairwise(marks_ns)
+def _timings(
+    started: int, fetched: int, modelled: int, explained: int, decided: int
+) -> StageTimings:
+    """Each stage's microseconds, from the `perf_counter_ns` marks between them."""
+    return StageTimings(
+        (fetched - started) // 1000,
+        (modelled - fetched) // 1000,
+        (explained - modelled) // 1000,
+        (decided - explained) // 1000,
     )
-    return StageTimings(features, model, attributions, rules)
 
 
 def _decision(
@@ -200,7 +203,7 @@ def _decision(
         decision=outcome.decision,
         score=round(explanation.score, 6),
         reasons=_reasons(outcome, top, cause),
-        rules_matched=tuple(hit.rule_id for hit in outcome.matched),
+        rules_matched=tuple([hit.rule_id for hit in outcome.matched]),
         model_version=model.version,
         policy_version=policy.version,
         feature_set_version=FEATURE_SET_VERSION,
@@ -212,16 +215,22 @@ def _reasons(
     outcome: Outcome, top: list[tuple[str, float]], cause: str | None
 ) -> tuple[Reason, ...]:
     """Rule reasons first (they decided), then the model's, then system conditions."""
-    codes: list[tuple[str, float | None]] = []
+    reasons: list[Reason] = []
     for hit in outcome.matched:
-        if hit.reason_code not in (code for code, _ in codes):
-            codes.append((hit.reason_code, None))
-    codes += [(code, round(weight, 4)) for code, weight in top]
+        reason = _UNWEIGHTED[hit.reason_code]
+        if reason not in reasons:
+            reasons.append(reason)
+    for code, weight in top:
+        known = _UNWEIGHTED[code]
+        reasons.append(Reason(code, known.source, known.message, round(weight, 4)))
     if cause is not None:
-        codes.append(("FEATURES_UNAVAILABLE", None))
+        reasons.append(_UNWEIGHTED["FEATURES_UNAVAILABLE"])
         if outcome.degraded_limit_applied:
-            codes.append(("DEGRADED_MODE_LIMIT", None))
-    return tuple(
-        Reason(code, REASON_CODES[code].source, REASON_CODES[code].message, weight)
-        for code, weight in codes
-    )
+            reasons.append(_UNWEIGHTED["DEGRADED_MODE_LIMIT"])
+    return tuple(reasons)
+
+
+# Rule and system reasons carry no weight: one value per code, made once.
+_UNWEIGHTED = {
+    code: Reason(code, known.source, known.message, None) for code, known in REASON_CODES.items()
+}
