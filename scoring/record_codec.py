@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import orjson
 
 from model.reasons import ReasonSource
@@ -27,7 +28,11 @@ RECORD_VERSION = 1
 
 def encode_record(record: DecisionRecord) -> bytes:
     """The record as JSON bytes (a missing feature value, NaN, is written as null)."""
-    return orjson.dumps(record_document(record), option=orjson.OPT_SERIALIZE_NUMPY)
+    document = record_document(record)
+    # Attributions are float32 sums (ONNX Runtime's): float32's shortest digits write them
+    # exactly, in about 60 % of the bytes of float64's.
+    document["attributions"] = np.array(record.attributions, dtype=np.float32)
+    return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def decode_record(raw: bytes | str) -> DecisionRecord:
@@ -94,7 +99,7 @@ def decode_document(document: dict[str, Any]) -> DecisionRecord:
             decision=_decision(document),
             features=_floats(document["features"]),
             margin=float(document["margin"]),
-            attributions=tuple(float(value) for value in document.get("attributions", ())),
+            attributions=_attributions(document.get("attributions", [])),
             shadow_rules_matched=tuple(document["shadow_rules_matched"]),
             expired_rules=tuple(document["expired_rules"]),
             failed_rules=tuple(document.get("failed_rules", ())),
@@ -155,6 +160,12 @@ def _timings(document: dict[str, Any]) -> StageTimings:
         attributions_us=int(document["attributions"]),
         rules_us=int(document["rules"]),
     )
+
+
+def _attributions(values: list[float]) -> tuple[float, ...]:
+    """Back to the float32 values written (the shortest digits read as float64 are not)."""
+    result: list[float] = np.array(values, dtype=np.float32).tolist()
+    return tuple(result)
 
 
 def _floats(values: dict[str, float | None]) -> dict[str, float]:
