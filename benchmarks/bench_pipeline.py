@@ -15,6 +15,7 @@ import os
 import statistics
 import time
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,8 @@ from model.artifact import load_model
 from policy.decision import NO_LISTS
 from policy.loader import load_policy
 from scoring.decisions import DecisionStore
-from scoring.pipeline import ScoreInput, Scorer
+from scoring.pipeline import Scorer
+from scoring.results import ScoreInput
 from service.settings import DEFAULT_MODEL_DIR, DEFAULT_POLICY_FILE
 
 ATTRIBUTES = (
@@ -77,8 +79,8 @@ async def run(url: str, requests: list[ScoreInput]) -> None:
     for request in requests[-2000:]:
         record = await scorer.decisions.load(request.transaction_id)
         assert record is not None
-        for stage, value in record["timings_us"].items():
-            stages.setdefault(stage, []).append(value)
+        for stage, value in asdict(record.timings).items():
+            stages.setdefault(stage.removesuffix("_us"), []).append(value)
     await client.aclose()
     report(np.array(latencies), cpu, stages)
 

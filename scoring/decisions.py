@@ -1,7 +1,8 @@
 """Stored decisions: what the score path decided, kept for retries, lookups and feedback.
 
-score path -> `DecisionStore.save_soon` (one JSON string per transaction, with a TTL) ->
-`GET /v1/decisions/{id}`, idempotent retries, and `POST /v1/feedback` read it back.
+score path -> `DecisionStore.save_soon` (the record as `scoring.record_codec` writes it, one string
+per transaction, with a TTL) -> `GET /v1/decisions/{id}`, idempotent retries, and
+`POST /v1/feedback` read the typed record back.
 Labels sent back are appended to a stream in raw history columns (`docs/api.md`).
 """
 
@@ -11,13 +12,14 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from redis import exceptions as redis_errors
 
 from feature_store import keys
 from feature_store.online import Client
 from feature_store.resp import RespClient
 from scoring.errors import DecisionStoreError
+from scoring.record_codec import decode_record, encode_record
+from scoring.results import DecisionRecord
 
 # Bounded so that the stream of kept labels cannot grow without limit (`XADD MAXLEN ~`).
 LABEL_STREAM_MAX_ENTRIES = 10_000_000
@@ -27,8 +29,8 @@ class DecisionStore:
     """Reads and writes stored decisions and kept labels in Redis.
 
     >>> store = DecisionStore(client, ttl_seconds=86_400, timeout_ms=50)
-    >>> store.save_soon("tx-1", {"decision": "approve", ...})
-    >>> record = await store.load("tx-1")
+    >>> store.save_soon(record)  # a `DecisionRecord`
+    >>> record = await store.load("tx-1")  # the same record, or None
     """
 
     def __init__(self, client: Client, *, ttl_seconds: int, timeout_ms: float) -> None:
@@ -39,7 +41,7 @@ class DecisionStore:
         self.on_failure: Callable[[], object] | None = None  # e.g. a metric's `inc`
         self._in_flight: set[asyncio.Future[Any]] = set()
 
-    def save_soon(self, transaction_id: str, record: dict[str, Any]) -> None:
+    def save_soon(self, record: DecisionRecord) -> None:
         """Send the decision to Redis and return without waiting for the reply; a decision
         already stored for the transaction id is kept.
 
@@ -47,8 +49,8 @@ class DecisionStore:
         2 ms, ahead of any later command of this worker (a retry's feature call among them);
         a failure is counted in `failures`.
         """
-        body = orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY)
-        key = keys.decision_key(transaction_id)
+        body = encode_record(record)
+        key = keys.decision_key(record.transaction_id)
         # NX: the first decision for a transaction id stays. A retry that could not be
         # recognised as one (Redis too slow for its feature call: a degraded decision) must
         # not replace what the first attempt decided.
@@ -66,12 +68,14 @@ class DecisionStore:
             if self.on_failure is not None:
                 self.on_failure()
 
-    async def load(self, transaction_id: str) -> dict[str, Any] | None:
+    async def load(self, transaction_id: str) -> DecisionRecord | None:
+        """The stored record, None when there is none (never stored, or expired).
+
+        Raises `DecisionStoreError` when Redis fails, `RecordFormatError` (one of them) when
+        what is stored cannot be read back.
+        """
         raw = await self._call("GET", keys.decision_key(transaction_id))
-        if raw is None:
-            return None
-        record: dict[str, Any] = orjson.loads(raw)
-        return record
+        return None if raw is None else decode_record(raw)
 
     async def keep_label(self, row: dict[str, str]) -> None:
         """Append one label, as raw history columns, to the stream kept for retraining."""

@@ -7,6 +7,7 @@ ScoringError
  ├── DecisionPendingError       a transaction id seen before has no stored decision (yet)
  ├── UnknownTransactionError    no stored decision for the transaction id (never or expired)
  └── DecisionStoreError         Redis failed while reading or writing stored decisions
+      └── RecordFormatError     a stored decision cannot be read back (corrupt, or newer)
 """
 
 from __future__ import annotations
@@ -34,3 +35,7 @@ class UnknownTransactionError(ScoringError):
 
 class DecisionStoreError(ScoringError):
     pass
+
+
+class RecordFormatError(DecisionStoreError):
+    """A stored decision is not a record this build can read; the message says why."""

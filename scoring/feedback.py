@@ -7,6 +7,7 @@ from which `riskscore labels export` writes a history file for retraining.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from feature_store.online import OnlineStore, Transaction
@@ -35,16 +36,17 @@ async def record_label(
             f"no stored decision for transaction_id {transaction_id!r}: never scored here, or "
             "older than the decision retention"
         )
-    transaction: dict[str, Any] = dict(record["transaction"])
-    ts_ms = int(transaction.pop("timestamp_ms"))
-    amount = float(transaction.pop("amount"))
-    currency = str(transaction["currency"])
+    scored = record.request
     counted = False
     if label in FRAUD_LABELS:
-        txn = Transaction.build(transaction_id, ts_ms, amount, currency, transaction)
+        txn = Transaction.build(
+            transaction_id, scored.ts_ms, scored.amount, scored.currency, scored.attributes
+        )
         counted = await store.apply_label(txn, reported_ms)
     await decisions.keep_label(
-        label_row(transaction_id, ts_ms, amount, transaction, label, reported_ms)
+        label_row(
+            transaction_id, scored.ts_ms, scored.amount, scored.attributes, label, reported_ms
+        )
     )
     return counted
 
@@ -53,7 +55,7 @@ def label_row(
     transaction_id: str,
     ts_ms: int,
     amount: float,
-    attributes: dict[str, Any],
+    attributes: Mapping[str, Any],
     label: str,
     reported_ms: int,
 ) -> dict[str, str]:

@@ -2,15 +2,14 @@
 
 request -> idempotency + features (one Redis round trip) -> feature vector in manifest order
 -> ONNX Runtime (score and per-feature attributions) -> reason codes -> policy -> decision
--> stored decision (for retries, lookups and feedback).
+-> typed results (`scoring.results`), the record stored for retries, lookups and feedback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
@@ -23,7 +22,7 @@ from feature_store.online import (
     Transaction,
     feature_values,
 )
-from model.artifact import Model
+from model.artifact import Explanation, Model
 from model.reasons import REASON_CODES, model_reasons
 from policy.decision import Outcome, Policy
 from policy.lists.kinds import ListLookup
@@ -34,20 +33,16 @@ from scoring.errors import (
     IdempotencyConflictError,
     NotReadyError,
 )
-
-# The fields of a score response, in the order of the contract (../shared/DESIGN.md).
-RESPONSE_FIELDS = (
-    "transaction_id",
-    "decision",
-    "score",
-    "reasons",
-    "rules_matched",
-    "model_version",
-    "policy_version",
-    "feature_set_version",
-    "degraded",
-    "replayed",
+from scoring.results import (
+    DecisionRecord,
+    DegradedCause,
+    Reason,
+    ScoreDecision,
+    ScoreInput,
+    ScoreResult,
+    StageTimings,
 )
+
 MODEL_REASONS = 3
 # How long a retry waits for the decision of its first attempt, still being made elsewhere or
 # held up by a Redis stall: soak runs met stalls of a few hundred ms (docs/performance.md). A
@@ -56,33 +51,12 @@ PENDING_WAIT_MS = 1000
 PENDING_POLL_MS = 5
 
 
-@dataclass(frozen=True)
-class ScoreInput:
-    """A validated score request: raw history columns plus a fingerprint of the body."""
-
-    transaction_id: str
-    ts_ms: int
-    amount: float
-    currency: str
-    attributes: dict[str, Any]
-    fingerprint: str
-
-
-@dataclass
-class ScoreOutcome:
-    """What the route needs: the response body, and what metrics and logs report."""
-
-    response: dict[str, Any]
-    degraded_cause: str | None = None  # "timeout" or "unavailable" when features were missing
-    shadow_rules: list[str] = field(default_factory=list)
-
-
 class Scorer:
     """Scores transactions with the current model and policy; both can be swapped at any time.
 
     >>> scorer = Scorer(online_store, decision_store, lists)
     >>> scorer.model, scorer.policy = load_model(path), load_policy(policy_path)
-    >>> outcome = await scorer.score(score_input)
+    >>> result = await scorer.score(score_input)  # result.decision, result.record
     """
 
     def __init__(self, store: OnlineStore, decisions: DecisionStore, lists: ListLookup) -> None:
@@ -99,7 +73,7 @@ class Scorer:
             raise NotReadyError("no policy is loaded")
         return self.model, self.policy
 
-    async def score(self, request: ScoreInput) -> ScoreOutcome:
+    async def score(self, request: ScoreInput) -> ScoreResult:
         """Decide on one transaction; a retry of a decided one gets the stored decision back.
 
         Raises `NotReadyError`, `IdempotencyConflictError` or `DecisionPendingError`; a
@@ -114,7 +88,7 @@ class Scorer:
             request.attributes,
         )
         started = time.perf_counter_ns()
-        cause = None
+        cause: DegradedCause | None = None
         try:
             reading = await self.store.record(txn, request.fingerprint)
         except FeatureStoreError as exc:
@@ -124,61 +98,13 @@ class Scorer:
             if reading.first_fingerprint is not None:
                 return await self._replay(request, reading.first_fingerprint)
             aggregates = reading.aggregates
-        fetched = time.perf_counter_ns()
-        values = feature_values(txn, aggregates)
-        explanation = model.explain(np.array([values], dtype=np.float32))
-        modelled = time.perf_counter_ns()
-        top = model_reasons(explanation.contributions, MODEL_REASONS)
-        explained = time.perf_counter_ns()
-        features = dict(zip(FEATURE_NAMES, values, strict=True))
-        outcome = policy.decide(
-            attributes=txn.attributes,
-            features=features,
-            score=explanation.score,
-            degraded=cause is not None,
-            lists=self.lists,
-        )
-        decided = time.perf_counter_ns()
-        response = {
-            "transaction_id": request.transaction_id,
-            "decision": str(outcome.decision),
-            "score": round(explanation.score, 6),
-            "reasons": _reasons(outcome, top, cause),
-            "rules_matched": [hit.rule_id for hit in outcome.matched],
-            "model_version": model.version,
-            "policy_version": policy.version,
-            "feature_set_version": FEATURE_SET_VERSION,
-            "degraded": cause is not None,
-            "replayed": False,
-        }
-        shadow = [hit.rule_id for hit in outcome.shadow]
-        record = {
-            **response,
-            "shadow_rules_matched": shadow,
-            "expired_rules": list(outcome.expired),
-            "fingerprint": request.fingerprint,
-            "transaction": {
-                "timestamp_ms": request.ts_ms,
-                "amount": request.amount,
-                "currency": request.currency,
-                **request.attributes,
-            },
-            "features": features,  # a missing value (NaN) is stored as null
-            "margin": explanation.margin,
-            "timings_us": {
-                "features": (fetched - started) // 1000,
-                "model": (modelled - fetched) // 1000,
-                "attributions": (explained - modelled) // 1000,
-                "rules": (decided - explained) // 1000,
-            },
-            "decided_at_ms": int(time.time() * 1000),
-        }
+        record = _decide(model, policy, self.lists, request, txn, aggregates, cause, started)
         # Not awaited: the decision leaves for Redis with the worker's next write (within
         # 2 ms); a retry that overtakes it waits for it (`_replay`).
-        self.decisions.save_soon(request.transaction_id, record)
-        return ScoreOutcome(response, cause, shadow)
+        self.decisions.save_soon(record)
+        return ScoreResult(record.decision, record)
 
-    async def _replay(self, request: ScoreInput, first_fingerprint: str) -> ScoreOutcome:
+    async def _replay(self, request: ScoreInput, first_fingerprint: str) -> ScoreResult:
         """The stored decision of a retried transaction id, or why there is none.
 
         Raises `IdempotencyConflictError` for another body, `DecisionPendingError` when no
@@ -198,9 +124,7 @@ class Scorer:
             except DecisionStoreError as exc:
                 record, failure = None, exc
             if record is not None:
-                response = {name: record[name] for name in RESPONSE_FIELDS}
-                response["replayed"] = True
-                return ScoreOutcome(response, None, record.get("shadow_rules_matched", []))
+                return ScoreResult(replace(record.decision, replayed=True), record)
             if time.monotonic() >= deadline:
                 if failure is not None:
                     raise failure
@@ -211,25 +135,102 @@ class Scorer:
             await asyncio.sleep(PENDING_POLL_MS / 1000)
 
 
+def _decide(
+    model: Model,
+    policy: Policy,
+    lists: ListLookup,
+    request: ScoreInput,
+    txn: Transaction,
+    aggregates: dict[str, float],
+    cause: DegradedCause | None,
+    started_ns: int,
+) -> DecisionRecord:
+    """Features -> model -> attributions -> rules, each stage timed; the record of it all."""
+    fetched = time.perf_counter_ns()
+    values = feature_values(txn, aggregates)
+    explanation = model.explain(np.array([values], dtype=np.float32))
+    modelled = time.perf_counter_ns()
+    top = model_reasons(explanation.contributions, MODEL_REASONS)
+    attributions = tuple(explanation.contributions.tolist())  # in FEATURE_NAMES order
+    explained = time.perf_counter_ns()
+    features = dict(zip(FEATURE_NAMES, values, strict=True))
+    outcome = policy.decide(
+        attributes=txn.attributes,
+        features=features,
+        score=explanation.score,
+        degraded=cause is not None,
+        lists=lists,
+    )
+    decided = time.perf_counter_ns()
+    return DecisionRecord(
+        request=request,
+        decision=_decision(request, model, policy, explanation, outcome, top, cause),
+        features=features,
+        margin=explanation.margin,
+        attributions=attributions,
+        shadow_rules_matched=tuple([hit.rule_id for hit in outcome.shadow]),
+        expired_rules=tuple(outcome.expired),
+        failed_rules=tuple(outcome.failed),
+        degraded_cause=cause,
+        timings=_timings(started_ns, fetched, modelled, explained, decided),
+        decided_at_ms=int(time.time() * 1000),
+    )
+
+
+def _timings(
+    started: int, fetched: int, modelled: int, explained: int, decided: int
+) -> StageTimings:
+    """Each stage's microseconds, from the `perf_counter_ns` marks between them."""
+    return StageTimings(
+        (fetched - started) // 1000,
+        (modelled - fetched) // 1000,
+        (explained - modelled) // 1000,
+        (decided - explained) // 1000,
+    )
+
+
+def _decision(
+    request: ScoreInput,
+    model: Model,
+    policy: Policy,
+    explanation: Explanation,
+    outcome: Outcome,
+    top: list[tuple[str, float]],
+    cause: DegradedCause | None,
+) -> ScoreDecision:
+    return ScoreDecision(
+        transaction_id=request.transaction_id,
+        decision=outcome.decision,
+        score=round(explanation.score, 6),
+        reasons=_reasons(outcome, top, cause),
+        rules_matched=tuple([hit.rule_id for hit in outcome.matched]),
+        model_version=model.version,
+        policy_version=policy.version,
+        feature_set_version=FEATURE_SET_VERSION,
+        degraded=cause is not None,
+    )
+
+
 def _reasons(
     outcome: Outcome, top: list[tuple[str, float]], cause: str | None
-) -> list[dict[str, Any]]:
+) -> tuple[Reason, ...]:
     """Rule reasons first (they decided), then the model's, then system conditions."""
-    codes: list[tuple[str, float | None]] = []
+    reasons: list[Reason] = []
     for hit in outcome.matched:
-        if hit.reason_code not in (code for code, _ in codes):
-            codes.append((hit.reason_code, None))
-    codes += [(code, round(weight, 4)) for code, weight in top]
+        reason = _UNWEIGHTED[hit.reason_code]
+        if reason not in reasons:
+            reasons.append(reason)
+    for code, weight in top:
+        known = _UNWEIGHTED[code]
+        reasons.append(Reason(code, known.source, known.message, round(weight, 4)))
     if cause is not None:
-        codes.append(("FEATURES_UNAVAILABLE", None))
+        reasons.append(_UNWEIGHTED["FEATURES_UNAVAILABLE"])
         if outcome.degraded_limit_applied:
-            codes.append(("DEGRADED_MODE_LIMIT", None))
-    return [
-        {
-            "code": code,
-            "source": str(REASON_CODES[code].source),
-            "message": REASON_CODES[code].message,
-            "weight": weight,
-        }
-        for code, weight in codes
-    ]
+            reasons.append(_UNWEIGHTED["DEGRADED_MODE_LIMIT"])
+    return tuple(reasons)
+
+
+# Rule and system reasons carry no weight: one value per code, made once.
+_UNWEIGHTED = {
+    code: Reason(code, known.source, known.message, None) for code, known in REASON_CODES.items()
+}

@@ -13,19 +13,20 @@ import logging
 import time
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from feature_store import keys
-from model.artifact import load_model
 from policy.publishing.acceptance import accept_policy
+from service.artifacts import ModelDirectoryError
 from service.auth import require
 from service.edge import EdgeRoute, Handler
+from service.limits import check_batch
 from service.problems import status_of
 from service.runtime import Runtime
 from service.settings import ApiKey
@@ -82,7 +83,11 @@ class ListEntries(BaseModel):
 
 
 class ModelReload(BaseModel):
-    model_dir: str | None = Field(None, description="Default: the configured model directory.")
+    model_dir: str | None = Field(
+        None,
+        description="A model artifact folder under the model artifacts root (absolute, or "
+        "relative to the root); default: the configured model directory.",
+    )
 
 
 async def runtime_of(request: Request) -> Runtime:
@@ -193,7 +198,7 @@ async def add_to_list(
     name: str, body: ListEntries, key: AdminKey, runtime: RuntimeDep, request: Request
 ) -> Response:
     note(request, list=name, entries=len(body.entries))
-    runtime.check_batch(len(body.entries))
+    check_batch(runtime.settings, len(body.entries))
     added = await runtime.list_store().add(
         name, body.entries, expires_at=body.expires_at, note=body.note, actor=key.name
     )
@@ -208,7 +213,7 @@ async def check_list_entries(
 ) -> Response:
     """Validate entries for the list without writing them (an import sent in several requests
     checks every one first); 422 names the first bad entry."""
-    runtime.check_batch(len(body.entries))
+    check_batch(runtime.settings, len(body.entries))
     checked = runtime.list_store().normalise(name, body.entries)
     return _json({"name": name, "valid": len(checked)})
 
@@ -232,7 +237,7 @@ async def remove_from_list(
     name: str, body: ListEntries, key: AdminKey, runtime: RuntimeDep, request: Request
 ) -> Response:
     note(request, list=name, entries=len(body.entries))
-    runtime.check_batch(len(body.entries))
+    check_batch(runtime.settings, len(body.entries))
     removed = await runtime.list_store().remove(name, body.entries, actor=key.name)
     return _json({"name": name, "removed": removed})
 
@@ -241,12 +246,14 @@ async def remove_from_list(
 async def reload_model(
     body: ModelReload, _: AdminKey, runtime: RuntimeDep, request: Request
 ) -> Response:
-    """Verify the artifact here, then have every worker load it; a refused artifact (422,
-    naming the file and field) leaves the current model serving."""
-    directory = Path(body.model_dir) if body.model_dir else runtime.settings.model_dir
-    note(request, model_dir=directory)
-    model = load_model(directory)
-    runtime.scorer.model = model
-    await runtime.admin_client.set(keys.MODEL_POINTER, str(directory.resolve()))
-    note(request, version=model.version, model_dir=directory)
-    return _json({"version": model.version, "model_dir": str(directory)})
+    """Verify the artifact here, then have every worker load it. A refused one (422: a
+    `model_dir` outside the artifacts root or not a folder, or an artifact naming the file
+    and field) leaves the current model serving."""
+    note(request, model_dir=body.model_dir or runtime.settings.model_dir)
+    try:
+        model = await runtime.model_follower.reload(body.model_dir)
+    except ModelDirectoryError as exc:
+        error = {"loc": ("body", exc.field), "msg": str(exc), "type": "value_error"}
+        raise RequestValidationError([error]) from exc
+    note(request, version=model.version, model_dir=model.directory)
+    return _json({"version": model.version, "model_dir": str(model.directory)})

@@ -1,4 +1,4 @@
-"""Prometheus metrics: what `/metrics` shows, recorded from score outcomes by the routes.
+"""Prometheus metrics: what `/metrics` shows, recorded from score results by the routes.
 
 With several workers (`riskscore serve --workers N`) each worker writes its samples to files in
 `PROMETHEUS_MULTIPROC_DIR` and `/metrics` merges them, so any worker answers for all.
@@ -18,7 +18,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from scoring.pipeline import ScoreOutcome
+from scoring.results import ScoreResult
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 1)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -83,19 +83,19 @@ class Metrics:
             registry=r,
         )
 
-    def record_score(self, outcome: ScoreOutcome) -> None:
-        response = outcome.response
-        if response["replayed"]:
+    def record_score(self, result: ScoreResult) -> None:
+        decision, record = result.decision, result.record
+        if decision.replayed:
             self.replays.inc()
             return
-        self.decisions.labels(response["decision"], str(response["degraded"]).lower()).inc()
-        self.scores.observe(response["score"])
-        for rule_id in response["rules_matched"]:
+        self.decisions.labels(decision.decision, str(decision.degraded).lower()).inc()
+        self.scores.observe(decision.score)
+        for rule_id in decision.rules_matched:
             self.rule_matches.labels(rule_id, "active").inc()
-        for rule_id in outcome.shadow_rules:
+        for rule_id in record.shadow_rules_matched:
             self.rule_matches.labels(rule_id, "shadow").inc()
-        if outcome.degraded_cause is not None:
-            self.feature_store_errors.labels(outcome.degraded_cause).inc()
+        if record.degraded_cause is not None:
+            self.feature_store_errors.labels(record.degraded_cause).inc()
 
     def serving(self, gauge: Gauge, version: str) -> None:
         """Mark `version` as served by this worker, and the one it replaces as no longer."""

@@ -30,7 +30,7 @@ from scoring.errors import (
     NotReadyError,
     UnknownTransactionError,
 )
-from service.runtime import BatchTooLargeError
+from service.limits import BatchTooLargeError
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"

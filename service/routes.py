@@ -16,11 +16,13 @@ from starlette.responses import Response
 from feature_store.online import FeatureStoreError
 from scoring.errors import UnknownTransactionError
 from scoring.feedback import record_label
-from scoring.pipeline import ScoreInput, Scorer
+from scoring.pipeline import Scorer
+from scoring.results import ScoreInput
 from service.auth import require
 from service.edge import EdgeRoute
 from service.metrics import CONTENT_TYPE, Metrics
 from service.problems import problem
+from service.responses import decision_body, score_body
 from service.schemas import (
     FeedbackRequest,
     FeedbackResponse,
@@ -84,7 +86,7 @@ ScorerDep = Annotated[Scorer, Depends(scorer_of)]
 async def score(body: ScoreRequest, request: Request, _: ScoreKey, scorer: ScorerDep) -> Response:
     """Decide on a transaction before it is authorised. A retry with the same
     `transaction_id` and body gets the stored decision (`replayed: true`) and counts once."""
-    outcome = await scorer.score(
+    result = await scorer.score(
         ScoreInput(
             body.transaction_id,
             body.ts_ms(),
@@ -95,17 +97,17 @@ async def score(body: ScoreRequest, request: Request, _: ScoreKey, scorer: Score
         )
     )
     metrics: Metrics = request.app.state.metrics
-    metrics.record_score(outcome)
-    response = outcome.response
+    metrics.record_score(result)
+    decision = result.decision
     request.state.log = {
         "transaction_id": body.transaction_id,
-        "decision": response["decision"],
-        "score": response["score"],
-        "rules_matched": response["rules_matched"],
-        "degraded": response["degraded"],
-        "replayed": response["replayed"],
+        "decision": decision.decision,
+        "score": decision.score,
+        "rules_matched": decision.rules_matched,
+        "degraded": decision.degraded,
+        "replayed": decision.replayed,
     }
-    return _json(response)
+    return _json(score_body(decision))
 
 
 @router.post(
@@ -144,8 +146,7 @@ async def decision(
     record = await scorer.decisions.load(transaction_id)
     if record is None:
         raise UnknownTransactionError(f"no stored decision for {transaction_id!r}")
-    record.pop("fingerprint", None)
-    return _json(record)
+    return _json(decision_body(record))
 
 
 @router.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")

@@ -1,7 +1,8 @@
 """The API schema: every request and response body of the HTTP API, in one place.
 
 HTTP body -> `service.edge` (authentication, JSON, duplicated keys, card numbers) -> these
-models (validation, OpenAPI with examples) -> the plain-Python score path (`scoring.pipeline`).
+models (validation, OpenAPI with examples) -> `to_score_input` -> the plain-Python score path
+(`scoring.pipeline`); its typed results -> `service/responses.py` -> the response models here.
 The contract is docs/api.md.
 """
 
@@ -182,6 +183,9 @@ SCORE_RESPONSE_EXAMPLE: dict[str, Any] = {
 
 
 class ScoreResponse(BaseModel):
+    """The score response: its fields, in this order, are the contract (`service/responses.py`
+    writes them from the score path's `ScoreDecision`)."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [SCORE_RESPONSE_EXAMPLE]})
 
     transaction_id: str
@@ -210,8 +214,16 @@ class StoredDecision(ScoreResponse):
 
     shadow_rules_matched: list[str]
     expired_rules: list[str]
+    failed_rules: list[str] = Field(description="Rules whose evaluation failed (not matched).")
+    degraded_cause: Literal["timeout", "unavailable"] | None = Field(
+        description="Why features were missing from a degraded decision; else null."
+    )
     transaction: dict[str, Any] = Field(description="The request, as raw history columns.")
     features: dict[str, float | None] = Field(description="Feature values, null when missing.")
+    attributions: dict[str, float] = Field(
+        description="Attribution of the margin to each feature, log-odds (empty for decisions "
+        "stored before attributions were kept)."
+    )
     margin: float = Field(description="The model's log-odds before calibration.")
     timings_us: StageTimings = Field(description="Time of each stage, microseconds.")
     decided_at_ms: int

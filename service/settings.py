@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     model_verify_key_file: Path | None = Field(
         None, description="PEM Ed25519 public key: serve only models signed by its private key."
     )
+    model_artifacts_root: Path | None = Field(
+        None, description="Where admin reloads may load models from; None: model_dir's folder."
+    )
     policy_file: Path = DEFAULT_POLICY_FILE
     api_keys: list[ApiKey] = Field(default_factory=list)
     feature_timeout_ms: float = Field(25.0, gt=0, le=10_000)
@@ -112,6 +115,11 @@ class Settings(BaseSettings):
                 "or raise the second"
             )
         return self
+
+    def artifacts_root(self) -> Path:
+        """The folder admin reloads may load models from (by default the one holding
+        `model_dir`: `model_artifacts/`)."""
+        return self.model_artifacts_root or self.model_dir.parent
 
     def effective_api_keys(self) -> list[ApiKey]:
         """The configured keys, plus the development key in development mode."""

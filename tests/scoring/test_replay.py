@@ -14,7 +14,8 @@ from feature_store.resp import RespClient
 from policy.decision import NO_LISTS
 from scoring.decisions import DecisionStore
 from scoring.errors import DecisionPendingError, DecisionStoreError
-from scoring.pipeline import ScoreInput, Scorer
+from scoring.pipeline import Scorer
+from scoring.results import ScoreInput
 
 pytestmark = pytest.mark.redis
 

@@ -63,6 +63,16 @@ class RunningService:
         self.server.stop()
 
 
+@contextmanager
+def serving(settings: Settings) -> Iterator[RunningService]:
+    """A service for `settings` for the length of a `with` block."""
+    running = RunningService.start(settings)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"redis_url": redis_url, "api_keys": api_keys()}
     values.update(overrides)

@@ -19,6 +19,7 @@ from tests.service.conftest import (
     RunningService,
     auth,
     backend_of,
+    serving,
     transaction,
 )
 
@@ -163,13 +164,16 @@ def test_list_entries_reach_the_score_path_within_a_second(
 
 
 def test_model_reload_refuses_a_broken_artifact_and_keeps_serving(
-    own_service: tuple[RunningService, Backend], tmp_path: Path, namespace: str
+    tmp_path: Path, namespace: str
 ) -> None:
-    service, _ = own_service
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "manifest.json").write_text('{"schema_version": 1}')
-    with service.client() as http:
+    with (
+        backend_of("single") as backend,
+        serving(backend.settings(model_artifacts_root=tmp_path)) as service,
+        service.client() as http,
+    ):
         refused = http.post(
             "/v1/admin/model/reload", json={"model_dir": str(broken)}, headers=auth("admin")
         )

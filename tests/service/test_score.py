@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
-from model.reasons import REASON_CODES
-from scoring.pipeline import RESPONSE_FIELDS
+from model.reasons import REASON_CODES, model_reasons
 from service.schemas import ScoreResponse, StoredDecision
 from tests.service.conftest import BACKENDS, Backend, RunningService, auth, transaction
 
@@ -19,13 +18,26 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.parametrize("service_backend", BACKENDS, indirect=True),
 ]
+# The contract's fields, in its order (docs/api.md): a change here is a change of the API.
+CONTRACT_FIELDS = (
+    "transaction_id",
+    "decision",
+    "score",
+    "reasons",
+    "rules_matched",
+    "model_version",
+    "policy_version",
+    "feature_set_version",
+    "degraded",
+    "replayed",
+)
 
 
 def test_score_answers_the_contract(http: httpx.Client, namespace: str) -> None:
     reply = http.post("/v1/score", json=transaction(namespace, 1), headers=auth("score"))
     assert reply.status_code == 200, reply.text
     body = reply.json()
-    assert tuple(body) == RESPONSE_FIELDS
+    assert tuple(body) == tuple(ScoreResponse.model_fields) == CONTRACT_FIELDS
     ScoreResponse.model_validate(body)
     assert body["decision"] in ("approve", "review", "challenge", "decline")
     assert 0.0 <= body["score"] <= 1.0
@@ -129,6 +141,23 @@ def test_decision_lookup_shows_what_the_decision_was_made_with(
     assert record.timings_us.features >= 0 and record.timings_us.model > 0
     assert record.transaction["card_id"] == f"{namespace}card"
     assert "fingerprint" not in reply.json()
+    assert set(reply.json()) == set(StoredDecision.model_fields)
+    assert reply.json()["replayed"] is False and record.degraded_cause is None
+
+
+def test_decision_lookup_attributions_add_up_to_the_model_reasons(
+    http: httpx.Client, namespace: str
+) -> None:
+    body = transaction(namespace, 11, amount=4999.0, shipping_country="BR")
+    scored = http.post("/v1/score", json=body, headers=auth("score")).json()
+    stored = http.get(f"/v1/decisions/{namespace}tx11", headers=auth("score")).json()
+    attributions = stored["attributions"]
+    assert list(attributions) == list(FEATURE_NAMES)
+    expected = [
+        (code, round(weight, 4)) for code, weight in model_reasons(list(attributions.values()))
+    ]
+    given = [(r["code"], r["weight"]) for r in scored["reasons"] if r["source"] == "model"]
+    assert given == expected and given
 
 
 def test_decision_lookup_of_an_unknown_transaction_is_404(

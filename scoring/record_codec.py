@@ -1,0 +1,173 @@
+"""The one serialised form of a `DecisionRecord`: a versioned JSON document.
+
+score path -> `DecisionRecord` -> `encode_record` -> stored decision (Redis), and anything else
+that keeps records -> `decode_record` -> the typed record again (retries, feedback, lookups).
+
+The document is flat: the score response's fields at the top level, then what the decision was
+made from. Documents without `record_version` were written before the field existed; they hold
+the same fields except `attributions` (a list in the order of `features`), `failed_rules` and
+`degraded_cause`, and decode with those empty. A newer version than this build knows is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import orjson
+
+from model.reasons import ReasonSource
+from policy.decision import Decision
+from scoring.errors import RecordFormatError
+from scoring.results import DecisionRecord, Reason, ScoreDecision, ScoreInput, StageTimings
+
+# Raise it with any change of the document's layout, and teach `decode_document` the old one.
+RECORD_VERSION = 1
+
+
+def encode_record(record: DecisionRecord) -> bytes:
+    """The record as JSON bytes (a missing feature value, NaN, is written as null)."""
+    document = record_document(record)
+    # Attributions are float32 sums (ONNX Runtime's): float32's shortest digits write them
+    # exactly, in about 60 % of the bytes of float64's.
+    document["attributions"] = np.array(record.attributions, dtype=np.float32)
+    return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def decode_record(raw: bytes | str) -> DecisionRecord:
+    """The record of `encode_record`'s bytes; raises `RecordFormatError` if they are not one."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RecordFormatError(f"a stored decision is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise RecordFormatError("a stored decision is not a JSON object")
+    return decode_document(document)
+
+
+def record_document(record: DecisionRecord) -> dict[str, Any]:
+    """The record as a JSON-ready dict (the layout `decode_document` reads)."""
+    decision, request, timings = record.decision, record.request, record.timings
+    return {
+        "record_version": RECORD_VERSION,
+        "transaction_id": decision.transaction_id,
+        "decision": decision.decision,
+        "score": decision.score,
+        "reasons": [_reason_document(reason) for reason in decision.reasons],
+        "rules_matched": decision.rules_matched,
+        "model_version": decision.model_version,
+        "policy_version": decision.policy_version,
+        "feature_set_version": decision.feature_set_version,
+        "degraded": decision.degraded,
+        "replayed": decision.replayed,
+        "shadow_rules_matched": record.shadow_rules_matched,
+        "expired_rules": record.expired_rules,
+        "failed_rules": record.failed_rules,
+        "degraded_cause": record.degraded_cause,
+        "fingerprint": request.fingerprint,
+        "transaction": {
+            "timestamp_ms": request.ts_ms,
+            "amount": request.amount,
+            "currency": request.currency,
+            **request.attributes,
+        },
+        "features": record.features,
+        "attributions": record.attributions,  # in the order of "features"
+        "margin": record.margin,
+        "timings_us": {
+            "features": timings.features_us,
+            "model": timings.model_us,
+            "attributions": timings.attributions_us,
+            "rules": timings.rules_us,
+        },
+        "decided_at_ms": record.decided_at_ms,
+    }
+
+
+def decode_document(document: dict[str, Any]) -> DecisionRecord:
+    """The record of a document `record_document` wrote (or one from before versions)."""
+    version = document.get("record_version", 0)
+    if not isinstance(version, int) or version > RECORD_VERSION:
+        raise RecordFormatError(
+            f"a stored decision has record_version {version!r}; this build reads up to "
+            f"{RECORD_VERSION}: upgrade it"
+        )
+    try:
+        return DecisionRecord(
+            request=_request(document),
+            decision=_decision(document),
+            features=_floats(document["features"]),
+            margin=float(document["margin"]),
+            attributions=_attributions(document.get("attributions", [])),
+            shadow_rules_matched=tuple(document["shadow_rules_matched"]),
+            expired_rules=tuple(document["expired_rules"]),
+            failed_rules=tuple(document.get("failed_rules", ())),
+            degraded_cause=document.get("degraded_cause"),
+            timings=_timings(document["timings_us"]),
+            decided_at_ms=int(document["decided_at_ms"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordFormatError(
+            f"a stored decision of record_version {version} is incomplete: {exc!r}"
+        ) from exc
+
+
+def _reason_document(reason: Reason) -> dict[str, Any]:
+    return {
+        "code": reason.code,
+        "source": reason.source,
+        "message": reason.message,
+        "weight": reason.weight,
+    }
+
+
+def _decision(document: dict[str, Any]) -> ScoreDecision:
+    return ScoreDecision(
+        transaction_id=str(document["transaction_id"]),
+        decision=Decision(document["decision"]),
+        score=float(document["score"]),
+        reasons=tuple(
+            Reason(r["code"], ReasonSource(r["source"]), r["message"], r["weight"])
+            for r in document["reasons"]
+        ),
+        rules_matched=tuple(document["rules_matched"]),
+        model_version=str(document["model_version"]),
+        policy_version=str(document["policy_version"]),
+        feature_set_version=str(document["feature_set_version"]),
+        degraded=bool(document["degraded"]),
+        replayed=bool(document.get("replayed", False)),
+    )
+
+
+def _request(document: dict[str, Any]) -> ScoreInput:
+    attributes = dict(document["transaction"])
+    ts_ms = int(attributes.pop("timestamp_ms"))
+    return ScoreInput(
+        transaction_id=str(document["transaction_id"]),
+        ts_ms=ts_ms,
+        amount=float(attributes["amount"]),
+        currency=str(attributes["currency"]),
+        attributes=attributes,
+        fingerprint=str(document["fingerprint"]),
+    )
+
+
+def _timings(document: dict[str, Any]) -> StageTimings:
+    return StageTimings(
+        features_us=int(document["features"]),
+        model_us=int(document["model"]),
+        attributions_us=int(document["attributions"]),
+        rules_us=int(document["rules"]),
+    )
+
+
+def _attributions(values: list[float]) -> tuple[float, ...]:
+    """Back to the float32 values written (the shortest digits read as float64 are not)."""
+    result: list[float] = np.array(values, dtype=np.float32).tolist()
+    return tuple(result)
+
+
+def _floats(values: dict[str, float | None]) -> dict[str, float]:
+    """Feature values as written: null was a missing value (NaN)."""
+    return {name: math.nan if value is None else float(value) for name, value in values.items()}

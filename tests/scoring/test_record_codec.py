@@ -1,0 +1,164 @@
+"""The decision record's one serialised form: real records from the real score path (default
+model and policy, a real Redis) written and read back, old layouts read, bad ones refused."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from redis.exceptions import RedisError
+
+from feature_store.definitions import FEATURE_NAMES
+from feature_store.online import OnlineStore
+from feature_store.redis_server import RedisServer, free_port
+from feature_store.resp import RespClient
+from model.artifact import load_model
+from policy.decision import NO_LISTS
+from policy.loader import load_policy
+from scoring.decisions import DecisionStore
+from scoring.errors import RecordFormatError
+from scoring.pipeline import Scorer
+from scoring.record_codec import (
+    RECORD_VERSION,
+    decode_document,
+    decode_record,
+    encode_record,
+    record_document,
+)
+from scoring.results import DecisionRecord, ScoreInput, ScoreResult
+from service.settings import DEFAULT_MODEL_DIR, DEFAULT_POLICY_FILE
+
+pytestmark = pytest.mark.redis
+ATTRIBUTES = {
+    "card_id": "codec-card",
+    "card_bin": "424242",
+    "card_country": "FR",
+    "merchant_id": "codec-merchant",
+    "merchant_mcc": "5732",
+    "merchant_country": "FR",
+    "customer_id": None,
+    "email_domain": "example.com",
+    "customer_account_age_days": 420,
+    "device_id": None,
+    "ip": "203.0.113.7",
+    "ip_country": "FR",
+    "channel": "ecom",
+    "billing_country": "FR",
+    "shipping_country": "DE",
+    "currency": "EUR",
+    "amount": 129.9,
+}
+
+
+def _score(port: int, transaction_id: str) -> ScoreResult:
+    async def run() -> ScoreResult:
+        client = RespClient(host="127.0.0.1", port=port, connect_timeout_seconds=0.05)
+        scorer = Scorer(
+            OnlineStore(client, timeout_ms=50),
+            DecisionStore(client, ttl_seconds=60, timeout_ms=50),
+            NO_LISTS,
+        )
+        scorer.model = load_model(DEFAULT_MODEL_DIR)
+        scorer.policy = load_policy(DEFAULT_POLICY_FILE)
+        request = ScoreInput(
+            transaction_id, 1_790_000_000_000, 129.9, "EUR", ATTRIBUTES, "fingerprint"
+        )
+        try:
+            result = await scorer.score(request)
+            # The stored decision leaves with the next command on the connection: once that
+            # one is answered, the decision is in Redis (or, with no Redis, it failed).
+            with contextlib.suppress(RedisError):
+                await client.execute_command("PING")
+            return result
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    with RedisServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def record(server: RedisServer) -> DecisionRecord:
+    return _score(server.port, "codec-tx-1").record
+
+
+@pytest.fixture(scope="module")
+def degraded() -> DecisionRecord:
+    return _score(free_port(), "codec-tx-degraded").record  # nothing listens: no features
+
+
+def test_a_record_reads_back_as_written(record: DecisionRecord) -> None:
+    again = decode_record(encode_record(record))
+    assert encode_record(again) == encode_record(record)
+    assert again.request == record.request
+    assert again.decision == record.decision
+    assert again.timings == record.timings
+    assert list(again.features) == list(FEATURE_NAMES) == list(again.attribution_of())
+    assert again.attributions == record.attributions and len(again.attributions) > 0
+    assert (again.margin, again.decided_at_ms) == (record.margin, record.decided_at_ms)
+
+
+def test_a_missing_feature_is_null_when_written_and_nan_when_read(
+    degraded: DecisionRecord,
+) -> None:
+    assert degraded.decision.degraded and degraded.degraded_cause == "unavailable"
+    missing = [name for name, value in degraded.features.items() if math.isnan(value)]
+    assert missing
+    document = orjson.loads(encode_record(degraded))
+    assert all(document["features"][name] is None for name in missing)
+    again = decode_record(encode_record(degraded))
+    assert [name for name, value in again.features.items() if math.isnan(value)] == missing
+    assert again.degraded_cause == "unavailable"
+
+
+def test_the_store_keeps_the_record_the_score_path_made(
+    server: RedisServer, record: DecisionRecord
+) -> None:
+    async def load() -> DecisionRecord | None:
+        client = RespClient(host="127.0.0.1", port=server.port)
+        try:
+            return await DecisionStore(client, ttl_seconds=60, timeout_ms=50).load("codec-tx-1")
+        finally:
+            await client.aclose()
+
+    stored = asyncio.run(load())
+    assert stored is not None
+    assert encode_record(stored) == encode_record(record)
+
+
+def test_a_document_from_before_record_version_is_read(record: DecisionRecord) -> None:
+    """What stored decisions held before the field: no attributions, failed rules or cause."""
+    document = record_document(record)
+    for name in ("record_version", "attributions", "failed_rules", "degraded_cause"):
+        del document[name]
+    old = decode_document(orjson.loads(orjson.dumps(document)))
+    assert (
+        old.attributions == ()
+        and old.attribution_of() == {}
+        and old.failed_rules == ()
+        and old.degraded_cause is None
+    )
+    assert old.decision == record.decision and old.request == record.request
+
+
+def test_a_newer_or_broken_record_is_refused_saying_why(record: DecisionRecord) -> None:
+    newer = {**record_document(record), "record_version": RECORD_VERSION + 1}
+    with pytest.raises(RecordFormatError, match=f"record_version {RECORD_VERSION + 1}"):
+        decode_document(newer)
+    incomplete = record_document(record)
+    del incomplete["features"]
+    with pytest.raises(RecordFormatError, match=r"incomplete.*features"):
+        decode_document(incomplete)
+    with pytest.raises(RecordFormatError, match="not JSON"):
+        decode_record(b"{ not json")
+    with pytest.raises(RecordFormatError, match="not a JSON object"):
+        decode_record(b"[1, 2]")
