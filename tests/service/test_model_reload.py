@@ -154,13 +154,13 @@ def _corrupt_manifest_text(directory: Path) -> str:
 
 def _corrupt_manifest_bytes(directory: Path) -> str:
     (directory / "manifest.json").write_bytes(b"\xff\xfe{}")
-    return "cannot be read"
+    return "invalid JSON"
 
 
 def _manifest_is_a_folder(directory: Path) -> str:
     (directory / "manifest.json").unlink()
     (directory / "manifest.json").mkdir()
-    return "cannot be read"
+    return "cannot read it"
 
 
 def _corrupt_onnx(directory: Path) -> str:
