@@ -14,6 +14,7 @@ COPY pyproject.toml README.md ./
 COPY riskscore riskscore
 COPY history history
 COPY feature_store feature_store
+COPY model model
 COPY scoring scoring
 COPY policy policy
 COPY service service

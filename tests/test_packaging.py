@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -39,6 +40,32 @@ def test_dockerignore_lets_every_copied_path_through() -> None:
     ]
     for path in _copied_paths():
         assert any(path == a or path.startswith(a + "/") for a in allowed), path
+
+
+def _first_party_imports(package: str) -> set[str]:
+    """The top-level first-party packages that `package`'s modules import."""
+    found = set()
+    for source in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+    return {name for name in found if (ROOT / name / "__init__.py").exists()}
+
+
+def test_dockerfile_copies_every_package_the_service_imports() -> None:
+    """`riskscore serve` in the image: the service and everything it imports, transitively."""
+    needed, todo = set(), ["service"]
+    while todo:
+        package = todo.pop()
+        if package not in needed:
+            needed.add(package)
+            todo += sorted(_first_party_imports(package))
+    missing = needed - set(_copied_paths())
+    assert not missing, (
+        f"the image's service imports packages the Dockerfile does not copy: {missing}"
+    )
 
 
 def _subcommands() -> list[str]:
