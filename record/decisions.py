@@ -1,67 +1,22 @@
-"""Recorded decisions: the `decisions` and `recorded_transactions` tables and their queries.
+"""Reading recorded decisions: the queries on `decisions` that pages and routes need.
 
-recorder -> `DecisionWriter.write` (COPY raw JSON into a staging table, then one INSERT that
-skips ids recorded before) -> `find_decision` / `list_decisions` for pages and routes.
+`record.writer` writes the rows -> `find_decision` / `list_decisions` / `transaction_timeline`
+-> routes, pages, label validation (`record.labels`).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
 
-from record import partitions
 from record.errors import CursorError
 
-STAGE = "CREATE TEMP TABLE IF NOT EXISTS staged_records (body jsonb NOT NULL) ON COMMIT DELETE ROWS"
-COPY_STAGED = "COPY staged_records (body) FROM STDIN"
-STAGED_DAYS = """
-SELECT DISTINCT (to_timestamp((body->>'decided_at_ms')::bigint / 1000.0) AT TIME ZONE 'UTC')::date
-FROM staged_records
-"""
-# The record's JSON (`docs/record.md`) to columns. `fresh` holds only ids never recorded, so a
-# record sent twice (a retried XADD, a drained spool, a re-claimed batch) is written once.
-INSERT_STAGED = """
-WITH staged AS (
-  SELECT DISTINCT ON (body->>'transaction_id')
-    body->>'transaction_id' AS transaction_id,
-    to_timestamp((body->>'decided_at_ms')::bigint / 1000.0) AS decided_at,
-    to_timestamp((body->'transaction'->>'timestamp_ms')::bigint / 1000.0) AS occurred_at,
-    body, body->'transaction' AS t
-  FROM staged_records
-  ORDER BY body->>'transaction_id'
-), fresh AS (
-  INSERT INTO recorded_transactions (transaction_id, decided_at, occurred_at)
-  SELECT transaction_id, decided_at, occurred_at FROM staged
-  ON CONFLICT (transaction_id) DO NOTHING
-  RETURNING transaction_id
-)
-INSERT INTO decisions (
-  transaction_id, decided_at, occurred_at, decision, score, margin, degraded,
-  amount_minor, currency, card_id, card_bin, card_country, merchant_id, merchant_mcc,
-  merchant_country, customer_id, email_domain, customer_account_age_days, device_id, ip,
-  ip_country, channel, billing_country, shipping_country, reasons, rules_matched,
-  shadow_rules_matched, expired_rules, features, timings_us, model_version, policy_version,
-  feature_set_version, fingerprint)
-SELECT
-  s.transaction_id, s.decided_at, s.occurred_at, body->>'decision', (body->>'score')::float8,
-  (body->>'margin')::float8, (body->>'degraded')::boolean,
-  record_minor_units((t->>'amount')::numeric, t->>'currency'), t->>'currency',
-  t->>'card_id', t->>'card_bin', t->>'card_country', t->>'merchant_id', t->>'merchant_mcc',
-  t->>'merchant_country', t->>'customer_id', t->>'email_domain',
-  (t->>'customer_account_age_days')::integer, t->>'device_id', t->>'ip', t->>'ip_country',
-  t->>'channel', t->>'billing_country', t->>'shipping_country', body->'reasons',
-  body->'rules_matched', body->'shadow_rules_matched', body->'expired_rules', body->'features',
-  body->'timings_us', body->>'model_version', body->>'policy_version',
-  body->>'feature_set_version', body->>'fingerprint'
-FROM staged s JOIN fresh USING (transaction_id)
-"""
 COLUMNS = """
   d.transaction_id, d.decided_at, d.occurred_at, d.decision, d.score, d.margin, d.degraded,
   record_major_units(d.amount_minor, d.currency)::float8 AS amount, d.amount_minor, d.currency,
@@ -91,8 +46,8 @@ LEFT JOIN LATERAL (
 WHERE (%(decision)s::text IS NULL OR d.decision = %(decision)s)
   AND (%(since)s::timestamptz IS NULL OR d.decided_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR d.decided_at < %(until)s)
-  AND (%(rule)s::text IS NULL OR d.rules_matched ? %(rule)s)
-  AND (%(shadow_rule)s::text IS NULL OR d.shadow_rules_matched ? %(shadow_rule)s)
+  AND (%(rule)s::text IS NULL OR %(rule)s = ANY(d.rules_matched))
+  AND (%(shadow_rule)s::text IS NULL OR %(shadow_rule)s = ANY(d.shadow_rules_matched))
   AND (%(card_id)s::text IS NULL OR d.card_id = %(card_id)s)
   AND (%(merchant_id)s::text IS NULL OR d.merchant_id = %(merchant_id)s)
   AND (%(degraded)s::boolean IS NULL OR d.degraded = %(degraded)s)
@@ -103,36 +58,6 @@ ORDER BY d.decided_at DESC, d.transaction_id DESC
 LIMIT %(limit)s
 """
 MAX_PAGE_SIZE = 500
-
-
-def _copy_row(body: bytes) -> bytes:
-    """One record as a line of COPY's text format: backslashes and line breaks escaped."""
-    return body.replace(b"\\", b"\\\\").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
-
-
-class DecisionWriter:
-    """Writes batches of records (JSON bytes, as the sink sent them) into `decisions`.
-
-    >>> writer = DecisionWriter()
-    >>> async with connection.transaction():
-    ...     written = await writer.write(connection, [b'{"transaction_id": ...}'])
-    """
-
-    def __init__(self) -> None:
-        self.known_days: set[date] = set()  # days whose partition exists
-
-    async def write(self, connection: AsyncConnection, bodies: Sequence[bytes]) -> int:
-        """Stage and insert `bodies` in the caller's transaction; returns how many were new."""
-        await connection.execute(STAGE)
-        async with connection.cursor().copy(COPY_STAGED) as copy:
-            await copy.write(b"\n".join(map(_copy_row, bodies)) + b"\n")
-        cursor = await connection.execute(STAGED_DAYS)
-        days = {row[0] for row in await cursor.fetchall()}
-        if days - self.known_days:
-            await partitions.ensure_days(connection, days - self.known_days)
-        cursor = await connection.execute(INSERT_STAGED)
-        self.known_days |= days
-        return cursor.rowcount
 
 
 async def find_decision(connection: AsyncConnection, transaction_id: str) -> dict[str, Any] | None:

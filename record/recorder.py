@@ -21,8 +21,8 @@ from redis import asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from record import partitions, schema
-from record.decisions import DecisionWriter
 from record.sink import FIELD, STREAM
+from record.writer import DecisionWriter
 
 LOG = logging.getLogger(__name__)
 REFUSED_STREAM = "rs:v1:records:refused"  # records PostgreSQL refused, with the reason
@@ -32,6 +32,7 @@ UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)
 REFUSED = (psycopg.DataError, psycopg.IntegrityError)
 
 Entry = tuple[bytes, dict[bytes, bytes]]
+FIELD_KEY = FIELD.encode()
 
 
 def default_consumer() -> str:
@@ -152,39 +153,41 @@ class Recorder:
             await self.redis.xtrim(s.stream, minid=oldest, approximate=True)
 
     async def _commit(self, entries: list[Entry]) -> None:
-        bodies = [fields[FIELD.encode()] for _, fields in entries]
+        one_by_one = False  # after PostgreSQL refused the batch whole
         while True:
             try:
                 connection = await self._connected()
                 await self._maintain(connection)
-                await self._write(connection, bodies)
+                if one_by_one:
+                    await self._write_one_by_one(connection, entries)
+                else:
+                    await self._write(connection, entries)
                 return
             except REFUSED:
-                await self._write_one_by_one(entries)
-                return
+                one_by_one = True
             except UNAVAILABLE as exc:
                 LOG.warning("PostgreSQL unavailable (%s); retrying the batch", exc)
                 await self._disconnect()
                 await asyncio.sleep(self.settings.retry_seconds)
 
-    async def _write(self, connection: AsyncConnection, bodies: list[bytes]) -> None:
-        async with connection.transaction():
-            written = await self.writer.write(connection, bodies)
-        self.counters.recorded += written
-        self.counters.duplicates += len(bodies) - written
+    async def _write(self, connection: AsyncConnection, entries: list[Entry]) -> None:
+        written = await self.writer.write(connection, [f[FIELD_KEY] for _, f in entries])
+        for index, reason in written.malformed:
+            entry_id, fields = entries[index]
+            await self._refuse(entry_id, fields[FIELD_KEY], reason)
+        self.counters.recorded += written.new
+        self.counters.duplicates += len(entries) - len(written.malformed) - written.new
 
-    async def _write_one_by_one(self, entries: list[Entry]) -> None:
-        """A batch PostgreSQL refused holds at least one bad record: find it, keep the rest."""
-        connection = await self._connected()
-        for entry_id, fields in entries:
-            body = fields[FIELD.encode()]
+    async def _write_one_by_one(self, connection: AsyncConnection, entries: list[Entry]) -> None:
+        """PostgreSQL refused a batch (a value it does not take): find the record, keep the
+        rest. Those written before an outage are recorded once when the batch is retried."""
+        for entry in entries:
             try:
-                await self._write(connection, [body])
+                await self._write(connection, [entry])
             except REFUSED as exc:
-                await self._refuse(entry_id, body, exc)
+                await self._refuse(entry[0], entry[1][FIELD_KEY], str(exc).splitlines()[0])
 
-    async def _refuse(self, entry_id: bytes, body: bytes, exc: Exception) -> None:
-        reason = str(exc).splitlines()[0]
+    async def _refuse(self, entry_id: bytes, body: bytes, reason: str) -> None:
         LOG.error(
             "record %s refused by PostgreSQL (%s); kept in %s",
             entry_id.decode(),

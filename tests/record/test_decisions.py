@@ -9,12 +9,12 @@ import pytest
 
 from record.decisions import (
     DecisionFilter,
-    DecisionWriter,
     decode_cursor,
     find_decision,
     list_decisions,
 )
 from record.errors import CursorError
+from record.writer import DecisionWriter
 from tests.record.conftest import connect, run
 from tests.record.records import make_record, record_body
 
@@ -23,8 +23,8 @@ NOW_MS = int(time.time() * 1000)
 
 
 async def write(url: str, bodies: list[bytes]) -> int:
-    async with await connect(url) as connection, connection.transaction():
-        return await DecisionWriter().write(connection, bodies)
+    async with await connect(url) as connection:
+        return (await DecisionWriter().write(connection, bodies)).new
 
 
 def test_write_records_each_transaction_once(record_url: str) -> None:
