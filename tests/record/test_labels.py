@@ -95,7 +95,7 @@ def test_the_same_report_twice_is_one_event(record_url: str) -> None:
         await recorded(record_url, "tx-1")
         async with await connect(record_url) as connection:
             first = event("chargeback", OCCURRED + timedelta(days=50))
-            _stored, created = await add_label(connection, first)
+            stored, created = await add_label(connection, first)
             again, created_again = await add_label(connection, first)
             assert again.event_id == stored.event_id
             decision = await decision_with_labels(connection, "tx-1")
