@@ -176,13 +176,27 @@ class RecordSink:
         if self.stream_entries + len(bodies) > self.max_stream_entries:
             self.spooling = True
             return False
-        sends = [self._call("XADD", self.stream, "*", FIELD, body) for body in bodies]
-        replies = await asyncio.gather(*sends, return_exceptions=True)
-        if any(isinstance(reply, BaseException) for reply in replies):
+        try:
+            replies = await self._xadd_all(bodies)
+        except Exception:  # any failure of Redis: the whole segment is sent again later
+            replies = [None]
+        if any(reply is None or isinstance(reply, BaseException) for reply in replies):
             self.spooling = True
             return False
         self.stream_entries += len(bodies)
         return True
+
+    async def _xadd_all(self, bodies: list[bytes]) -> list[Any]:
+        """XADD each body: on one connection, pipelined (RespClient, or a redis-py pipeline:
+        a redis-py client would otherwise take a pooled connection per command)."""
+        if isinstance(self.client, PipeliningClient):
+            sends = [self._call("XADD", self.stream, "*", FIELD, body) for body in bodies]
+            return list(await asyncio.gather(*sends, return_exceptions=True))
+        pipe = self.client.pipeline(transaction=False)  # type: ignore[attr-defined]
+        for body in bodies:
+            pipe.execute_command("XADD", self.stream, "*", FIELD, body)
+        async with asyncio.timeout(self.timeout_seconds * 4):
+            return list(await pipe.execute(raise_on_error=False))
 
     async def run(self, interval_seconds: float = CHECK_INTERVAL_SECONDS) -> None:
         """Check the stream every `interval_seconds` until cancelled."""

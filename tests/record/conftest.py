@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 
+from feature_store.redis_server import RedisServer, find_redis_server
 from record import schema
 from record.server import PostgresServer, create_database, database_url, drop_database
 
@@ -69,3 +71,35 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 async def connect(url: str) -> psycopg.AsyncConnection:
     return await psycopg.AsyncConnection.connect(url, autocommit=True)
+
+
+class DurableRedisServer(RedisServer):
+    """A private redis-server that keeps its data across a stop and start (append-only file,
+    fsync on every write), as the record stream's Redis must in production."""
+
+    def start(self) -> DurableRedisServer:
+        arguments = [
+            str(find_redis_server()),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+            "--dir", str(self.directory),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._wait_until_ready()
+        return self
+
+
+def count_recorded(url: str) -> tuple[int, int, int]:
+    """Rows in `decisions`, distinct transaction ids in it, rows in `recorded_transactions`
+    (a check of the invariant, straight in SQL)."""
+    with psycopg.connect(url) as connection:
+        rows, distinct = connection.execute(
+            "SELECT count(*), count(DISTINCT transaction_id) FROM decisions"
+        ).fetchone()  # type: ignore[misc]
+        (claimed,) = connection.execute("SELECT count(*) FROM recorded_transactions").fetchone()  # type: ignore[misc]
+        return rows, distinct, claimed
