@@ -87,7 +87,7 @@ def test_records_spool_while_redis_is_down_and_drain_when_it_is_back(
         task = asyncio.create_task(recorder.run())
         await wait_recorded(recorder, task, 200)
         await stop(task), await stop(checks)
-        await recorder.aclose(), await client.aclose(), await reader.aclose()
+        await recorder.aclose(), await sink.aclose(), await client.aclose(), await reader.aclose()
         return placed, sink.counters.drained
 
     try:
@@ -107,7 +107,7 @@ def test_a_full_spool_drops_and_counts(namespace: str, tmp_path: Path) -> None:
         dropped: list[int] = []
         sink.on_dropped = lambda: dropped.append(1)
         placed = [await sink.send(record_body(f"{namespace}{i}")) for i in range(5)]
-        await client.aclose()
+        await sink.aclose(), await client.aclose()
         return placed, len(dropped)
 
     placed, dropped = run(scenario())
