@@ -87,6 +87,7 @@ class Recorder:
         await asyncio.to_thread(schema.check, self.database_url)
         own = await self._redis_retrying(self._read, "0")  # ours from before a restart
         while True:
+            _raise_if_cancelled()
             entries = own or await self._redis_retrying(self._next)
             own = []
             if entries:
@@ -226,6 +227,7 @@ class Recorder:
 
     async def _redis_retrying(self, call: Any, *arguments: Any, **options: Any) -> Any:
         while True:
+            _raise_if_cancelled()
             try:
                 return await call(*arguments, **options)
             except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
@@ -234,6 +236,14 @@ class Recorder:
 
     async def aclose(self) -> None:
         await self._disconnect()
+
+
+def _raise_if_cancelled() -> None:
+    """redis-py may swallow a task's `CancelledError` mid-command (feature_store/loops.py):
+    without this check a cancelled recorder would go on recording."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling() > 0:
+        raise asyncio.CancelledError
 
 
 def oldest_unrecorded_id(

@@ -201,6 +201,9 @@ class RecordSink:
     async def run(self, interval_seconds: float = CHECK_INTERVAL_SECONDS) -> None:
         """Check the stream every `interval_seconds` until cancelled."""
         while True:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() > 0:  # redis-py may swallow the cancel
+                raise asyncio.CancelledError
             await self.check()
             await asyncio.sleep(interval_seconds)
 
