@@ -14,6 +14,7 @@ from riskscore import __version__
 from riskscore.commands import labels, offline, policy, serve, store
 from riskscore.commands import lists as list_commands
 from riskscore.commands import loadtest as loadtest_command
+from riskscore.commands import record as record_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     list_commands.register(commands)
     policy.register(commands)
     loadtest_command.register(commands)
+    record_commands.register(commands)
     return parser
 
 

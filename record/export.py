@@ -1,0 +1,54 @@
+"""Live traffic as history: [since, until) of the record in the raw history schema.
+
+record (decisions + current labels) -> COPY ... TO STDOUT as CSV -> `history.io.normalise`
+(the same checks every history gets) -> Parquet or CSV for `riskscore train` and backtests.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+
+# The columns of history/schema.py, in its order. The label is the current one: a reversal
+# (a confirmed_legitimate after a chargeback) exports as not fraud, at the reversal's time.
+EXPORT = """
+COPY (
+  SELECT d.transaction_id, d.occurred_at AS timestamp, d.card_id, d.merchant_id,
+    record_major_units(d.amount_minor, d.currency) AS amount, d.currency, d.customer_id,
+    d.card_bin, d.card_country, d.merchant_mcc, d.merchant_country, d.device_id, d.ip,
+    d.ip_country, d.email_domain, d.channel, d.billing_country, d.shipping_country,
+    d.customer_account_age_days,
+    CASE WHEN c.kind IS NULL THEN NULL WHEN c.is_fraud THEN 1 ELSE 0 END AS is_fraud,
+    c.reported_at AS label_timestamp
+  FROM decisions d LEFT JOIN current_labels c USING (transaction_id)
+  WHERE d.decided_at >= %s AND d.decided_at < %s
+  ORDER BY d.occurred_at, d.transaction_id
+) TO STDOUT (FORMAT csv, HEADER)
+"""
+
+
+def export_history(database_url: str, since: datetime, until: datetime, out: Path) -> int:
+    """Write the decisions made in [since, until) to `out` (.parquet or .csv) as a history;
+    returns the number of rows. Raises `history.io.HistoryError` for a bad `out` suffix."""
+    import pandas as pd
+
+    from history.io import HistoryError, normalise, save_history  # pandas: the training extra
+
+    if out.suffix not in (".parquet", ".csv"):
+        raise HistoryError(f"{out}: unknown format {out.suffix!r}; use .parquet or .csv")
+    with tempfile.TemporaryDirectory(prefix="riskscore-export-") as folder:
+        staged = Path(folder) / "record.csv"
+        with (
+            psycopg.connect(database_url) as connection,
+            staged.open("wb") as sink,
+            connection.cursor().copy(EXPORT, (since, until)) as copy,
+        ):
+            for block in copy:
+                sink.write(block)
+        raw = pd.read_csv(staged, dtype=str, keep_default_na=False, na_values=[""])
+    history = normalise(raw, source=f"the record [{since.isoformat()}, {until.isoformat()})")
+    save_history(history, out)
+    return len(history)

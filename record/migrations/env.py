@@ -1,0 +1,10 @@
+"""Alembic's environment: migrations run online over the connection `record.schema` hands in."""
+
+from __future__ import annotations
+
+from alembic import context
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, transactional_ddl=True)
+with context.begin_transaction():
+    context.run_migrations()

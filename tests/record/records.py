@@ -1,0 +1,89 @@
+"""Decision records shaped like the score path's stored decision (scoring/pipeline.py), about
+3 KB of JSON each: 82 features, reasons, rules, versions, timings."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import orjson
+
+from feature_store.definitions import FEATURE_NAMES
+from model.reasons import REASON_CODES
+
+DECISIONS = ("approve", "review", "challenge", "decline")
+CODES = tuple(REASON_CODES)
+
+
+def make_record(
+    transaction_id: str,
+    *,
+    decided_at_ms: int | None = None,
+    occurred_at_ms: int | None = None,
+    seed: int | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """One record; `overrides` replace top-level fields, `transaction` keys go in it."""
+    rng = random.Random(seed if seed is not None else transaction_id)
+    decided = decided_at_ms if decided_at_ms is not None else int(time.time() * 1000)
+    occurred = occurred_at_ms if occurred_at_ms is not None else decided - rng.randint(5, 500)
+    amount = round(rng.uniform(1, 2_000), 2)
+    transaction = {
+        "timestamp_ms": occurred,
+        "amount": amount,
+        "currency": "EUR",
+        "card_id": f"card_{rng.randint(1, 50_000)}",
+        "card_bin": "424242",
+        "card_country": "FR",
+        "merchant_id": f"m_{rng.randint(1, 2_000)}",
+        "merchant_mcc": "5732",
+        "merchant_country": "FR",
+        "customer_id": f"cust_{rng.randint(1, 40_000)}",
+        "email_domain": "example.com",
+        "customer_account_age_days": rng.randint(0, 3_000),
+        "device_id": f"dev_{rng.randint(1, 60_000)}",
+        "ip": f"203.0.113.{rng.randint(1, 254)}",
+        "ip_country": "FR",
+        "channel": "ecom",
+        "billing_country": "FR",
+        "shipping_country": "FR",
+    }
+    transaction.update(overrides.pop("transaction", {}))
+    record: dict[str, Any] = {
+        "transaction_id": transaction_id,
+        "decision": rng.choice(DECISIONS),
+        "score": round(rng.random(), 6),
+        "reasons": [
+            {
+                "code": code,
+                "source": "model",
+                "message": REASON_CODES[code].message,
+                "weight": round(rng.uniform(0.05, 1.5), 4),
+            }
+            for code in rng.sample(CODES, 3)
+        ],
+        "rules_matched": ["high_amount_new_device"] if rng.random() < 0.2 else [],
+        "model_version": "model-2026-11-20-7f3a",
+        "policy_version": "policy-41-c0ffee",
+        "feature_set_version": "fs-v3-9a1b2c",
+        "degraded": False,
+        "replayed": False,
+        "shadow_rules_matched": ["velocity_shadow"] if rng.random() < 0.1 else [],
+        "expired_rules": [],
+        "fingerprint": f"{rng.getrandbits(128):032x}",
+        "transaction": transaction,
+        "features": {
+            name: float(rng.randint(0, 40)) if i % 2 else round(rng.uniform(0, 500), 4)
+            for i, name in enumerate(FEATURE_NAMES)
+        },
+        "margin": round(rng.uniform(-8, 3), 6),
+        "timings_us": {"features": 310, "model": 22, "attributions": 16, "rules": 9},
+        "decided_at_ms": decided,
+    }
+    record.update(overrides)
+    return record
+
+
+def record_body(transaction_id: str, **options: Any) -> bytes:
+    return orjson.dumps(make_record(transaction_id, **options))
