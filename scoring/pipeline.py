@@ -22,6 +22,7 @@ from feature_store.online import (
     OnlineStore,
     Transaction,
     feature_values,
+    rule_feature_values,
 )
 from model.artifact import Model
 from model.reasons import REASON_CODES, model_reasons
@@ -130,7 +131,9 @@ class Scorer:
         modelled = time.perf_counter_ns()
         top = model_reasons(explanation.contributions, MODEL_REASONS)
         explained = time.perf_counter_ns()
+        # Rules read the model's features and those declared for rules only.
         features = dict(zip(FEATURE_NAMES, values, strict=True))
+        features.update(rule_feature_values(txn, aggregates))
         outcome = policy.decide(
             attributes=txn.attributes,
             features=features,
