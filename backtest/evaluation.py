@@ -73,7 +73,9 @@ def replay_history(
 ) -> Replay:
     """Features (once, point in time) and scores (once, in batches) for a normalised history."""
     started = time.perf_counter()
-    features = compute_features(history, label_delay_seconds=label_delay_seconds)
+    features = compute_features(
+        history, label_delay_seconds=label_delay_seconds, rule_features=True
+    )
     computed = time.perf_counter()
     scores = score_features(model, features)
     if timings is not None:

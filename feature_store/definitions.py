@@ -1,11 +1,11 @@
-"""Every model feature, defined once: its name, meaning, and how it follows from the state.
+"""Every declared feature as code: how its value follows from the aggregates and attributes.
 
-The state is a small set of aggregates per entity (`AGGREGATES` below names them). Offline
-(`feature_store.offline`) computes the aggregates for a whole history at once; the online store
-reads them from Redis for one transaction. Each feature then turns aggregates and the
-transaction's own attributes into its value, in `batch` (arrays) and `one` (a single
-transaction) side by side, so that both paths share one definition. The model manifest lists
-`FEATURE_NAMES` in this order.
+features.yaml (`feature_store.spec`) -> one `Feature` per declared line. Offline
+(`feature_store.offline`) computes the aggregates for a whole history; the online store reads
+them from Redis for one transaction. Each feature turns them into its value in `batch` (arrays)
+and `one` (one transaction) side by side, so that both paths share one definition.
+`FEATURES` are the model's inputs, in the manifest's order; `RULE_FEATURES` are declared for
+policy rules only; `DECLARED_FEATURES` are both.
 """
 
 from __future__ import annotations
@@ -13,33 +13,30 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from feature_store.aggregates import (
-    CARD,
-    CUSTOMER,
-    ENTITIES,
-    LABEL_ENTITIES,
-    LABEL_WINDOW,
-    MERCHANT,
-    PREVIOUS_ENTITIES,
-    SEEN_SETS,
+    ENTITIES_BY_NAME,
+    FEATURE_FILE,
+    WINDOWS_BY_NAME,
     Entity,
     SeenSet,
     count_key,
     distinct_key,
     fraud_count_key,
+    matured_count_key,
+    matured_fraud_key,
     new_key,
     previous_key,
     sum_key,
 )
-from feature_store.windows import WINDOW_30D, WINDOWS, Window
+from feature_store.spec import FeatureSpec
+from feature_store.windows import Window
 from history.currency import usd_rates
-from history.schema import CHANNELS
 
 Array = npt.NDArray[Any]
 Floats = npt.NDArray[np.float64]
@@ -131,22 +128,24 @@ class SecondsSincePrevious(Feature):
 
 
 @dataclass(frozen=True)
-class FraudRate(Feature):
-    """Known fraud labels in the window per transaction in the window."""
+class Rate(Feature):
+    """One aggregate over another (fraud labels per transaction of the same matured window);
+    missing when the denominator is 0 or missing."""
 
-    entity: Entity
-    window: Window
+    numerator: str
+    denominator: str
+    scale: float = 1.0
 
     def batch(self, inputs: BatchInputs) -> Floats:
-        frauds = np.asarray(inputs[fraud_count_key(self.entity, self.window)], dtype=np.float64)
-        count = np.asarray(inputs[count_key(self.entity, self.window)], dtype=np.float64)
+        top = np.asarray(inputs[self.numerator], dtype=np.float64) * self.scale
+        bottom = np.asarray(inputs[self.denominator], dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(count > 0, frauds / count, NAN)
+            return np.where(bottom > 0, top / bottom, NAN)
 
     def one(self, inputs: OneInputs) -> float:
-        frauds = _as_float(inputs[fraud_count_key(self.entity, self.window)])
-        count = _as_float(inputs[count_key(self.entity, self.window)])
-        return frauds / count if count > 0 else NAN
+        top = _as_float(inputs[self.numerator]) * self.scale
+        bottom = _as_float(inputs[self.denominator])
+        return top / bottom if bottom > 0 else NAN
 
 
 @dataclass(frozen=True)
@@ -169,12 +168,24 @@ class Mismatch(Feature):
 
 
 @dataclass(frozen=True)
-class HourOfDay(Feature):
+class Calendar(Feature):
+    """A calendar value of the transaction's UTC time: `(ts // unit_ms) % modulo`, shifted by
+    `offset` first, then 1/0 for membership in `within` when given (the weekend)."""
+
+    unit_ms: int
+    modulo: int
+    offset: int = 0
+    within: tuple[int, ...] = ()
+
+    def _of(self, value: Any) -> Any:
+        raw = (value // self.unit_ms + self.offset) % self.modulo
+        return raw if not self.within else np.isin(raw, self.within)
+
     def batch(self, inputs: BatchInputs) -> Floats:
-        return ((np.asarray(inputs["ts_ms"]) // 3_600_000) % 24).astype(np.float64)
+        return np.asarray(self._of(np.asarray(inputs["ts_ms"], dtype=np.int64)), np.float64)
 
     def one(self, inputs: OneInputs) -> float:
-        return float((int(inputs["ts_ms"]) // 3_600_000) % 24)
+        return float(self._of(np.int64(inputs["ts_ms"])))
 
 
 @dataclass(frozen=True)
@@ -201,144 +212,139 @@ class Code(Feature):
         return self._code(inputs[self.column])
 
 
-def _velocity(entity: Entity) -> list[Feature]:
-    features: list[Feature] = []
-    for window in WINDOWS:
-        features.append(
-            Aggregate(
-                f"{entity.name}_txn_count_{window.name}",
-                f"Transactions of the {entity.name} in the {window.name} window before this one.",
-                count_key(entity, window),
-            )
-        )
-        features.append(
-            Aggregate(
-                f"{entity.name}_amount_usd_sum_{window.name}",
-                f"Their total amount in USD ({entity.name}, {window.name}).",
-                sum_key(entity, window),
-                scale=0.01,
-            )
-        )
-    return features
-
-
-# How the name of a feature reads the attribute a seen set keeps (plural, singular).
+# How a description reads the attribute a seen set keeps (plural, singular).
 _ATTRIBUTE_WORDS = {
     "merchant_id": ("merchants", "merchant"),
     "txn_country": ("countries", "country"),
     "device_id": ("devices", "device"),
     "card_id": ("cards", "card"),
+    "ip": ("IP addresses", "IP address"),
+    "customer_id": ("customers", "customer"),
+}
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+# 1970-01-01 was a Thursday: shifting by 3 makes Monday 0 and Sunday 6.
+_EPOCH_WEEKDAY = 3
+
+
+def _seen_set(spec: FeatureSpec) -> SeenSet:
+    entity = ENTITIES_BY_NAME[spec.get("entity")]
+    return SeenSet(entity, spec.get("attribute"), WINDOWS_BY_NAME[spec.get("window")])
+
+
+# Default descriptions by kind; `{who}` the entity, `{span}` the window, `{matured}` the days.
+_DESCRIPTIONS = {
+    "amount": "The amount in USD.",
+    "hour_of_day": "Hour of the day (UTC) of the transaction.",
+    "day_of_week": "Day of the week (UTC): 0 Monday to 6 Sunday.",
+    "weekend": "1 on a Saturday or Sunday (UTC), else 0.",
+    "number": "The transaction's `{column}`.",
+    "mismatch": "`{left}` and `{right}` differ.",
+    "count": "Transactions of the {who} in the {span} before this one.",
+    "sum": "Their total amount in USD ({who}, {span}).",
+    "average": "The {who}'s mean amount in USD in the {span} before this one.",
+    "ratio": "This amount over the {who}'s mean amount in the {span} before.",
+    "known_fraud_count": "Fraud labels on the {who} that became known in the last {span}.",
+    "seconds_since_previous": "Seconds since the {who}'s previous transaction.",
+    "distinct": "Distinct {plural} of the {who}'s transactions in the {span} before this one.",
+    "is_new": "1 when this {singular} is not among the {who}'s {plural} of the {span}.",
+    "matured_count": "Transactions of the {who} in {matured} (labels matured).",
+    "matured_fraud_count": "Known frauds among the {who}'s transactions of {matured}.",
+    "matured_fraud_rate": "Fraud rate of the {who}'s transactions of {matured}.",
 }
 
 
-def _seen(seen: SeenSet) -> list[Feature]:
-    entity, window = seen.entity.name, seen.window.name
-    plural, singular = _ATTRIBUTE_WORDS[seen.attribute]
-    return [
-        Aggregate(
-            f"{entity}_distinct_{plural}_{window}",
-            f"Distinct {plural} of the {entity}'s transactions in the {window} before this one.",
-            distinct_key(seen),
-        ),
-        Aggregate(
-            f"{entity}_{singular}_is_new_{window}",
-            f"1 when this {singular} is not among the {entity}'s {plural} of the {window}.",
-            new_key(seen),
-        ),
-    ]
+def _code(name: str, column: str, values: tuple[str, ...]) -> tuple[Feature, str]:
+    spelled = ", ".join(f"{i} {v}" for i, v in enumerate(values))
+    said = f": {spelled}" if values else " as the number it spells"
+    return Code(name, "", column, values), f"The `{column}`{said}."
 
 
-def _history(entity: Entity) -> list[Feature]:
-    features: list[Feature] = []
-    if entity in PREVIOUS_ENTITIES:
-        features.append(
-            SecondsSincePrevious(
-                f"{entity.name}_seconds_since_prev",
-                f"Seconds since the {entity.name}'s previous transaction (within 30 d).",
-                entity,
-            )
-        )
-    if entity in (CARD, CUSTOMER, MERCHANT):
-        features.append(
-            AmountRatio(
-                f"{entity.name}_amount_ratio_30d",
-                f"This amount over the {entity.name}'s mean amount in the 30 d before.",
-                entity,
-                WINDOW_30D,
-            )
-        )
-    if entity in LABEL_ENTITIES:
-        features.append(
-            Aggregate(
-                f"{entity.name}_fraud_count_{LABEL_WINDOW.name}",
-                f"Fraud labels on the {entity.name} that became known in the last 30 d.",
-                fraud_count_key(entity, LABEL_WINDOW),
-            )
-        )
-    if entity is MERCHANT:
-        features.append(
-            FraudRate(
-                "merchant_fraud_rate_30d",
-                "Fraud labels known in the last 30 d per merchant transaction in the 30 d.",
-                entity,
-                LABEL_WINDOW,
-            )
-        )
-    return features
+def _transaction_feature(spec: FeatureSpec) -> Feature:
+    name, kind = spec.name, spec.kind
+    if kind == "amount":
+        return Aggregate(name, "", "amount_cents", scale=0.01)
+    if kind == "hour_of_day":
+        return Calendar(name, "", HOUR_MS, 24)
+    if kind in ("day_of_week", "weekend"):
+        within = (5, 6) if kind == "weekend" else ()
+        return Calendar(name, "", DAY_MS, 7, _EPOCH_WEEKDAY, within)
+    if kind == "number":
+        return Aggregate(name, "", spec.get("column"))
+    return Mismatch(name, "", spec.get("left"), spec.get("right"))
 
 
-_TRANSACTION: tuple[Feature, ...] = (
-    Aggregate("amount_usd", "The amount in USD.", "amount_cents", scale=0.01),
-    HourOfDay("hour_of_day_utc", "Hour of the day (UTC) of the transaction."),
-    Code("channel_code", "Channel: 0 ecom, 1 app, 2 pos, 3 moto.", "channel", CHANNELS),
-    Code("merchant_mcc", "The merchant category code as a number.", "merchant_mcc"),
-    Aggregate(
-        "customer_account_age_days",
-        "Age of the customer's account in days.",
-        "customer_account_age_days",
-    ),
-    Mismatch(
-        "card_ip_country_mismatch", "Card and IP countries differ.", "card_country", "ip_country"
-    ),
-    Mismatch(
-        "card_merchant_country_mismatch",
-        "Card and merchant countries differ.",
-        "card_country",
-        "merchant_country",
-    ),
-    Mismatch(
-        "billing_shipping_country_mismatch",
-        "Billing and shipping countries differ.",
-        "billing_country",
-        "shipping_country",
-    ),
-    Mismatch(
-        "ip_billing_country_mismatch",
-        "IP and billing countries differ.",
-        "ip_country",
-        "billing_country",
-    ),
-)
+def _window_feature(spec: FeatureSpec, entity: Entity, window: Window) -> Feature:
+    name, kind = spec.name, spec.kind
+    count, total = count_key(entity, window), sum_key(entity, window)
+    if kind == "count":
+        return Aggregate(name, "", count)
+    if kind == "sum":
+        return Aggregate(name, "", total, scale=0.01)
+    if kind == "average":
+        return Rate(name, "", total, count, scale=0.01)
+    if kind == "ratio":
+        return AmountRatio(name, "", entity, window)
+    return Aggregate(name, "", fraud_count_key(entity, window))
 
 
-def _catalogue() -> tuple[Feature, ...]:
-    features: list[Feature] = list(_TRANSACTION)
-    for entity in ENTITIES:
-        features += _velocity(entity)
-        features += _history(entity)
-    for seen in SEEN_SETS:
-        features += _seen(seen)
-    return tuple(features)
+def _entity_feature(spec: FeatureSpec, entity: Entity) -> Feature:
+    name, kind = spec.name, spec.kind
+    if kind == "seconds_since_previous":
+        return SecondsSincePrevious(name, "", entity)
+    if kind in ("distinct", "is_new"):
+        seen = _seen_set(spec)
+        return Aggregate(name, "", distinct_key(seen) if kind == "distinct" else new_key(seen))
+    if "window" in dict(spec.params):
+        return _window_feature(spec, entity, WINDOWS_BY_NAME[spec.get("window")])
+    days = spec.get("days")
+    count, frauds = matured_count_key(entity, days), matured_fraud_key(entity, days)
+    if kind == "matured_count":
+        return Aggregate(name, "", count)
+    if kind == "matured_fraud_count":
+        return Aggregate(name, "", frauds)
+    return Rate(name, "", frauds, count)
 
 
-FEATURES: tuple[Feature, ...] = _catalogue()
+def _description(spec: FeatureSpec) -> str:
+    params = dict(spec.params)
+    words = _ATTRIBUTE_WORDS.get(params.get("attribute", ""), ("", ""))
+    days = params.get("days")
+    matured = f"the {days} d ending {FEATURE_FILE.label_maturity_days} d before its day"
+    return _DESCRIPTIONS[spec.kind].format(
+        who=params.get("entity", ""),
+        span=params.get("window", ""),
+        plural=words[0],
+        singular=words[1],
+        matured=matured,
+        **{k: v for k, v in params.items() if k in ("column", "left", "right")},
+    )
+
+
+def build_feature(spec: FeatureSpec) -> Feature:
+    """The feature a declared line states, described by the file or by its kind."""
+    if spec.kind == "code":
+        made, default = _code(spec.name, spec.get("column"), spec.get("values"))
+        return replace(made, description=spec.description or default)
+    entity = ENTITIES_BY_NAME.get(dict(spec.params).get("entity", ""))
+    made = _transaction_feature(spec) if entity is None else _entity_feature(spec, entity)
+    return replace(made, description=spec.description or _description(spec))
+
+
+DECLARED_FEATURES: tuple[Feature, ...] = tuple(build_feature(s) for s in FEATURE_FILE.features)
+_MODEL = {s.name for s in FEATURE_FILE.features if s.model}
+FEATURES: tuple[Feature, ...] = tuple(f for f in DECLARED_FEATURES if f.name in _MODEL)
+RULE_FEATURES: tuple[Feature, ...] = tuple(f for f in DECLARED_FEATURES if f.name not in _MODEL)
 FEATURE_NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
-FEATURES_BY_NAME: dict[str, Feature] = {feature.name: feature for feature in FEATURES}
+DECLARED_NAMES: tuple[str, ...] = tuple(feature.name for feature in DECLARED_FEATURES)
+FEATURES_BY_NAME: dict[str, Feature] = {feature.name: feature for feature in DECLARED_FEATURES}
 
 
 def _version() -> str:
-    """A content hash of every definition, window and rate: it changes when any of them does."""
-    text = repr((FEATURES, WINDOWS, SEEN_SETS, sorted(usd_rates().items())))
+    """A hash of what the model's features compute (kinds, entities, windows, maturity, the
+    currency table), not of the file's wording or layout, nor of features for rules only: a
+    model stays valid while its inputs mean the same."""
+    text = repr((FEATURE_FILE.meaning(_MODEL), sorted(usd_rates().items())))
     return "fs-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -1,6 +1,6 @@
 -- Entity aggregates in one atomic call: read them as they were before this event, then record
--- the event. feature_store/script.py prepends the configuration (WINDOWS, LABEL, PREVIOUS_KEPT,
--- KINDS), generated from the feature definitions. feature_store/online.py calls it with one
+-- the event. feature_store/script.py prepends the configuration (WINDOWS, DAY_MS, PREVIOUS_KEPT,
+-- KINDS), generated from the features file. feature_store/online.py calls it with one
 -- block per entity: on a single server every entity of a transaction in one call, on a
 -- cluster one call per entity (the keys of a block share the entity's hash tag).
 --
@@ -11,13 +11,15 @@
 --             with SET NX; the event is recorded only if this call claimed it (single server)
 --   "claimed" the caller claimed the marker itself (cluster: it lives in another slot); record
 --   "read"    the marker was claimed before: read only
---   "label"   a fraud label at ts_ms on each block's state (no seen sets)
+--   "label"   a fraud label known at ts_ms on a transaction dated ARGV[3], on each block's state
+--             (blocks are only a kind each, no seen sets)
 -- then per block: the entity's state (a MessagePack string, see `new_state`), then one zset per
 --   seen set of its kind (value -> latest bucket seen).
 --
--- Returns {recorded, then per block: count and sum per window, previous time, fraud count,
--- distinct count and is-new flag per seen set}; recorded is 1, or, when the marker was claimed
--- before (then nothing is written), the fingerprint its first call left, or 0 in "read" mode.
+-- Returns {recorded, then per block, as its kind keeps them: count and sum per window, the
+-- previous time, the known fraud count, transactions and frauds per matured window, distinct
+-- count and is-new flag per seen set}; recorded is 1, or, when the marker was claimed before
+-- (then nothing is written), the fingerprint its first call left, or 0 in "read" mode.
 -- -1 marks a missing value.
 --
 -- Event time: every read is relative to the event's own time, over the events recorded
@@ -32,22 +34,32 @@ local amount = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[5])
 
 -- A ring is {latest bucket, bucket count, oldest bucket, slots}; slots[bucket] =
--- {bucket, count, sum}. `p` holds the PREVIOUS_KEPT latest distinct event times, `s` per seen
--- set the floor below which its zset was last pruned.
-local function new_state()
-  local rings = {}
-  for w = 1, #WINDOWS do
-    rings[w] = {0, 0, 0, {}}
-  end
-  return {p = {}, w = rings, L = {0, 0, 0, {}}, s = {}}
+-- {bucket, count, sum}. `w` maps a window's name to its ring, so that a window added to a kind
+-- starts empty beside the others; `L` counts fraud labels by the time they became known, `M`
+-- transactions (count) and fraud labels (sum) by the day of the transaction. `p` holds the
+-- PREVIOUS_KEPT latest distinct event times, `s` per seen set the floor below which its zset
+-- was last pruned.
+local function new_ring()
+  return {0, 0, 0, {}}
 end
 
 local function load_state(key)
   local raw = redis.call('GET', key)
-  if raw then
-    return cmsgpack.unpack(raw)
+  local state = raw and cmsgpack.unpack(raw) or {p = {}, s = {}}
+  -- MessagePack has no empty map: an empty `w` or `s` comes back as an empty array.
+  state.w = state.w or {}
+  state.L = state.L or new_ring()
+  state.M = state.M or new_ring()
+  return state
+end
+
+local function ring_of(state, name)
+  local ring = state.w[name]
+  if not ring then
+    ring = new_ring()
+    state.w[name] = ring
   end
-  return new_state()
+  return ring
 end
 
 -- The oldest bucket a full ring keeps: nothing older counts any more. nil until full.
@@ -69,17 +81,17 @@ local function total(ring, first, last)
   return count, sum
 end
 
-local function add(ring, kept, b, value)
+local function add(ring, kept, b, n, value)
   local slots = ring[4]
   local slot = slots[b]
   if slot then
-    slot[2], slot[3] = slot[2] + 1, slot[3] + value
+    slot[2], slot[3] = slot[2] + n, slot[3] + value
     return
   end
   if ring[2] >= kept and b < ring[3] then
     return
   end
-  slots[b] = {b, 1, value}
+  slots[b] = {b, n, value}
   if ring[2] == 0 or b > ring[1] then
     ring[1] = b
   end
@@ -133,10 +145,29 @@ local function keep_time(times)
   end
 end
 
-local function label_block(key)
+local function label_block(key, kind)
   local state = load_state(key)
-  add(state.L, LABEL[3], math.floor(ts / LABEL[1]), 0)
+  if kind.label then
+    add(state.L, kind.label[3], math.floor(ts / kind.label[1]), 1, 0)
+  end
+  if kind.matured then
+    add(state.M, kind.matured[1], math.floor(tonumber(ARGV[3]) / DAY_MS), 0, 1)
+  end
   redis.call('SET', key, cmsgpack.pack(state), 'EX', ttl)
+end
+
+-- Transactions and frauds of each matured window (whole days, `maturity` days back).
+local function matured_block(state, matured, recorded, out)
+  local day = math.floor(ts / DAY_MS)
+  local last = day - matured[2]
+  for _, days in ipairs(matured[3]) do
+    local count, frauds = total(state.M, last - days + 1, last)
+    out[#out + 1] = count
+    out[#out + 1] = frauds
+  end
+  if recorded then
+    add(state.M, matured[1], day, 1, 0)
+  end
 end
 
 local function seen_block(state, s, seen, floor, key, value, recorded, out)
@@ -170,32 +201,31 @@ local function txn_block(k, a, recorded, out)
   local key, kind = KEYS[k], KINDS[ARGV[a]]
   local state = load_state(key)
   local floors = {}
-  for w = 1, #WINDOWS do
-    local ring, window = state.w[w], WINDOWS[w]
+  for _, name in ipairs(kind.w) do
+    local ring, window = ring_of(state, name), WINDOWS[name]
     local b = math.floor(ts / window[1])
-    floors[w] = floor_of(ring, window[3])
+    floors[name] = floor_of(ring, window[3])
     local count, sum = total(ring, b - window[2] + 1, b)
     out[#out + 1] = count
     out[#out + 1] = sum
     if recorded then
-      add(ring, window[3], b, amount)
+      add(ring, window[3], b, 1, amount)
     end
   end
   if kind.prev then
     local prev = previous(state.p)
     local start = (math.floor(ts / kind.prev[1]) - kind.prev[2] + 1) * kind.prev[1]
     out[#out + 1] = (prev and prev >= start) and prev or -1
-  else
-    out[#out + 1] = -1
-  end
-  if recorded then
-    keep_time(state.p)
+    if recorded then
+      keep_time(state.p)
+    end
   end
   if kind.label then
-    local b = math.floor(ts / LABEL[1])
-    out[#out + 1] = total(state.L, b - LABEL[2] + 1, b)
-  else
-    out[#out + 1] = -1
+    local b = math.floor(ts / kind.label[1])
+    out[#out + 1] = total(state.L, b - kind.label[2] + 1, b)
+  end
+  if kind.matured then
+    matured_block(state, kind.matured, recorded, out)
   end
   for s, seen in ipairs(kind.seen) do
     seen_block(state, s, seen, floors[seen[3]], KEYS[k + s], ARGV[a + s], recorded, out)
@@ -208,7 +238,7 @@ end
 
 if mode == 'label' then
   for k = 1, #KEYS do
-    label_block(KEYS[k])
+    label_block(KEYS[k], KINDS[ARGV[7 + k]])
   end
   return {1}
 end

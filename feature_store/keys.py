@@ -4,10 +4,12 @@ built here and nowhere else.
 All keys of one entity carry the same hash tag (`{card:abc}`), so they live in one cluster slot
 and one server-side script can read and update them together. The layout version is part of
 every key: a new layout is written beside the old one, never over it (the entity state moved
-from `:a` to `:b` when rings became kept by bucket; `:a` keys expire on their own).
+from `:a` to `:b` when rings became kept by bucket, and to `:c` when rings became named by
+window and the matured label ring was added; older keys expire on their own).
 
-    rs:v1:{<entity>:<id>}:b                       string  window rings, label ring, latest
-                                                          times (MessagePack; see entity.lua)
+    rs:v1:{<entity>:<id>}:c                       string  window rings by name, label rings,
+                                                          latest times (MessagePack; see
+                                                          entity.lua)
     rs:v1:{<entity>:<id>}:s:<attribute>:<window>  zset  seen set: value -> latest bucket
     rs:v1:{txn:<transaction_id>}                  string  idempotency marker: the transaction
                                                           id was recorded, with the fingerprint
@@ -37,7 +39,7 @@ def entity_prefix(entity: Entity, entity_id: str) -> str:
 
 
 def state_key(entity: Entity, entity_id: str) -> str:
-    return f"{entity_prefix(entity, entity_id)}:b"
+    return f"{entity_prefix(entity, entity_id)}:c"
 
 
 def seen_set_key(seen: SeenSet, entity_id: str) -> str:

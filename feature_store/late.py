@@ -14,17 +14,20 @@ import numpy.typing as npt
 import pandas as pd
 
 from feature_store.aggregates import (
-    PREVIOUS_ENTITIES,
+    DAY_MS,
+    PLANS,
     PREVIOUS_WINDOW,
-    SEEN_SETS,
     Entity,
+    EntityPlan,
     count_key,
     distinct_key,
+    matured_count_key,
+    matured_days,
     new_key,
     previous_key,
     sum_key,
 )
-from feature_store.windows import PREVIOUS_KEPT, WINDOWS, Window
+from feature_store.windows import PREVIOUS_KEPT, SPARE_BUCKETS, Window
 
 Ints = npt.NDArray[np.int64]
 
@@ -42,7 +45,9 @@ class _Ring:
 
     def total(self, ts_ms: int) -> tuple[int, int]:
         last = self.window.bucket(ts_ms)
-        first = last - self.window.bucket_count + 1
+        return self.between(last - self.window.bucket_count + 1, last)
+
+    def between(self, first: int, last: int) -> tuple[int, int]:
         inside = [slot for b, slot in self.slots.items() if first <= b <= last]
         return sum(s[0] for s in inside), sum(s[1] for s in inside)
 
@@ -82,13 +87,19 @@ def _keep_time(times: list[int], ts_ms: int) -> None:
 def _replay_entity(
     inputs: dict[str, Any], entity: Entity, positions: list[int], out: dict[str, Any]
 ) -> None:
-    """One entity's aggregates, event by event in arrival order (`positions`)."""
-    rings = [_Ring(window) for window in WINDOWS]
+    """One entity's aggregates, event by event in arrival order (`positions`). Matured fraud
+    counts stay as offline computed them: labels count by the time they became known."""
+    plan = PLANS[entity]
+    rings = [_Ring(window) for window in plan.windows]
+    matured = _matured_ring(plan)
     times: list[int] = []
-    seen_sets = [s for s in SEEN_SETS if s.entity == entity]
+    seen_sets = plan.seen_sets
     latest: list[dict[Any, int]] = [{} for _ in seen_sets]
     for p in positions:
         ts, cents = int(inputs["ts_ms"][p]), int(inputs["amount_cents"][p])
+        for days in plan.matured_days:
+            out[matured_count_key(entity, days)][p] = matured.between(*matured_days(ts, days))[0]
+        matured.add(ts, 0)
         floors = {}
         for ring in rings:
             count, total = ring.total(ts)
@@ -96,7 +107,7 @@ def _replay_entity(
             out[sum_key(entity, ring.window)][p] = total
             floors[ring.window] = ring.floor()
             ring.add(ts, cents)
-        if entity in PREVIOUS_ENTITIES:
+        if plan.previous:
             out[previous_key(entity)][p] = _previous(times, ts)
             _keep_time(times, ts)
         for seen, values in zip(seen_sets, latest, strict=True):
@@ -111,6 +122,12 @@ def _replay_entity(
             out[new_key(seen)][p] = float(values.get(value, first - 1) < first)
             bucket = seen.window.bucket(ts)
             values[value] = max(values.get(value, bucket), bucket)
+
+
+def _matured_ring(plan: EntityPlan) -> _Ring:
+    """The ring of transactions by day that matured windows read: `matured_kept` days."""
+    days = plan.matured_kept - SPARE_BUCKETS
+    return _Ring(Window("matured", DAY_MS // 1000, days))
 
 
 def out_of_order_groups(codes: Ints, times: Ints, arrival: Ints) -> list[list[int]]:

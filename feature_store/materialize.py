@@ -26,10 +26,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from feature_store import keys
-from feature_store.aggregates import ENTITIES, LABEL_ENTITIES, LABEL_WINDOW, SEEN_SETS, Entity
+from feature_store.aggregates import DAY_MS, ENTITIES, PLANS, RETENTION_SECONDS, Entity
 from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS, transaction_inputs
 from feature_store.state_codec import RingArrays, encode_states
-from feature_store.windows import RETENTION_SECONDS, WINDOWS, Window
+from feature_store.windows import SPARE_BUCKETS, Window
 
 LOAD_SCRIPT = resources.files(__package__).joinpath("load.lua").read_text()
 LOAD_SHA = hashlib.sha1(LOAD_SCRIPT.encode()).hexdigest()
@@ -80,7 +80,7 @@ async def materialize(
     for entity in ENTITIES:
         states = entity_states(inputs, entity, end_ms=end_ms)
         counts[entity.name] = len(states.ids)
-        keys_per_entity = 1 + sum(1 for s in SEEN_SETS if s.entity == entity)
+        keys_per_entity = 1 + len(PLANS[entity].seen_sets)
         for calls in _batches(states, isinstance(client, RedisCluster)):
             # Two loads overlap: Redis runs one while this thread encodes the next.
             loading = asyncio.create_task(_load(client, calls))
@@ -105,15 +105,21 @@ def entity_states(inputs: dict[str, Any], entity: Entity, *, end_ms: int) -> Ent
     ts = inputs["ts_ms"][present]
     count = len(uniques)
     cents = inputs["amount_cents"][present]
-    windows = [_rings(code, ts, cents, window, count) for window in WINDOWS]
-    known = np.zeros(len(code), dtype=bool)
-    if entity in LABEL_ENTITIES:
-        label_ms = inputs["label_ms"][present]
-        known = (label_ms >= 0) & (label_ms <= end_ms)
-    label_ms_known = inputs["label_ms"][present][known]
-    labels = _rings(code[known], label_ms_known, None, LABEL_WINDOW, count)
-    states = encode_states(_group_max(code, ts, count), windows, labels)
-    seen_sets = [s for s in SEEN_SETS if s.entity == entity]
+    plan = PLANS[entity]
+    windows = [(w.name, _rings(code, ts, cents, w, count)) for w in plan.windows]
+    label_ms = inputs["label_ms"][present]
+    known = (label_ms >= 0) & (label_ms <= end_ms)
+    counted = known if plan.known_window is not None else np.zeros(len(code), dtype=bool)
+    # Without a known-label window the ring stays empty (entity.lua never reads it).
+    label_window = plan.known_window or Window("none", 86_400, 1)
+    labels = _rings(code[counted], label_ms[counted], None, label_window, count)
+    # Transactions by day (count) and the frauds among them known by the end (sum).
+    matured_window = Window("matured", DAY_MS // 1000, plan.matured_kept - SPARE_BUCKETS)
+    in_matured = np.full(len(code), bool(plan.matured_days))
+    frauds = known.astype(np.int64)
+    matured = _rings(code[in_matured], ts[in_matured], frauds[in_matured], matured_window, count)
+    states = encode_states(_group_max(code, ts, count), windows, labels, matured)
+    seen_sets = plan.seen_sets
     members: list[list[list[Any]]] = [[[] for _ in seen_sets] for _ in range(count)]
     for index, seen in enumerate(seen_sets):
         values = inputs[seen.attribute][present]
@@ -197,7 +203,7 @@ def _batches(states: EntityStates, by_slot: bool) -> Iterator[list[Call]]:
     """Script calls of at most `ENTITIES_PER_CALL` entities; on a cluster every call's keys
     share one slot."""
     entity = states.entity
-    seen_sets = [s for s in SEEN_SETS if s.entity == entity]
+    seen_sets = PLANS[entity].seen_sets
     groups: dict[int, list[int]] = {}
     for position, entity_id in enumerate(states.ids):
         slot = key_slot(keys.state_key(entity, entity_id).encode()) if by_slot else 0

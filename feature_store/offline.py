@@ -18,24 +18,28 @@ import pandas as pd
 
 from feature_store import late
 from feature_store.aggregates import (
+    DAY_MS,
     ENTITIES,
-    LABEL_ENTITIES,
-    LABEL_WINDOW,
-    PREVIOUS_ENTITIES,
+    LABEL_MATURITY_DAYS,
+    PLANS,
     PREVIOUS_WINDOW,
+    RETENTION_SECONDS,
     SEEN_SETS,
     Entity,
+    EntityPlan,
     SeenSet,
     count_key,
     distinct_key,
     fraud_count_key,
+    matured_count_key,
+    matured_fraud_key,
     new_key,
     previous_key,
     sum_key,
     txn_country,
 )
-from feature_store.definitions import FEATURE_NAMES, FEATURES
-from feature_store.windows import RETENTION_SECONDS, WINDOWS, Window
+from feature_store.definitions import DECLARED_FEATURES, FEATURES
+from feature_store.windows import Window
 from history.currency import usd_rates
 
 Ints = npt.NDArray[np.int64]
@@ -61,6 +65,7 @@ def compute_features(
     label_delay_seconds: int = DEFAULT_LABEL_DELAY_SECONDS,
     progress: Progress | None = None,
     arrival_order: bool = False,
+    rule_features: bool = False,
 ) -> pd.DataFrame:
     """Every feature for every transaction of a normalised history, point in time.
 
@@ -68,7 +73,8 @@ def compute_features(
     earlier than one that arrived before it is late and counts as docs/features.md ("Event
     time") says; fraud labels count by the time they became known either way.
 
-    Returns float64 columns in `FEATURE_NAMES` order, NaN for missing, one row per history row
+    Returns float64 columns in `FEATURE_NAMES` order (with `rule_features`, every declared
+    feature: the model's, then those for rules only), NaN for missing, one row per history row
     in the history's own row order.
     """
     step = progress or (lambda _name: None)
@@ -86,11 +92,12 @@ def compute_features(
         for entity in ENTITIES:
             late.recount(inputs, entity, _codes(inputs[entity.column]), order.astype(np.int64))
         step("late events")
-    matrix = np.empty((len(history), len(FEATURES)), dtype=np.float64)
-    for column, feature in enumerate(FEATURES):
+    chosen = DECLARED_FEATURES if rule_features else FEATURES
+    matrix = np.empty((len(history), len(chosen)), dtype=np.float64)
+    for column, feature in enumerate(chosen):
         matrix[order, column] = feature.batch(inputs)
     step("features")
-    return pd.DataFrame(matrix, columns=list(FEATURE_NAMES), index=history.index)
+    return pd.DataFrame(matrix, columns=[f.name for f in chosen], index=history.index)
 
 
 def times_ms(times: pd.Series) -> Ints:
@@ -166,17 +173,58 @@ def _entity_aggregates(inputs: dict[str, Any], entity: Entity) -> dict[str, Floa
     events = _Events(codes, times, base_ms, span_ms)
     position = np.arange(len(rows))
     prefix = np.concatenate(([0], np.cumsum(cents[rows])))
+    plan = PLANS[entity]
     out: dict[str, Floats] = {}
-    for window in WINDOWS:
+    for window in plan.windows:
         first = events.before(codes, _window_start(times, window))
         out[count_key(entity, window)] = _scatter(size, rows, position - first)
         out[sum_key(entity, window)] = _scatter(size, rows, prefix[position] - prefix[first])
-    if entity in PREVIOUS_ENTITIES:
+    if plan.previous:
         out[previous_key(entity)] = _scatter(size, rows, _previous(codes, times))
-    if entity in LABEL_ENTITIES:
-        out[fraud_count_key(entity, LABEL_WINDOW)] = _scatter(
-            size, rows, _fraud_counts(inputs["label_ms"], all_codes, codes, times)
+    if plan.known_window is not None:
+        out[fraud_count_key(entity, plan.known_window)] = _scatter(
+            size,
+            rows,
+            _fraud_counts(inputs["label_ms"], all_codes, codes, times, plan.known_window),
         )
+    for days, (count, frauds) in _matured(inputs, plan, all_codes, events, rows).items():
+        out[matured_count_key(entity, days)] = _scatter(size, rows, count)
+        out[matured_fraud_key(entity, days)] = _scatter(size, rows, frauds)
+    return out
+
+
+def _matured(
+    inputs: dict[str, Any], plan: EntityPlan, all_codes: Ints, events: _Events, rows: Ints
+) -> dict[int, tuple[Ints, Ints]]:
+    """Per matured window, for each row of `rows`: the entity's transactions dated in its days,
+    and the frauds among them whose labels were known strictly before the row's time.
+
+    A fraud of day d known at L counts for a row at t when t > L and the row's matured window
+    holds d: t in [(d + maturity) days, (d + maturity + days) days). Each fraud is such an
+    interval; a row counts the intervals it falls in (starts before it minus ends before it).
+    """
+    codes, times = all_codes[rows], inputs["ts_ms"][rows]
+    labelled = np.flatnonzero((inputs["label_ms"] >= 0) & (all_codes >= 0))
+    fraud_codes = all_codes[labelled]
+    fraud_day = inputs["ts_ms"][labelled] // DAY_MS
+    known_after = inputs["label_ms"][labelled] + 1
+    out: dict[int, tuple[Ints, Ints]] = {}
+    for days in plan.matured_days:
+        last = times // DAY_MS - LABEL_MATURITY_DAYS
+        count = events.before(codes, (last + 1) * DAY_MS) - events.before(
+            codes, (last - days + 1) * DAY_MS
+        )
+        starts = np.maximum(known_after, (fraud_day + LABEL_MATURITY_DAYS) * DAY_MS)
+        ends = (fraud_day + LABEL_MATURITY_DAYS + days) * DAY_MS
+        live = starts < ends
+        frauds = np.zeros(len(rows), dtype=np.int64)
+        if live.any() and len(rows):
+            low = int(min(times.min(), starts[live].min())) - 1
+            span = int(max(times.max(), ends[live].max())) - low + 2
+            opened = _Events(fraud_codes[live], starts[live], low, span)
+            closed = _Events(fraud_codes[live], ends[live], low, span)
+            frauds = opened.before(codes, times + 1) - closed.before(codes, times + 1)
+        out[days] = (count, frauds)
     return out
 
 
@@ -190,7 +238,9 @@ def _previous(codes: Ints, times: Ints) -> Floats:
     return np.where(previous >= _window_start(times, PREVIOUS_WINDOW), previous, np.nan)
 
 
-def _fraud_counts(label_ms: Ints, all_codes: Ints, codes: Ints, times: Ints) -> Ints:
+def _fraud_counts(
+    label_ms: Ints, all_codes: Ints, codes: Ints, times: Ints, window: Window
+) -> Ints:
     labelled = np.flatnonzero((label_ms >= 0) & (all_codes >= 0))
     if not labelled.size or not times.size:
         return np.zeros(len(codes), dtype=np.int64)
@@ -199,7 +249,7 @@ def _fraud_counts(label_ms: Ints, all_codes: Ints, codes: Ints, times: Ints) -> 
     top = int(max(times.max(), label_times.max()))
     events = _Events(label_codes, label_times, base_ms, top - base_ms + 1)
     until = events.before(codes, times)
-    since = events.before(codes, _window_start(times, LABEL_WINDOW))
+    since = events.before(codes, _window_start(times, window))
     return until - since
 
 

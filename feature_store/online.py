@@ -21,24 +21,23 @@ from redis.asyncio.cluster import RedisCluster
 from feature_store import keys
 from feature_store.aggregates import (
     ENTITIES,
-    LABEL_ENTITIES,
-    LABEL_WINDOW,
-    PREVIOUS_ENTITIES,
-    SEEN_SETS,
+    PLANS,
+    RETENTION_SECONDS,
     Entity,
     SeenSet,
     count_key,
     distinct_key,
     fraud_count_key,
+    matured_count_key,
+    matured_fraud_key,
     new_key,
     previous_key,
     sum_key,
     txn_country,
 )
-from feature_store.definitions import FEATURES
+from feature_store.definitions import FEATURES, RULE_FEATURES
 from feature_store.resp import RespClient
 from feature_store.script import ENTITY_SCRIPT, ENTITY_SCRIPT_SHA
-from feature_store.windows import RETENTION_SECONDS, WINDOWS
 from history.currency import usd_cents
 from history.schema import COLUMNS
 
@@ -123,7 +122,9 @@ class _Block:
         return [self.entity.name, *(attributes.get(s.attribute) or "" for s in self.seen_sets)]
 
 
-SEEN_BY_ENTITY = {e: tuple(s for s in SEEN_SETS if s.entity == e) for e in ENTITIES}
+SEEN_BY_ENTITY = {e: PLANS[e].seen_sets for e in ENTITIES}
+# Entities that count fraud labels (known, or by transaction day for matured windows).
+LABEL_ENTITIES = tuple(e for e in ENTITIES if PLANS[e].known_window or PLANS[e].matured_days)
 Call = tuple[list[str], list[Any]]  # a script call's keys and arguments
 
 
@@ -190,7 +191,8 @@ class OnlineStore:
         first = await self._guard(self.client.set(marker, label_ms, nx=True, ex=RETENTION_SECONDS))
         if not first:
             return False
-        head: list[Any] = ["label", label_ms, 0, txn.transaction_id, RETENTION_SECONDS, 0, ""]
+        head: list[Any] = ["label", label_ms, txn.ts_ms, txn.transaction_id, RETENTION_SECONDS]
+        head += [0, ""]
         await self._run(self._calls(_blocks(txn, LABEL_ENTITIES), head, txn, seen=False))
         return True
 
@@ -205,7 +207,7 @@ class OnlineStore:
     ) -> list[Call]:
         """Script calls for the blocks: one, or one per block on a cluster. `marker` goes first
         in the (single) call's keys; `seen=False` leaves the seen sets out (label events touch
-        only the entity state)."""
+        only the entity state, and name only each block's kind)."""
         groups = [[block] for block in blocks] if self.per_entity_calls else [blocks]
         calls: list[Call] = []
         for group in groups:
@@ -213,7 +215,7 @@ class OnlineStore:
             call_args = list(head)
             for block in group:
                 call_keys += block.keys if seen else block.keys[:1]
-                call_args += block.args(txn.attributes) if seen else []
+                call_args += block.args(txn.attributes) if seen else [block.entity.name]
             if call_keys:
                 calls.append((call_keys, call_args))
         return calls
@@ -288,10 +290,20 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _inputs(txn: Transaction, aggregates: Mapping[str, float]) -> dict[str, Any]:
+    return {**txn.attributes, **aggregates, "ts_ms": txn.ts_ms, "amount_cents": txn.amount_cents}
+
+
 def feature_values(txn: Transaction, aggregates: Mapping[str, float]) -> list[float]:
     """The model's features of `txn` in definition order, from the aggregates read for it."""
-    inputs = {**txn.attributes, **aggregates, "ts_ms": txn.ts_ms, "amount_cents": txn.amount_cents}
+    inputs = _inputs(txn, aggregates)
     return [feature.one(inputs) for feature in FEATURES]
+
+
+def rule_feature_values(txn: Transaction, aggregates: Mapping[str, float]) -> dict[str, float]:
+    """The features declared for policy rules only, by name, from the same aggregates."""
+    inputs = _inputs(txn, aggregates)
+    return {feature.name: feature.one(inputs) for feature in RULE_FEATURES}
 
 
 def _blocks(txn: Transaction, entities: Sequence[Entity]) -> list[_Block]:
@@ -304,26 +316,31 @@ def _blocks(txn: Transaction, entities: Sequence[Entity]) -> list[_Block]:
 
 
 def _block_keys(entity: Entity) -> list[str]:
-    """Aggregate names of one block of a reply, in reply order ("" for a value not kept): a
-    count and a sum per window, the previous time, the fraud count, then a distinct count and
-    an is-new flag per seen set."""
-    names = [key for w in WINDOWS for key in (count_key(entity, w), sum_key(entity, w))]
-    names.append(previous_key(entity) if entity in PREVIOUS_ENTITIES else "")
-    names.append(fraud_count_key(entity, LABEL_WINDOW) if entity in LABEL_ENTITIES else "")
-    for seen in SEEN_BY_ENTITY[entity]:
+    """Aggregate names of one block of a reply, in reply order (as entity.lua writes them for
+    the entity's plan): a count and a sum per window, the previous time, the known fraud count,
+    transactions and frauds per matured window, a distinct count and an is-new flag per seen
+    set."""
+    plan = PLANS[entity]
+    names = [key for w in plan.windows for key in (count_key(entity, w), sum_key(entity, w))]
+    if plan.previous:
+        names.append(previous_key(entity))
+    if plan.known_window is not None:
+        names.append(fraud_count_key(entity, plan.known_window))
+    for days in plan.matured_days:
+        names += [matured_count_key(entity, days), matured_fraud_key(entity, days)]
+    for seen in plan.seen_sets:
         names += [distinct_key(seen), new_key(seen)]
     return names
 
 
 BLOCK_KEYS = {entity: _block_keys(entity) for entity in ENTITIES}
-MISSING_AGGREGATES = {name: NAN for names in BLOCK_KEYS.values() for name in names if name}
+MISSING_AGGREGATES = {name: NAN for names in BLOCK_KEYS.values() for name in names}
 
 
 def _read_block(block: _Block, values: Sequence[int], start: int, out: dict[str, float]) -> int:
     """Name one block's values; returns where the next block starts."""
     names = BLOCK_KEYS[block.entity]
     for offset, name in enumerate(names):
-        if name:
-            value = values[start + offset]
-            out[name] = NAN if value < 0 else float(value)
+        value = values[start + offset]
+        out[name] = NAN if value < 0 else float(value)
     return start + len(names)

@@ -1,5 +1,6 @@
 """The server-side script of the online store, with its configuration generated from the
-feature definitions, so that windows and seen sets are stated once (in `aggregates`)."""
+features file (through the state plan of `feature_store.aggregates`), so that windows, label
+rings and seen sets are stated once."""
 
 from __future__ import annotations
 
@@ -7,44 +8,45 @@ import hashlib
 from importlib import resources
 
 from feature_store.aggregates import (
-    ENTITIES,
-    LABEL_ENTITIES,
-    LABEL_WINDOW,
-    PREVIOUS_ENTITIES,
+    DAY_MS,
+    LABEL_MATURITY_DAYS,
+    PLANS,
     PREVIOUS_WINDOW,
-    SEEN_SETS,
-    Entity,
+    WINDOWS,
+    EntityPlan,
 )
-from feature_store.windows import PREVIOUS_KEPT, WINDOWS, Window
+from feature_store.windows import PREVIOUS_KEPT, Window
 
 
-def _pair(window: Window) -> str:
+def _ring(window: Window) -> str:
     return f"{{{window.bucket_ms}, {window.bucket_count}, {window.kept_buckets}}}"
 
 
-def _seen(window: Window) -> str:
-    """A seen set's window, with the position of the entity ring it takes its floor from."""
-    return f"{{{window.bucket_ms}, {window.bucket_count}, {WINDOWS.index(window) + 1}}}"
-
-
-def _kind(entity: Entity) -> str:
-    parts = []
-    if entity in PREVIOUS_ENTITIES:
-        parts.append(f"prev = {_pair(PREVIOUS_WINDOW)}")
-    if entity in LABEL_ENTITIES:
-        parts.append("label = true")
-    seen = ", ".join(_seen(s.window) for s in SEEN_SETS if s.entity == entity)
+def _kind(plan: EntityPlan) -> str:
+    parts = ["w = {" + ", ".join(f"'{w.name}'" for w in plan.windows) + "}"]
+    if plan.previous:
+        parts.append(f"prev = {_ring(PREVIOUS_WINDOW)}")
+    if plan.known_window is not None:
+        parts.append(f"label = {_ring(plan.known_window)}")
+    if plan.matured_days:
+        days = ", ".join(str(d) for d in plan.matured_days)
+        parts.append(f"matured = {{{plan.matured_kept}, {LABEL_MATURITY_DAYS}, {{{days}}}}}")
+    # A seen set's window, and the name of the entity ring it takes its floor from.
+    seen = ", ".join(
+        f"{{{s.window.bucket_ms}, {s.window.bucket_count}, '{s.window.name}'}}"
+        for s in plan.seen_sets
+    )
     parts.append(f"seen = {{{seen}}}")
-    return f"  {entity.name} = {{{', '.join(parts)}}},"
+    return f"  {plan.entity.name} = {{{', '.join(parts)}}},"
 
 
 def _header() -> str:
-    windows = ", ".join(_pair(w) for w in WINDOWS)
-    kinds = "\n".join(_kind(entity) for entity in ENTITIES)
+    windows = ", ".join(f"['{w.name}'] = {_ring(w)}" for w in WINDOWS)
+    kinds = "\n".join(_kind(plan) for plan in PLANS.values())
     return (
-        "-- Generated from feature_store/aggregates.py by feature_store/script.py.\n"
+        "-- Generated from feature_store/features.yaml by feature_store/script.py.\n"
         f"local WINDOWS = {{{windows}}}\n"
-        f"local LABEL = {_pair(LABEL_WINDOW)}\n"
+        f"local DAY_MS = {DAY_MS}\n"
         f"local PREVIOUS_KEPT = {PREVIOUS_KEPT}\n"
         f"local KINDS = {{\n{kinds}\n}}\n\n"
     )

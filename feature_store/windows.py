@@ -1,4 +1,5 @@
-"""Time windows made of fixed buckets, so that offline and online count exactly the same events.
+"""Time windows made of fixed buckets, so that offline and online count exactly the same events
+(the windows themselves are declared in feature_store/features.yaml).
 
 A window of `bucket_count` buckets of `bucket_seconds` covers, for an event at time t, every
 earlier event whose bucket index is at least `bucket(t) - bucket_count + 1`: the current, partly
@@ -53,13 +54,3 @@ class Window:
 SPARE_BUCKETS = 4
 # Distinct latest event times kept per entity for "seconds since the previous transaction".
 PREVIOUS_KEPT = SPARE_BUCKETS + 1
-
-WINDOW_1H = Window("1h", 300, 12)
-WINDOW_24H = Window("24h", 3_600, 24)
-WINDOW_7D = Window("7d", 21_600, 28)
-WINDOW_30D = Window("30d", 86_400, 30)
-
-WINDOWS: tuple[Window, ...] = (WINDOW_1H, WINDOW_24H, WINDOW_7D, WINDOW_30D)
-
-# Entity state older than this is never read: the online store sets it as the key TTL.
-RETENTION_SECONDS: int = max(w.span_seconds + w.bucket_seconds for w in WINDOWS)

@@ -50,13 +50,14 @@ CATALOGUE: tuple[ReasonCode, ...] = (
     _model(
         "AMOUNT_UNUSUAL",
         "The amount is unusual for this card, customer or merchant.",
-        "*_amount_ratio_30d",
+        "*_amount_ratio_*",
     ),
     _model(
         "CARD_VELOCITY",
         "Many or large recent transactions on this card.",
         "card_txn_count_*",
         "card_amount_usd_sum_*",
+        "card_amount_usd_avg_*",
         "card_seconds_since_prev",
     ),
     _model(
@@ -64,6 +65,7 @@ CATALOGUE: tuple[ReasonCode, ...] = (
         "Many or large recent transactions by this customer.",
         "customer_txn_count_*",
         "customer_amount_usd_sum_*",
+        "customer_amount_usd_avg_*",
         "customer_seconds_since_prev",
     ),
     _model(
@@ -86,7 +88,8 @@ CATALOGUE: tuple[ReasonCode, ...] = (
         "This merchant's recent traffic or fraud history is unusual.",
         "merchant_txn_count_*",
         "merchant_amount_usd_sum_*",
-        "merchant_fraud_*",
+        "merchant_amount_usd_avg_*",
+        "merchant_matured_*",
         "merchant_mcc",
     ),
     _model(
@@ -114,12 +117,25 @@ CATALOGUE: tuple[ReasonCode, ...] = (
         "Fraud was recently confirmed on this card or customer.",
         "card_fraud_count_30d",
         "customer_fraud_count_30d",
+        "card_matured_*",
+    ),
+    _model(
+        "DEVICE_FRAUD_HISTORY",
+        "Fraud was confirmed on earlier transactions from this device.",
+        "device_matured_*",
+    ),
+    _model(
+        "IP_FRAUD_HISTORY",
+        "Fraud was confirmed on earlier transactions from this IP address.",
+        "ip_matured_*",
     ),
     _model("NEW_ACCOUNT", "The customer account is new.", "customer_account_age_days"),
     _model(
         "UNUSUAL_CONTEXT",
-        "The time of day or channel is unusual.",
+        "The time of day, day of the week or channel is unusual.",
         "hour_of_day_utc",
+        "day_of_week_utc",
+        "is_weekend_utc",
         "channel_code",
     ),
     # Rule reasons: a policy rule names one in its `reason_code`.

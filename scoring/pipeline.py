@@ -21,6 +21,7 @@ from feature_store.online import (
     OnlineStore,
     Transaction,
     feature_values,
+    rule_feature_values,
 )
 from model.artifact import Explanation, Model
 from model.reasons import REASON_CODES, model_reasons
@@ -153,7 +154,10 @@ def _decide(
     top = model_reasons(explanation.contributions, MODEL_REASONS)
     attributions = tuple(explanation.contributions.tolist())  # in FEATURE_NAMES order
     explained = time.perf_counter_ns()
+    # Rules read the model's features and those declared for rules only (after them, so the
+    # record's attributions line up with the model's features first).
     features = dict(zip(FEATURE_NAMES, values, strict=True))
+    features.update(rule_feature_values(txn, aggregates))
     outcome = policy.decide(
         attributes=txn.attributes,
         features=features,

@@ -1,7 +1,8 @@
 """Every name a rule expression may use, with its type and where its value comes from.
 
 Transaction fields by their API JSON path (mapped here, and only here, to history columns),
-every model feature by name, the calibrated `score` and the `degraded` flag.
+every feature declared in the features file by name (the model's and those declared for rules
+only), the calibrated `score` and the `degraded` flag.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from feature_store.definitions import FEATURE_NAMES
+from feature_store.definitions import DECLARED_NAMES
 from history.schema import COLUMNS_BY_NAME, Kind
 from policy.lists.kinds import ListKind
 
@@ -72,7 +73,7 @@ def _catalogue() -> dict[str, Field]:
         path: Field(path, _attribute_type(column), Origin.ATTRIBUTE, column, list_kind)
         for path, (column, list_kind) in _PATHS.items()
     }
-    for name in FEATURE_NAMES:
+    for name in DECLARED_NAMES:
         fields[name] = Field(name, Type.NUMBER, Origin.FEATURE, name)
     fields["score"] = Field("score", Type.NUMBER, Origin.SCORE, "score")
     fields["degraded"] = Field("degraded", Type.BOOL, Origin.DEGRADED, "degraded")

@@ -7,7 +7,9 @@ Event time, as docs/features.md states it: a transaction sees the transactions t
 store before it, relative to its own time. Per window an entity keeps its `kept_buckets`
 latest distinct buckets, so a transaction counts only earlier buckets no older than the oldest
 of those (the "floor"); "previous" is the latest of the entity's `PREVIOUS_KEPT` latest
-distinct times at or before it.
+distinct times at or before it. A matured window of n days at t holds the transactions dated in
+the n whole UTC days ending `LABEL_MATURITY_DAYS` days before t's day; its frauds are those of
+them whose fraud label was known strictly before t.
 """
 
 from __future__ import annotations
@@ -18,20 +20,23 @@ from typing import Any
 import pandas as pd
 
 from feature_store.aggregates import (
+    DAY_MS,
     ENTITIES,
-    LABEL_ENTITIES,
-    LABEL_WINDOW,
-    PREVIOUS_ENTITIES,
+    LABEL_MATURITY_DAYS,
+    PLANS,
+    PREVIOUS_WINDOW,
     SEEN_SETS,
     count_key,
     distinct_key,
     fraud_count_key,
+    matured_count_key,
+    matured_fraud_key,
     new_key,
     previous_key,
     sum_key,
     txn_country,
 )
-from feature_store.windows import PREVIOUS_KEPT, WINDOW_30D, WINDOWS
+from feature_store.windows import PREVIOUS_KEPT
 from history.currency import usd_cents
 
 
@@ -71,9 +76,9 @@ def _aggregates(
     ts = row["ts_ms"]
     floors: dict[tuple[str, str], float] = {}
     for entity in ENTITIES:
-        value = row[entity.column]
+        plan, value = PLANS[entity], row[entity.column]
         same = [e for e in earlier if value is not None and e[entity.column] == value]
-        for window in WINDOWS:
+        for window in plan.windows:
             floor = _floor([window.bucket(e["ts_ms"]) for e in same], window.kept_buckets)
             floors[entity.name, window.name] = floor
             first = max(window.first_bucket(ts), floor)
@@ -82,20 +87,25 @@ def _aggregates(
             out[sum_key(entity, window)] = (
                 math.nan if value is None else sum(e["amount_cents"] for e in inside)
             )
-        if entity in PREVIOUS_ENTITIES:
+        if plan.previous:
             kept = sorted({e["ts_ms"] for e in same})[-PREVIOUS_KEPT:]
-            recent = [t for t in kept if WINDOW_30D.start_ms(ts) <= t <= ts]
+            recent = [t for t in kept if PREVIOUS_WINDOW.start_ms(ts) <= t <= ts]
             out[previous_key(entity)] = recent[-1] if recent else math.nan
-        if entity in LABEL_ENTITIES:
-            labels = [
-                e
-                for e in everything
-                if value is not None
-                and e[entity.column] == value
-                and e["label_ms"] is not None
-                and LABEL_WINDOW.start_ms(ts) <= e["label_ms"] < ts
-            ]
-            out[fraud_count_key(entity, LABEL_WINDOW)] = math.nan if value is None else len(labels)
+        mine = [e for e in everything if value is not None and e[entity.column] == value]
+        known = [e for e in mine if e["label_ms"] is not None and e["label_ms"] < ts]
+        if plan.known_window is not None:
+            start = plan.known_window.start_ms(ts)
+            labels = [e for e in known if start <= e["label_ms"]]
+            key = fraud_count_key(entity, plan.known_window)
+            out[key] = math.nan if value is None else len(labels)
+        day_floor = _floor([e["ts_ms"] // DAY_MS for e in same], plan.matured_kept)
+        for days in plan.matured_days:
+            last = ts // DAY_MS - LABEL_MATURITY_DAYS
+            first = max(last - days + 1, day_floor)
+            txns = [e for e in same if first <= e["ts_ms"] // DAY_MS <= last]
+            frauds = [e for e in known if first <= e["ts_ms"] // DAY_MS <= last]
+            out[matured_count_key(entity, days)] = math.nan if value is None else len(txns)
+            out[matured_fraud_key(entity, days)] = math.nan if value is None else len(frauds)
     for seen in SEEN_SETS:
         key, own = row[seen.entity.column], row[seen.attribute]
         first = max(seen.window.first_bucket(ts), floors[seen.entity.name, seen.window.name])

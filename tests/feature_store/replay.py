@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from feature_store.definitions import FEATURE_NAMES
-from feature_store.online import OnlineStore, Transaction, feature_values
+from feature_store.definitions import DECLARED_NAMES
+from feature_store.online import OnlineStore, Transaction, feature_values, rule_feature_values
 from history.schema import COLUMNS
 
 # Every column holding an id that ends up in a Redis key.
@@ -53,6 +53,11 @@ def label_times(history: pd.DataFrame, label_delay_seconds: int) -> list[int | N
     return out
 
 
+def _declared(txn: Transaction, aggregates: dict[str, float]) -> list[float]:
+    """Every declared feature: the model's, then those for rules only."""
+    return feature_values(txn, aggregates) + list(rule_feature_values(txn, aggregates).values())
+
+
 async def replay_rows(
     store: OnlineStore,
     history: pd.DataFrame,
@@ -70,7 +75,7 @@ async def replay_rows(
     if arrival_order:
         if any(ms is not None for ms in labels):
             raise ValueError("an arrival-order replay takes a history without fraud labels")
-        return {i: feature_values(t, await store.read_and_update(t)) for i, t in enumerate(txns)}
+        return {i: _declared(t, await store.read_and_update(t)) for i, t in enumerate(txns)}
     events = [(t.ts_ms, 0, i) for i, t in enumerate(txns)]
     events += [(ms, 1, i) for i, ms in enumerate(labels) if ms is not None]
     if after_ms is not None:
@@ -81,7 +86,7 @@ async def replay_rows(
         if kind == 1:
             await store.apply_label(txn, at)
             continue
-        rows[index] = feature_values(txn, await store.read_and_update(txn))
+        rows[index] = _declared(txn, await store.read_and_update(txn))
     return rows
 
 
@@ -92,8 +97,8 @@ async def replay(
     label_delay_seconds: int,
     arrival_order: bool = False,
 ) -> pd.DataFrame:
-    """Features each transaction got online, in the history's row order."""
+    """Every declared feature each transaction got online, in the history's row order."""
     rows = await replay_rows(
         store, history, namespace, label_delay_seconds, arrival_order=arrival_order
     )
-    return pd.DataFrame([rows[i] for i in range(len(history))], columns=list(FEATURE_NAMES))
+    return pd.DataFrame([rows[i] for i in range(len(history))], columns=list(DECLARED_NAMES))

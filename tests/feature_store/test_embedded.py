@@ -11,7 +11,7 @@ def test_start_embedded_redis_serves_a_warm_private_redis() -> None:
         client = redis.Redis.from_url(embedded.url)
         assert client.ping()
         assert embedded.report.entities["card"] > 100
-        cards = list(client.scan_iter(match="rs:v1:{card:*}:b", count=1_000))
+        cards = list(client.scan_iter(match="rs:v1:{card:*}:c", count=1_000))
         assert len(cards) == embedded.report.entities["card"]
         client.close()
     finally:

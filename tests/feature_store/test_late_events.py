@@ -9,17 +9,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feature_store.aggregates import CARD, MERCHANT, count_key, previous_key
-from feature_store.definitions import FEATURE_NAMES, FEATURES
+from feature_store.aggregates import (
+    ENTITIES_BY_NAME,
+    WINDOWS,
+    WINDOWS_BY_NAME,
+    count_key,
+    previous_key,
+)
+from feature_store.definitions import DECLARED_FEATURES, DECLARED_NAMES
 from feature_store.offline import compute_features
 from feature_store.online import OnlineStore, Transaction
-from feature_store.windows import WINDOW_1H, WINDOW_24H, WINDOW_30D, WINDOWS
 from history.io import normalise
 from tests.feature_store.conftest import ClientFactory
 from tests.feature_store.reference import reference_inputs
 from tests.feature_store.replay import replay
 from tests.feature_store.test_online import DELAY, T0, assert_same_features
 from tests.histories import tangled_history
+
+CARD = ENTITIES_BY_NAME["card"]
+MERCHANT = ENTITIES_BY_NAME["merchant"]
+WINDOW_1H = WINDOWS_BY_NAME["1h"]
+WINDOW_24H = WINDOWS_BY_NAME["24h"]
+WINDOW_30D = WINDOWS_BY_NAME["30d"]
 
 HOUR_MS = 3_600_000
 YEAR_9999_MS = 253_402_300_799_000
@@ -62,9 +73,11 @@ def test_offline_in_arrival_order_matches_the_naive_reference(name: str) -> None
     history = HISTORIES[name]()
     inputs = reference_inputs(history, DELAY, arrival_order=True)
     want = pd.DataFrame(
-        [[f.one(row) for f in FEATURES] for row in inputs], columns=list(FEATURE_NAMES)
+        [[f.one(row) for f in DECLARED_FEATURES] for row in inputs], columns=list(DECLARED_NAMES)
     )
-    got = compute_features(history, label_delay_seconds=DELAY, arrival_order=True)
+    got = compute_features(
+        history, label_delay_seconds=DELAY, arrival_order=True, rule_features=True
+    )
     assert_same_features(got.reset_index(drop=True), want)
     # The history is out of order enough that arrival order changes features.
     in_time_order = compute_features(history, label_delay_seconds=DELAY)
@@ -87,7 +100,9 @@ def test_online_in_arrival_order_equals_offline(
             await client.aclose()
 
     online = asyncio.run(run())
-    offline = compute_features(history, label_delay_seconds=DELAY, arrival_order=True)
+    offline = compute_features(
+        history, label_delay_seconds=DELAY, arrival_order=True, rule_features=True
+    )
     assert_same_features(online, offline.reset_index(drop=True))
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from redis.asyncio import Redis
 
-from feature_store.definitions import FEATURE_NAMES
+from feature_store.definitions import DECLARED_NAMES
 from feature_store.materialize import materialize
 from feature_store.offline import compute_features, times_ms
 from feature_store.online import OnlineStore
@@ -45,8 +45,8 @@ def test_materialize_then_live_traffic_equals_offline(redis_url: str, namespace:
     rows = asyncio.run(run())
     assert len(rows) >= 100
     indices = sorted(rows)
-    online = pd.DataFrame([rows[i] for i in indices], columns=list(FEATURE_NAMES))
-    offline = compute_features(history, label_delay_seconds=DELAY).iloc[indices]
+    online = pd.DataFrame([rows[i] for i in indices], columns=list(DECLARED_NAMES))
+    offline = compute_features(history, label_delay_seconds=DELAY, rule_features=True).iloc[indices]
     assert_same_features(online, offline.reset_index(drop=True))
 
 

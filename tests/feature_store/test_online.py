@@ -8,28 +8,34 @@ import pandas as pd
 import pytest
 
 from feature_store.aggregates import (
-    CARD,
-    DEVICE,
-    LABEL_WINDOW,
-    MERCHANT,
+    ENTITIES_BY_NAME,
+    LABEL_MATURITY_DAYS,
+    RETENTION_SECONDS,
+    WINDOWS_BY_NAME,
     count_key,
     fraud_count_key,
+    matured_count_key,
+    matured_fraud_key,
     sum_key,
 )
-from feature_store.definitions import FEATURE_NAMES
+from feature_store.definitions import DECLARED_NAMES
 from feature_store.offline import compute_features
 from feature_store.online import OnlineStore, Transaction
-from feature_store.windows import RETENTION_SECONDS, WINDOW_1H
 from tests.feature_store.conftest import ClientFactory
 from tests.feature_store.replay import replay
 from tests.histories import tangled_history
+
+CARD = ENTITIES_BY_NAME["card"]
+DEVICE = ENTITIES_BY_NAME["device"]
+MERCHANT = ENTITIES_BY_NAME["merchant"]
+WINDOW_1H = WINDOWS_BY_NAME["1h"]
 
 DELAY = 5 * 86_400
 pytestmark = pytest.mark.redis
 
 
 def assert_same_features(online: pd.DataFrame, offline: pd.DataFrame) -> None:
-    for name in FEATURE_NAMES:
+    for name in DECLARED_NAMES:
         got, want = online[name].to_numpy(dtype=float), offline[name].to_numpy(dtype=float)
         assert np.array_equal(np.isnan(got), np.isnan(want)), f"{name}: missing values differ"
         known = ~np.isnan(want)
@@ -50,7 +56,9 @@ def test_online_replay_equals_offline_features(make_client: ClientFactory, names
             await client.aclose()
 
     online = asyncio.run(run())
-    offline = compute_features(history, label_delay_seconds=DELAY).reset_index(drop=True)
+    offline = compute_features(history, label_delay_seconds=DELAY, rule_features=True).reset_index(
+        drop=True
+    )
     assert_same_features(online, offline)
 
 
@@ -119,7 +127,7 @@ def test_read_and_update_leaves_missing_entities_missing(
 def test_apply_label_counts_each_transaction_once(
     make_client: ClientFactory, namespace: str
 ) -> None:
-    async def run() -> tuple[list[bool], dict[str, float]]:
+    async def run() -> tuple[list[bool], dict[str, float], dict[str, float]]:
         client = make_client()
         store = OnlineStore(client, timeout_ms=2000)
         try:
@@ -127,14 +135,20 @@ def test_apply_label_counts_each_transaction_once(
             await store.read_and_update(fraud)
             applied = [await store.apply_label(fraud, T0 + 5_000) for _ in range(3)]
             later = await store.read_and_update(_txn(namespace, namespace + "n1", T0 + 60_000))
-            return applied, later
+            # Matured windows end `LABEL_MATURITY_DAYS` whole days before the reading's day.
+            matured_at = T0 + LABEL_MATURITY_DAYS * 86_400_000 + 3_600_000
+            matured = await store.read_and_update(_txn(namespace, namespace + "n2", matured_at))
+            return applied, later, matured
         finally:
             await client.aclose()
 
-    applied, later = asyncio.run(run())
+    applied, later, matured = asyncio.run(run())
     assert applied == [True, False, False]
-    assert later[fraud_count_key(CARD, LABEL_WINDOW)] == 1.0
-    assert later[fraud_count_key(MERCHANT, LABEL_WINDOW)] == 1.0
+    assert later[fraud_count_key(CARD, WINDOWS_BY_NAME["30d"])] == 1.0
+    assert later[matured_fraud_key(MERCHANT, 30)] == 0.0  # its day has not matured yet
+    assert matured[matured_fraud_key(MERCHANT, 30)] == 1.0
+    assert matured[matured_count_key(MERCHANT, 30)] == 2.0
+    assert matured[matured_fraud_key(CARD, 1)] == 1.0
 
 
 def test_every_key_written_has_a_ttl(

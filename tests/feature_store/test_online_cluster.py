@@ -10,14 +10,18 @@ import pandas as pd
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from feature_store.aggregates import CARD, CUSTOMER, MERCHANT, count_key
+from feature_store.aggregates import ENTITIES_BY_NAME, WINDOWS_BY_NAME, count_key
 from feature_store.offline import compute_features
 from feature_store.online import OnlineStore, Transaction
 from feature_store.redis_server import RedisServer, start_cluster
-from feature_store.windows import WINDOW_24H
 from tests.feature_store.replay import replay
 from tests.feature_store.test_online import DELAY, T0, assert_same_features
 from tests.histories import tangled_history
+
+CARD = ENTITIES_BY_NAME["card"]
+CUSTOMER = ENTITIES_BY_NAME["customer"]
+MERCHANT = ENTITIES_BY_NAME["merchant"]
+WINDOW_24H = WINDOWS_BY_NAME["24h"]
 
 pytestmark = pytest.mark.redis
 
@@ -45,7 +49,9 @@ def test_cluster_replay_equals_offline_features(cluster: list[RedisServer]) -> N
             await client.aclose()
 
     online = asyncio.run(run())
-    offline = compute_features(history, label_delay_seconds=DELAY).reset_index(drop=True)
+    offline = compute_features(history, label_delay_seconds=DELAY, rule_features=True).reset_index(
+        drop=True
+    )
     assert_same_features(online, offline)
 
 

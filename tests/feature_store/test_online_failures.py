@@ -9,7 +9,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
-from feature_store.aggregates import CARD, count_key
+from feature_store.aggregates import ENTITIES_BY_NAME, WINDOWS_BY_NAME, count_key
 from feature_store.online import (
     FeatureStoreError,
     FeatureStoreTimeoutError,
@@ -17,8 +17,10 @@ from feature_store.online import (
     OnlineStore,
 )
 from feature_store.redis_server import RedisServer
-from feature_store.windows import WINDOW_1H
 from tests.feature_store.conftest import HANG_SECONDS, failure_txn
+
+CARD = ENTITIES_BY_NAME["card"]
+WINDOW_1H = WINDOWS_BY_NAME["1h"]
 
 pytestmark = pytest.mark.redis
 T0 = 1_767_225_600_000

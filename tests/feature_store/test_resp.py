@@ -11,7 +11,7 @@ import pytest
 import redis
 from redis import exceptions as redis_errors
 
-from feature_store.aggregates import CARD, count_key
+from feature_store.aggregates import ENTITIES_BY_NAME, WINDOWS_BY_NAME, count_key
 from feature_store.online import (
     FeatureStoreError,
     FeatureStoreTimeoutError,
@@ -20,9 +20,11 @@ from feature_store.online import (
 )
 from feature_store.redis_server import RedisServer
 from feature_store.resp import RespClient, pack
-from feature_store.windows import WINDOW_1H
 from tests.feature_store.conftest import HANG_SECONDS, failure_txn
 from tests.feature_store.test_online import T0
+
+CARD = ENTITIES_BY_NAME["card"]
+WINDOW_1H = WINDOWS_BY_NAME["1h"]
 
 pytestmark = pytest.mark.redis
 

@@ -32,14 +32,18 @@ def test_encode_states_decodes_to_the_shape_entity_lua_keeps() -> None:
     window = _ring([7, 12], [(0, 6, 1, 250), (0, 7, 2, 1000), (1, 12, 1, 3)])
     empty = _ring([-1, -1], [])
     label = _ring([-1, 30], [(1, 30, 1, 0)])
-    blobs = encode_states(np.array([1_700_000_000_123, 42]), [window, empty], label)
+    matured = _ring([20_000, 20_001], [(0, 20_000, 5, 1), (1, 20_001, 2, 0)])
+    windows = [("1h", window), ("30d", empty)]
+    blobs = encode_states(np.array([1_700_000_000_123, 42]), windows, label, matured)
     first, second = (msgpack.unpackb(b, strict_map_key=False) for b in blobs)
     assert first == {
         "p": [1_700_000_000_123],
-        "w": [[7, 2, 6, {6: [6, 1, 250], 7: [7, 2, 1000]}], [-1, 0, 0, {}]],
+        "w": {"1h": [7, 2, 6, {6: [6, 1, 250], 7: [7, 2, 1000]}], "30d": [-1, 0, 0, {}]},
         "L": [-1, 0, 0, {}],
+        "M": [20_000, 1, 20_000, {20_000: [20_000, 5, 1]}],
         "s": {},
     }
     assert second["p"] == [42]
-    assert second["w"][0] == [12, 1, 12, {12: [12, 1, 3]}]
+    assert second["w"]["1h"] == [12, 1, 12, {12: [12, 1, 3]}]
     assert second["L"] == [30, 1, 30, {30: [30, 1, 0]}]
+    assert second["M"] == [20_001, 1, 20_001, {20_001: [20_001, 2, 0]}]

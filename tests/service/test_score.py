@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from feature_store.definitions import DECLARED_NAMES, FEATURE_NAMES, FEATURE_SET_VERSION
 from model.reasons import REASON_CODES, model_reasons
 from service.schemas import ScoreResponse, StoredDecision
 from tests.service.conftest import BACKENDS, Backend, RunningService, auth, transaction
@@ -135,7 +135,7 @@ def test_decision_lookup_shows_what_the_decision_was_made_with(
     assert reply.status_code == 200
     record = StoredDecision.model_validate(reply.json())
     assert record.decision == scored["decision"] and record.score == scored["score"]
-    assert list(record.features) == list(FEATURE_NAMES)
+    assert list(record.features) == list(DECLARED_NAMES)
     assert record.features["amount_usd"] is not None and record.features["amount_usd"] > 0
     assert record.policy_version == scored["policy_version"]
     assert record.timings_us.features >= 0 and record.timings_us.model > 0
