@@ -215,8 +215,8 @@ def counterfeit(ctx: EpisodeContext, card: int, ts: Ints, how: Spend) -> Batch:
 
 def slow_burn(ctx: EpisodeContext) -> Batch:
     """A stolen card used sparingly, once every 1-7 days for weeks, at ordinary online
-    merchants for ordinary amounts, from one device behind a proxy in the card's country:
-    no burst to see, only a new device at first and the labels as they come in."""
+    merchants for ordinary amounts, from one device behind a proxy in the card's country,
+    until the first chargeback gets the card blocked: no burst to see, and no label either."""
     rng, p = ctx.rng, ctx.population
     card, _ = victim_card(ctx)
     count = int(rng.integers(3, 11))
@@ -225,7 +225,7 @@ def slow_burn(ctx: EpisodeContext) -> Batch:
     home = card_country(ctx, card)
     who = ctx.fraudster(local=home, proxy_share=0.8)
     emails = [who.email] * count
-    return rows(
+    burn = rows(
         ctx,
         ts,
         merchant=ctx.popular(ONLINE_MCCS, count),
@@ -239,3 +239,6 @@ def slow_burn(ctx: EpisodeContext) -> Batch:
         **card_columns(ctx, card),
         **new_accounts(ctx, emails),
     )
+    # The first chargeback gets the card blocked: nothing after it.
+    before = burn["ts_ms"] < burn["label_ms"].min()
+    return {name: values[before] for name, values in burn.items()}

@@ -236,8 +236,10 @@ def _online_identity(
     device_ids = p.device_ids[p.customer_devices[customer, which]]
     one_off = online & (rng.random(n) < 0.03)
     device_ids[one_off] = [f"dev_n{i:09x}" for i in np.flatnonzero(one_off).tolist()]
+    # Most guests check out on a device of their own, the others on one never seen before.
     guest_rows = np.flatnonzero(guest).tolist()
-    device_ids[guest] = [f"dev_g{i:09x}" for i in guest_rows]
+    unknown = guest & (rng.random(n) < 0.4)
+    device_ids[unknown] = [f"dev_g{i:09x}" for i in np.flatnonzero(unknown).tolist()]
     customer_ids = p.customer_ids[customer].copy()
     customer_ids[guest] = [f"cu_g{i:09x}" for i in guest_rows]
     return {
