@@ -1,5 +1,5 @@
-"""Fraud through a real customer's account: a loud takeover, and a quiet one that mimics the
-owner's merchants and amounts.
+"""Fraud through a real customer's account: a loud takeover, a quiet one that mimics the
+owner's merchants and amounts, and the owner's own (first-party, "friendly") fraud.
 
 Each function writes one episode for `history.typologies`; docs/simulator.md describes each
 one and the signals it leaves.
@@ -21,6 +21,9 @@ from history.episodes import (
     rows,
 )
 from history.population import MCCS, habit_amounts
+
+# What the owner later says they never bought: digital goods, electronics, retail, gift cards.
+FRIENDLY_MCCS = ("5816", "5732", "5999", "5947")
 
 
 def _victim(ctx: EpisodeContext) -> tuple[int, int]:
@@ -72,9 +75,9 @@ def account_takeover(ctx: EpisodeContext) -> Batch:
 
 def quiet_takeover(ctx: EpisodeContext) -> Batch:
     """A taken-over account used like its owner would: 2-6 purchases over 1-14 days at the
-    owner's own regular merchants, amounts drawn from the owner's habit, from a residential
-    proxy in the owner's country, on a new device or (in 40 % of episodes) a copy of the
-    owner's device fingerprint, shipped to a drop address in the owner's country."""
+    owner's own regular merchants, amounts drawn from the owner's habit, shipped to a drop
+    address in the owner's country; from a residential proxy in that country on a new device
+    or a copy of the owner's fingerprint, or from the owner's own device and connection."""
     rng, p = ctx.rng, ctx.population
     customer, card = _victim(ctx)
     home = int(p.customer_country[customer])
@@ -82,8 +85,10 @@ def quiet_takeover(ctx: EpisodeContext) -> Batch:
     ts = ctx.start(2) + np.sort(rng.integers(0, int(rng.integers(1, 15)) * DAY_MS, count))
     who = ctx.fraudster(local=home, proxy_share=1.0)
     merchant = _online_regulars(ctx, customer, count)
-    spoofed = rng.random() < 0.4
-    device = p.device_ids[p.customer_devices[customer, 0]] if spoofed else who.device
+    # A new device; a copy of the owner's fingerprint (anti-detect browser); or the owner's own
+    # device and home connection, driven remotely (remote-access malware).
+    how = rng.choice(3, p=[0.35, 0.35, 0.30])
+    device = p.device_ids[p.customer_devices[customer, 0]] if how else who.device
     return rows(
         ctx,
         ts,
@@ -91,7 +96,7 @@ def quiet_takeover(ctx: EpisodeContext) -> Batch:
         amount=np.round(habit_amounts(p, rng, np.full(count, customer), merchant), 2),
         channel=str(rng.choice(["ecom", "app"])),
         device_id=device,
-        ip=who.ip,
+        ip=p.customer_ip[customer] if how == 2 else who.ip,
         ip_country=p.country_codes[who.country],
         shipping_country=p.country_codes[home],
         **_account_columns(ctx, customer, int(ts[0])),
@@ -106,3 +111,29 @@ def _online_regulars(ctx: EpisodeContext, customer: int, count: int) -> Any:
     online_share = np.array([m[3][0] + m[3][1] for m in MCCS])[p.merchant_mcc[regulars]]
     pool = regulars[online_share >= 0.5]
     return ctx.rng.choice(pool if len(pool) else regulars, size=count)
+
+
+def friendly_fraud(ctx: EpisodeContext) -> Batch:
+    """First-party misuse: the owner buys online with their own card, account, device and home
+    IP, a little above their habit, then disputes the purchase as not theirs; 1-3 times over
+    up to a month (those who get away with it once try again)."""
+    rng, p = ctx.rng, ctx.population
+    customer, card = _victim(ctx)
+    count = int(rng.integers(1, 4))
+    ts = ctx.start(2) + np.sort(rng.integers(0, int(rng.integers(1, 31)) * DAY_MS, count))
+    merchant = ctx.popular(FRIENDLY_MCCS, count)
+    habit = habit_amounts(p, rng, np.full(count, customer), merchant)
+    home = p.customer_country[customer]
+    return rows(
+        ctx,
+        ts,
+        merchant=merchant,
+        amount=np.round(habit * rng.lognormal(np.log(1.5), 0.4, count), 2),
+        channel=str(rng.choice(["ecom", "app"])),
+        device_id=p.device_ids[p.customer_devices[customer, 0]],
+        ip=p.customer_ip[customer],
+        ip_country=p.country_codes[home],
+        shipping_country=p.country_codes[home],
+        **_account_columns(ctx, customer, int(ts[0])),
+        **card_columns(ctx, card),
+    )

@@ -25,7 +25,6 @@ from history.episodes import (
     card_country,
     joined,
     new_account,
-    new_accounts,
     rows,
     victim_card,
 )
@@ -38,6 +37,7 @@ COUNTERFEIT_MCCS = ("5732", "5999", "5411", "5947")
 # of `Generator.integers`, the upper one excluded), sooner when the history ends sooner.
 BREACH_DAYS = 7
 BREACH_TO_FRAUD_DAYS = (2, 30)
+LOST_CARD_SHARE = 0.5  # of stolen-card episodes: the card itself, used at tills
 
 
 @dataclass(frozen=True)
@@ -103,13 +103,17 @@ def bin_attack(ctx: EpisodeContext) -> Batch:
 
 
 def stolen_card(ctx: EpisodeContext) -> Batch:
-    """A stolen card spent at several merchants within hours to three days."""
+    """A stolen card spent at several merchants within hours to three days: card data used
+    online, or a lost or stolen card itself used at tills in its own country."""
     rng = ctx.rng
     card, _ = victim_card(ctx)
     count = int(rng.integers(2, 10))
     ts = ctx.start(3) + np.sort(rng.integers(0, int(rng.integers(1, 73)) * HOUR_MS, count))
+    how = Spend(median_usd=150.0, sigma=0.7, resale_share=0.7)
+    if rng.random() < LOST_CARD_SHARE:
+        return counterfeit(ctx, card, ts, how, abroad_share=0.0)
     who = ctx.fraudster(local=card_country(ctx, card), proxy_share=0.5)
-    return spend(ctx, card, ts, who, Spend(median_usd=150.0, sigma=0.7, resale_share=0.7))
+    return spend(ctx, card, ts, who, how)
 
 
 def spend(ctx: EpisodeContext, card: int, ts: Ints, who: Fraudster, how: Spend) -> Batch:
@@ -166,7 +170,7 @@ def compromised_merchant(ctx: EpisodeContext) -> Batch:
         start = breach_end + int(rng.integers(*wait_days)) * DAY_MS
         ts = start + np.sort(rng.integers(0, int(rng.integers(1, 73)) * HOUR_MS, count))
         if skimmed:
-            parts.append(counterfeit(ctx, card, ts, how))
+            parts.append(counterfeit(ctx, card, ts, how, abroad_share=0.3))
         else:
             who = ctx.fraudster(local=card_country(ctx, card), proxy_share=0.7)
             parts.append(spend(ctx, card, ts, who, how))
@@ -178,12 +182,12 @@ def _point_of_sale_share(ctx: EpisodeContext, merchant: int) -> float:
     return float(MCCS[mcc][3][2])
 
 
-def counterfeit(ctx: EpisodeContext, card: int, ts: Ints, how: Spend) -> Batch:
-    """A cloned card used at tills, in the card's country or abroad: no device, IP or
+def counterfeit(ctx: EpisodeContext, card: int, ts: Ints, how: Spend, abroad_share: float) -> Batch:
+    """A card (or its clone) used at tills, in its own country or abroad: no device, IP or
     shipping, the owner's account on file (as on the owner's own purchases at a till)."""
     rng, p = ctx.rng, ctx.population
     owner = int(p.card_owner[card])
-    abroad = rng.random() < 0.5
+    abroad = rng.random() < abroad_share
     country = int(rng.choice(FRAUD_COUNTRIES)) if abroad else card_country(ctx, card)
     local = np.flatnonzero(p.merchant_country == country)
     pool = np.intersect1d(local, merchants_of(p, COUNTERFEIT_MCCS))
@@ -215,7 +219,8 @@ def counterfeit(ctx: EpisodeContext, card: int, ts: Ints, how: Spend) -> Batch:
 
 def slow_burn(ctx: EpisodeContext) -> Batch:
     """A stolen card used sparingly, once every 1-7 days for weeks, at ordinary online
-    merchants for ordinary amounts, from one device behind a proxy in the card's country,
+    merchants for ordinary amounts, from one device and account behind a proxy in the card's
+    country,
     until the first chargeback gets the card blocked: no burst to see, and no label either."""
     rng, p = ctx.rng, ctx.population
     card, _ = victim_card(ctx)
@@ -224,7 +229,6 @@ def slow_burn(ctx: EpisodeContext) -> Batch:
     ts = ctx.start(3) + np.cumsum(gaps) - gaps[0]
     home = card_country(ctx, card)
     who = ctx.fraudster(local=home, proxy_share=0.8)
-    emails = [who.email] * count
     burn = rows(
         ctx,
         ts,
@@ -237,7 +241,7 @@ def slow_burn(ctx: EpisodeContext) -> Batch:
         billing_country=p.country_codes[home],
         shipping_country=p.country_codes[home] if rng.random() < 0.7 else None,
         **card_columns(ctx, card),
-        **new_accounts(ctx, emails),
+        **new_account(ctx, who.email),
     )
     # The first chargeback gets the card blocked: nothing after it.
     before = burn["ts_ms"] < burn["label_ms"].min()

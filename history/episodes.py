@@ -174,15 +174,3 @@ def _account_ages(ctx: EpisodeContext, n: int) -> Ints:
     rng = ctx.rng
     ages: Ints = np.where(rng.random(n) < 0.75, rng.integers(0, 30, n), rng.integers(30, 1500, n))
     return ages
-
-
-def new_accounts(ctx: EpisodeContext, emails: list[str]) -> dict[str, Any]:
-    """A fresh account (or guest checkout) per purchase: one fraudster, many shops."""
-    rng, n = ctx.rng, len(emails)
-    return {
-        "customer_id": np.array(
-            [f"cu_f{v:010x}" for v in rng.integers(0, 1 << 40, n).tolist()], dtype=object
-        ),
-        "customer_account_age_days": _account_ages(ctx, n),
-        "email_domain": np.array(emails, dtype=object),
-    }

@@ -222,7 +222,7 @@ def _online_identity(
     # devices (a friend's laptop, a work computer); guest checkouts and first-time shoppers,
     # an unknown account on an unknown device, often from abroad.
     abroad = online & ((trip >= 0) | (rng.random(n) < 0.01))
-    guest = online & (rng.random(n) < 0.10)
+    guest = online & (rng.random(n) < 0.20)
     abroad |= guest & (rng.random(n) < 0.3)
     where = np.where(
         trip >= 0, trip, np.where(abroad, rng.integers(0, len(p.country_codes), n), home)

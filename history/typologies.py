@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from history.account_fraud import account_takeover, quiet_takeover
+from history.account_fraud import account_takeover, friendly_fraud, quiet_takeover
 from history.card_fraud import (
     bin_attack,
     card_testing,
@@ -28,13 +28,14 @@ __all__ = ["SCENARIOS", "Batch", "Visits", "fraud_batches"]
 # Each scenario's writer and share of the fraud rows. The order matters: a scenario that does
 # not fit in a short history leaves its share to the next one, so the last one always fits.
 WRITERS: dict[str, tuple[Callable[[EpisodeContext], Batch], float]] = {
-    "card_testing": (card_testing, 0.10),
-    "bin_attack": (bin_attack, 0.07),
-    "stolen_card": (stolen_card, 0.13),
-    "account_takeover": (account_takeover, 0.10),
+    "card_testing": (card_testing, 0.08),
+    "bin_attack": (bin_attack, 0.06),
+    "stolen_card": (stolen_card, 0.12),
+    "account_takeover": (account_takeover, 0.07),
     "compromised_merchant": (compromised_merchant, 0.20),
-    "quiet_takeover": (quiet_takeover, 0.20),
-    "slow_burn": (slow_burn, 0.20),
+    "quiet_takeover": (quiet_takeover, 0.16),
+    "friendly_fraud": (friendly_fraud, 0.15),
+    "slow_burn": (slow_burn, 0.16),
 }
 SCENARIOS: dict[str, float] = {name: share for name, (_, share) in WRITERS.items()}
 

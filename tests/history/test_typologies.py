@@ -68,13 +68,14 @@ def test_breach_victims_shopped_at_the_breached_merchant_before_their_fraud(
     most_shared = victims_per_merchant.idxmax()
     assert (rows["merchant_id"] == most_shared).mean() < 0.2
     # One or two rows per card (more only for a card caught in two breaches): no burst.
-    assert (rows.groupby("card_id").size() <= 2).mean() > 0.95
+    assert (rows.groupby("card_id").size() <= 2).mean() > 0.9
 
 
 def test_a_skimmed_merchant_leaks_cards_cloned_for_use_at_tills(history: pd.DataFrame) -> None:
     rows = _fraud(history, "compromised_merchant")
     at_tills = rows[rows["channel"] == "pos"]
-    assert 0.1 < len(at_tills) / len(rows) < 0.95
+    # Some breaches are skimmers at tills, the others web shops (by the merchant's category).
+    assert 0.02 < len(at_tills) / len(rows) < 0.95
     assert at_tills[["device_id", "ip", "shipping_country"]].isna().all().all()
     # The owner's account is on file, as on their own purchases at a till.
     assert at_tills["customer_id"].isin(_legit(history)["customer_id"]).all()
@@ -94,11 +95,14 @@ def test_quiet_takeover_mimics_the_owners_amounts_and_merchants(history: pd.Data
     # From the owner's own country, shipped there: no mismatch to see.
     assert (rows["ip_country"] == rows["billing_country"]).all()
     assert (rows["shipping_country"] == rows["billing_country"]).all()
-    # A copy of the owner's device in some episodes.
+    # The owner's device (copied, or driven remotely) in some episodes, a new one in others;
+    # the owner's own connection in some.
     owner_devices = set(zip(legit["customer_id"], legit["device_id"], strict=True))
     used = zip(rows["customer_id"], rows["device_id"], strict=True)
-    spoofed = [pair in owner_devices for pair in used]
-    assert 0.1 < np.mean(spoofed) < 0.8
+    assert 0.3 < np.mean([pair in owner_devices for pair in used]) < 0.95
+    owner_ips = set(zip(legit["customer_id"], legit["ip"], strict=True))
+    connections = zip(rows["customer_id"], rows["ip"], strict=True)
+    assert 0.05 < np.mean([pair in owner_ips for pair in connections]) < 0.7
 
 
 def test_slow_burn_spreads_a_card_thin_over_days(history: pd.DataFrame) -> None:
@@ -116,3 +120,18 @@ def test_slow_burn_spreads_a_card_thin_over_days(history: pd.DataFrame) -> None:
     legit = _legit(history)
     assert rows["usd"].median() < 3 * legit["usd"].median()
     assert (rows["ip_country"] == rows["card_country"]).mean() > 0.6
+
+
+def test_friendly_fraud_is_the_owner_on_their_own_device_and_home_ip(
+    history: pd.DataFrame,
+) -> None:
+    rows = _fraud(history, "friendly_fraud")
+    legit = _legit(history)
+    own = set(zip(legit["customer_id"], legit["device_id"], legit["ip"], strict=True))
+    used = zip(rows["customer_id"], rows["device_id"], rows["ip"], strict=True)
+    assert np.mean([triple in own for triple in used]) > 0.9
+    assert (rows["card_country"] == rows["ip_country"]).mean() > 0.9
+    # A little above what honest customers pay in the same category.
+    category_median = legit.groupby("merchant_mcc")["usd"].median()
+    ratio = rows["usd"] / rows["merchant_mcc"].map(category_median)
+    assert 1.1 < ratio.median() < 3.0
