@@ -7,7 +7,7 @@ The typologies (`history.card_fraud`, `history.account_fraud`) are built from th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,10 +16,10 @@ import numpy.typing as npt
 from history.population import (
     FRAUD_EMAIL_DOMAINS,
     MCCS,
+    Floats,
     Ints,
     Population,
     merchants_of,
-    popular_merchants,
     random_ips,
 )
 
@@ -64,6 +64,7 @@ class EpisodeContext:
     start_ms: int
     days: int
     scenario: str
+    pools: dict[tuple[str, ...], tuple[Ints, Floats]] = field(default_factory=dict)
 
     @property
     def end_ms(self) -> int:
@@ -72,9 +73,13 @@ class EpisodeContext:
     def popular(self, mccs: tuple[str, ...], size: int) -> Ints:
         """`size` merchants of these categories, busy ones more often: fraudsters shop where
         everyone does, so a merchant's fraud rate alone does not point at them."""
-        return popular_merchants(
-            self.population, self.rng, merchants_of(self.population, mccs), size
-        )
+        if mccs not in self.pools:  # thousands of episodes ask for the same few pools
+            pool = merchants_of(self.population, mccs)
+            weight = self.population.merchant_weight[pool]
+            self.pools[mccs] = (pool, weight / weight.sum())
+        pool, p = self.pools[mccs]
+        chosen: Ints = pool[self.rng.choice(len(pool), size=size, p=p)]
+        return chosen
 
     def start(self, margin_days: float = 1.0) -> int:
         """A random instant at least `margin_days` before the end, when the history has room."""
