@@ -53,7 +53,16 @@ MCCS: tuple[tuple[str, float, float, tuple[float, float, float, float]], ...] = 
     ("7011", 0.05, 240.0, (0.60, 0.10, 0.25, 0.05)),  # hotels
 )
 EMAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me", "gmx.de")
-FRAUD_EMAIL_DOMAINS = ("mailinator.com", "tempmail.dev", "gmail.com", "proton.me")
+DISPOSABLE_EMAIL_DOMAINS = ("mailinator.com", "tempmail.dev")
+# Most fraudsters sign up with the big free providers; some with throw-away ones, which a few
+# honest customers use too (so the domain alone does not give fraud away).
+FRAUD_EMAIL_DOMAINS = (
+    *DISPOSABLE_EMAIL_DOMAINS,
+    "gmail.com",
+    "gmail.com",
+    "outlook.com",
+    "proton.me",
+)
 CHANNELS = ("ecom", "app", "pos", "moto")
 BINS_PER_COUNTRY = 40
 
@@ -82,11 +91,12 @@ class Population:
     customer_age_days: Ints
     customer_email: Strings
     customer_cards: Ints  # (customers, 2) card numbers; column 1 is -1 for one-card customers
-    customer_devices: Ints  # (customers, 2) device numbers
+    customer_devices: Ints  # (customers, 3) device numbers: phone, second device, next phone
     customer_ip: Strings
     customer_regulars: Ints  # (customers, 6) merchant numbers
     card_ids: Strings
     card_bin: Ints
+    card_owner: Ints  # customer number of each card
     device_ids: Strings
 
     @property
@@ -132,7 +142,7 @@ def build_population(rng: np.random.Generator, customers: int, merchants: int) -
     cards[two_cards, 1] = customers + np.arange(int(two_cards.sum()))
     card_owner_country = np.concatenate([customer_country, customer_country[two_cards]])
     card_bin = card_owner_country * BINS_PER_COUNTRY + rng.integers(0, BINS_PER_COUNTRY, card_count)
-    devices = np.stack([np.arange(customers), customers + np.arange(customers)], axis=1)
+    devices = np.arange(3 * customers).reshape(3, customers).T
     return Population(
         country_codes=np.array([c[0] for c in COUNTRIES], dtype=object),
         country_currency=np.array([c[2] for c in COUNTRIES], dtype=object),
@@ -155,15 +165,45 @@ def build_population(rng: np.random.Generator, customers: int, merchants: int) -
             rng.integers(0, 30, customers),  # customers who signed up lately
             rng.integers(30, 3_000, customers),
         ),
-        customer_email=rng.choice(np.array(EMAIL_DOMAINS, dtype=object), customers),
+        customer_email=np.where(
+            rng.random(customers) < 0.01,
+            rng.choice(np.array(DISPOSABLE_EMAIL_DOMAINS, dtype=object), customers),
+            rng.choice(np.array(EMAIL_DOMAINS, dtype=object), customers),
+        ),
         customer_cards=cards,
         customer_devices=devices,
         customer_ip=random_ips(rng, np.array([COUNTRIES[c][3] for c in customer_country])),
         customer_regulars=_regulars(rng, customer_country, merchant_country, merchant_weight),
         card_ids=_ids("card", card_count, rng),
         card_bin=card_bin,
-        device_ids=_ids("dev", 2 * customers, rng),
+        card_owner=np.concatenate([np.arange(customers), np.flatnonzero(two_cards)]),
+        device_ids=_ids("dev", 3 * customers, rng),
     )
+
+
+def habit_amounts(
+    p: Population, rng: np.random.Generator, customer: Ints, merchant: Ints
+) -> Floats:
+    """Amounts in USD by each customer's habit: the merchant category's typical amount times
+    a draw of the customer's personal lognormal multiplier."""
+    median = np.array([m[2] for m in MCCS])[p.merchant_mcc[merchant]]
+    spread = rng.normal(0, 1, len(customer)) * p.customer_amount_sigma[customer]
+    amounts: Floats = median * np.exp(p.customer_amount_mu[customer] + spread)
+    return amounts
+
+
+def merchants_of(p: Population, mccs: tuple[str, ...]) -> Ints:
+    """Merchant numbers of these categories (every merchant when none has one)."""
+    codes = np.array([m[0] for m in MCCS], dtype=object)[p.merchant_mcc]
+    found: Ints = np.flatnonzero(np.isin(codes, mccs))
+    return found if len(found) else np.arange(len(codes))
+
+
+def popular_merchants(p: Population, rng: np.random.Generator, pool: Ints, n: int) -> Ints:
+    """`n` merchants of `pool`, each drawn by its popularity."""
+    weight = p.merchant_weight[pool]
+    chosen: Ints = pool[rng.choice(len(pool), size=n, p=weight / weight.sum())]
+    return chosen
 
 
 def _regulars(

@@ -18,16 +18,37 @@ import numpy.typing as npt
 import pandas as pd
 
 from history.currency import usd_rates
-from history.population import CHANNELS, MCCS, Ints, Population, build_population, random_ips
+from history.lookalikes import (
+    Bools,
+    Calendar,
+    Purchases,
+    holiday_sprees,
+    merchants_abroad,
+    micro_bursts,
+    new_phone_rows,
+    shopping_calendar,
+    travel_destinations,
+)
+from history.population import (
+    CHANNELS,
+    MCCS,
+    Ints,
+    Population,
+    build_population,
+    habit_amounts,
+    random_ips,
+)
 from history.schema import COLUMNS
 from history.typologies import Batch, Visits, fraud_batches
 
 Progress = Callable[[int], object]
-Bools = npt.NDArray[np.bool_]
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 # Digital goods often skip the billing address.
 DIGITAL_MCC_INDICES = [i for i, m in enumerate(MCCS) if m[0] in ("5816", "5947", "7995")]
+# Shares of the legitimate rows that are holiday sprees and in-app micro-purchase bursts.
+SPREE_SHARE = 0.03
+MICRO_SHARE = 0.015
 
 
 @dataclass(frozen=True)
@@ -97,21 +118,33 @@ def simulate(config: SimulationConfig, progress: Progress | None = None) -> pd.D
 def legitimate_batch(
     population: Population, rng: np.random.Generator, n: int, config: SimulationConfig
 ) -> tuple[Batch, Visits]:
-    """Customers shopping by their own habits, mostly at their regular merchants; amounts in
-    US dollars (`_frame` converts them to the transaction's currency)."""
+    """Customers shopping by their own habits, mostly at their regular merchants, with the
+    honest look-alikes of fraud mixed in (`history.lookalikes`); amounts in US dollars
+    (`_frame` converts them to the transaction's currency)."""
     p = population
-    customer, card, merchant, ts_ms = _shopping_trips(p, rng, n, config)
+    calendar = shopping_calendar(rng, config.start_ms, config.days)
+    sprees, micro = int(n * SPREE_SHARE), int(n * MICRO_SHARE)
+    purchases = Purchases.join(
+        [
+            _shopping_trips(p, rng, n - sprees - micro, config, calendar),
+            holiday_sprees(p, rng, sprees, calendar),
+            micro_bursts(p, rng, micro, calendar),
+        ]
+    )
+    customer, card = purchases.customer, purchases.card
+    where = travel_destinations(p, rng, purchases, calendar)
+    merchant = merchants_abroad(p, rng, purchases.merchant, where)
+    ts_ms = np.minimum(purchases.ts_ms, config.end_ms - 1)
     day = (ts_ms - config.start_ms) // DAY_MS
     mcc = p.merchant_mcc[merchant]
-    median = np.array([m[2] for m in MCCS])[mcc]
-    amount = median * np.exp(
-        p.customer_amount_mu[customer] + rng.normal(0, 1, n) * p.customer_amount_sigma[customer]
-    )
+    habit = habit_amounts(p, rng, customer, merchant)
+    amount = np.where(np.isnan(purchases.amount_usd), habit, purchases.amount_usd)
     channel = _channels(rng, mcc)
     online = channel <= 1
     home = p.customer_country[customer]
-    gift = rng.random(n) < 0.04  # shipped to someone abroad
+    gift = purchases.gift | (rng.random(n) < 0.04)  # shipped to someone abroad
     shipping = np.where(gift, rng.integers(0, len(p.country_codes), n), home)
+    new_phone = new_phone_rows(p, rng, purchases, calendar)
     batch: Batch = {
         "ts_ms": ts_ms,
         "amount": np.maximum(np.round(amount, 2), 0.5),
@@ -121,7 +154,7 @@ def legitimate_batch(
         "card_id": p.card_ids[card],
         "card_bin": p.bin_codes[p.card_bin[card]],
         "card_country": p.country_codes[p.bin_country[p.card_bin[card]]],
-        **_online_identity(p, rng, customer, day, online),
+        **_online_identity(p, rng, customer, day, online, (where, new_phone)),
         "email_domain": _present_where(rng.random(n) < 0.9, p.customer_email[customer]),
         "merchant_id": p.merchant_ids[merchant],
         "merchant_mcc": np.array([m[0] for m in MCCS], dtype=object)[mcc],
@@ -140,10 +173,10 @@ def legitimate_batch(
 
 
 def _shopping_trips(
-    p: Population, rng: np.random.Generator, n: int, config: SimulationConfig
-) -> tuple[Ints, Ints, Ints, Ints]:
-    """Customer, card, merchant and time (ms) of each purchase: busy customers more often,
-    at their regular merchants mostly, around one of their two favourite hours."""
+    p: Population, rng: np.random.Generator, n: int, config: SimulationConfig, calendar: Calendar
+) -> Purchases:
+    """Everyday purchases: busy customers more often, at their regular merchants mostly,
+    around one of their two favourite hours, on busier days more often."""
     customer = rng.choice(
         len(p.customer_ids), size=n, p=p.customer_weight / p.customer_weight.sum()
     )
@@ -156,7 +189,7 @@ def _shopping_trips(
     )
     evening = (rng.random(n) < p.customer_evening_share[customer]).astype(np.int64)
     hour = (p.customer_hours[customer, evening] + rng.normal(0.0, 1.5, n)) % 24
-    day = rng.integers(0, config.days, n)
+    day = calendar.days(rng, n)
     ts_ms = config.start_ms + day * DAY_MS + (hour * HOUR_MS).astype(np.int64)
     # Shopping sessions: a share of purchases follow the customer's previous one within minutes
     # (a second basket, a ride home), as in real traffic.
@@ -169,31 +202,44 @@ def _shopping_trips(
     )
     later = ts_ms[follow - 1] + rng.integers(1, 40, len(follow)) * 60_000
     ts_ms[follow] = np.minimum(later, config.end_ms - 1)
-    return customer, card, merchant, ts_ms
+    return Purchases(customer, card, merchant, ts_ms, np.full(n, np.nan), np.zeros(n, np.bool_))
 
 
 def _online_identity(
-    p: Population, rng: np.random.Generator, customer: Ints, day: Ints, online: Bools
+    p: Population,
+    rng: np.random.Generator,
+    customer: Ints,
+    day: Ints,
+    online: Bools,
+    moves: tuple[Ints, Bools],
 ) -> Batch:
-    """Customer account, device and IP of each purchase; device and IP only online."""
+    """Customer account, device and IP of each purchase; device and IP only online. `moves`:
+    the country visited on a trip (-1 at home) and whether the customer has a new phone."""
     n = len(customer)
     home = p.customer_country[customer]
-    # Honest noise that looks like fraud: travel, new phones. Guest checkouts and first-time
-    # shoppers: an unknown account on an unknown device, often from abroad (travellers).
-    abroad = online & (rng.random(n) < 0.04)
-    guest = online & (rng.random(n) < 0.05)
+    trip, new_phone = moves
+    # Honest noise that looks like fraud besides trips and new phones: VPNs and one-off
+    # devices (a friend's laptop, a work computer); guest checkouts and first-time shoppers,
+    # an unknown account on an unknown device, often from abroad.
+    abroad = online & ((trip >= 0) | (rng.random(n) < 0.01))
+    guest = online & (rng.random(n) < 0.20)
     abroad |= guest & (rng.random(n) < 0.3)
-    where = np.where(abroad, rng.integers(0, len(p.country_codes), n), home)
+    where = np.where(
+        trip >= 0, trip, np.where(abroad, rng.integers(0, len(p.country_codes), n), home)
+    )
     ip = np.where(
         (rng.random(n) < 0.85) & ~abroad,
         p.customer_ip[customer],
         random_ips(rng, p.country_octet[where]),
     )
-    device_ids = p.device_ids[p.customer_devices[customer, (rng.random(n) < 0.15).astype(np.int64)]]
-    new_device = online & (rng.random(n) < 0.03)
-    device_ids[new_device] = [f"dev_n{i:09x}" for i in np.flatnonzero(new_device).tolist()]
+    which = np.where(rng.random(n) < 0.15, 1, np.where(new_phone, 2, 0))
+    device_ids = p.device_ids[p.customer_devices[customer, which]]
+    one_off = online & (rng.random(n) < 0.03)
+    device_ids[one_off] = [f"dev_n{i:09x}" for i in np.flatnonzero(one_off).tolist()]
+    # Most guests check out on a device of their own, the others on one never seen before.
     guest_rows = np.flatnonzero(guest).tolist()
-    device_ids[guest] = [f"dev_g{i:09x}" for i in guest_rows]
+    unknown = guest & (rng.random(n) < 0.4)
+    device_ids[unknown] = [f"dev_g{i:09x}" for i in np.flatnonzero(unknown).tolist()]
     customer_ids = p.customer_ids[customer].copy()
     customer_ids[guest] = [f"cu_g{i:09x}" for i in guest_rows]
     return {

@@ -76,16 +76,27 @@ def _features_parser(commands: Commands) -> None:
     parser.add_argument("--data", type=Path, required=True, help="history .parquet or .csv")
     parser.add_argument("--out", type=Path, required=True, help="output .parquet")
     parser.add_argument("--label-delay-days", type=float, default=30.0, help=DELAY_HELP)
+    drop_invalid_argument(parser)
     parser.set_defaults(handler=_features)
 
 
 DELAY_HELP = "when label_timestamp is absent, a fraud label is known this many days later"
 
 
+def drop_invalid_argument(parser: argparse.ArgumentParser) -> None:
+    """`--drop-invalid`, for every command that reads a history."""
+    parser.add_argument(
+        "--drop-invalid",
+        action="store_true",
+        help="drop the rows that break the history schema (reporting how many and why) "
+        "instead of refusing the whole history",
+    )
+
+
 def _features(args: argparse.Namespace) -> int:
     from feature_store.offline import STEP_COUNT, compute_features
 
-    history = load_or_exit(args.data)
+    history = load_or_exit(args.data, args.drop_invalid)
     with tqdm(total=STEP_COUNT, desc="features", file=sys.stderr) as bar:
         features = compute_features(
             history,
@@ -106,14 +117,36 @@ def check_history_out(path: Path) -> None:
         raise SystemExit(2)
 
 
-def load_or_exit(path: Path) -> Any:
-    from history.io import HistoryError, load_history
+def load_or_exit(path: Path, drop_invalid: bool) -> Any:
+    """The normalised history at `path`, or exit with status 2 saying why (`--drop-invalid`:
+    without the rows that break the schema, reported on stderr)."""
+    from history.io import HistoryError
 
     try:
-        return load_history(path)
+        return load_history_for_command(path, drop_invalid)
     except HistoryError as exc:
         sys.stderr.write(f"error: {exc}\n")
         raise SystemExit(2) from exc
+
+
+def load_history_for_command(path: Path, drop_invalid: bool) -> Any:
+    """The normalised history at `path`; raises HistoryError, which for invalid rows suggests
+    `--drop-invalid`. With it, reports the rows dropped on stderr."""
+    from history.io import HistoryError, InvalidRowsError, load_history, load_valid_rows
+
+    if not drop_invalid:
+        try:
+            return load_history(path)
+        except InvalidRowsError as exc:
+            raise HistoryError(
+                f"{exc}; to drop such rows and load the rest, pass --drop-invalid"
+            ) from exc
+    history, dropped = load_valid_rows(path)
+    if dropped.count:
+        sys.stderr.write(dropped.report() + "\n")
+    if history.empty:
+        raise HistoryError(f"{path}: no valid rows left after dropping {dropped.count:,}")
+    return history
 
 
 def _train_parser(commands: Commands) -> None:
@@ -136,6 +169,7 @@ def _train_parser(commands: Commands) -> None:
     parser.add_argument("--gap-days", type=float, default=7.0, help="gap before the test window")
     parser.add_argument("--label-delay-days", type=float, default=30.0, help=DELAY_HELP)
     add_signing_key_argument(parser, required=False)
+    drop_invalid_argument(parser)
     parser.set_defaults(handler=_train)
 
 
@@ -146,7 +180,7 @@ def _train(args: argparse.Namespace) -> int:
     from training.split import SplitError
 
     signing_key = signing_key_or_exit(args.signing_key_file)
-    history = load_or_exit(args.data)
+    history = load_or_exit(args.data, args.drop_invalid)
     options = TrainingOptions(
         test_fraction=args.test_fraction,
         validation_fraction=args.validation_fraction,
@@ -182,6 +216,7 @@ def _predict_parser(commands: Commands) -> None:
     parser.add_argument("--model", type=Path, required=True, help="model artifact folder")
     parser.add_argument("--data", type=Path, required=True, help="history .parquet or .csv")
     parser.add_argument("--out", type=Path, required=True, help="output .parquet")
+    drop_invalid_argument(parser)
     parser.set_defaults(handler=_predict)
 
 
@@ -195,7 +230,7 @@ def _predict(args: argparse.Namespace) -> int:
     except ModelArtifactError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    history = load_or_exit(args.data)
+    history = load_or_exit(args.data, args.drop_invalid)
     with tqdm(total=len(history), desc="predict", unit="txn", file=sys.stderr) as bar:
         scores = predict_history(history, model, progress=bar.update)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from riskscore.commands.offline import drop_invalid_argument, load_history_for_command
+
 if TYPE_CHECKING:
     from backtest.evaluation import Replay
     from policy.decision import Policy
@@ -55,6 +57,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="when a fraud label is known without label_timestamp (default: 30)",
     )
+    drop_invalid_argument(parser)
     parser.add_argument(
         "--promote-precision",
         type=float,
@@ -124,7 +127,7 @@ def _load(paths: list[Path]) -> list[Policy]:
 def _replay(args: argparse.Namespace) -> Replay | None:
     from backtest.evaluation import replay_history
     from feature_store.offline import DEFAULT_LABEL_DELAY_SECONDS
-    from history.io import HistoryError, load_history
+    from history.io import HistoryError
     from model.artifact import load_model
     from model.errors import ModelArtifactError
     from service.settings import DEFAULT_MODEL_DIR
@@ -133,7 +136,7 @@ def _replay(args: argparse.Namespace) -> Replay | None:
     if args.label_delay_days is not None:
         delay = int(args.label_delay_days * 86_400)
     try:
-        history = load_history(args.data)
+        history = load_history_for_command(args.data, args.drop_invalid)
         model = load_model(args.model or DEFAULT_MODEL_DIR)
     except (HistoryError, ModelArtifactError) as exc:
         sys.stderr.write(f"{exc}\n")

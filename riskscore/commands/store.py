@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from riskscore.commands.offline import DELAY_HELP, load_or_exit
+from riskscore.commands.offline import DELAY_HELP, drop_invalid_argument, load_or_exit
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -37,13 +37,14 @@ def register(commands: Any) -> None:
     redis_url_argument(parser, "Redis to write to")
     parser.add_argument("--cluster", action="store_true", help="the URL names a Redis Cluster")
     parser.add_argument("--label-delay-days", type=float, default=30.0, help=DELAY_HELP)
+    drop_invalid_argument(parser)
     parser.set_defaults(handler=_materialize)
 
 
 def _materialize(args: argparse.Namespace) -> int:
     from redis.exceptions import RedisError
 
-    history = load_or_exit(args.data)
+    history = load_or_exit(args.data, args.drop_invalid)
     try:
         report = asyncio.run(_run(args, history))
     except (RedisError, OSError) as exc:

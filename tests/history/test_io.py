@@ -5,7 +5,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from history.io import HistoryError, load_history, normalise, save_history
+from history.io import (
+    HistoryError,
+    InvalidRowsError,
+    load_history,
+    load_valid_rows,
+    normalise,
+    normalise_valid_rows,
+    save_history,
+)
 from history.schema import COLUMNS, REQUIRED_COLUMNS
 from tests.histories import tangled_history
 
@@ -95,3 +103,72 @@ def test_load_history_names_the_file_it_cannot_read(tmp_path: Path) -> None:
         load_history(path)
     with pytest.raises(HistoryError, match=r"unknown format '\.txt'"):
         load_history(tmp_path / "h.txt")
+
+
+def _with_bad_rows() -> pd.DataFrame:
+    """Eight rows: 2 and 5 with no positive amount, 4 unparseable, 7 a repeated id, 8 a PAN."""
+    return pd.DataFrame(
+        {
+            "transaction_id": ["a", "b", "c", "d", "e", "f", "a", "h"],
+            "timestamp": ["2026-01-01T00:00:00Z"] * 3 + ["soon"] + ["2026-01-02T00:00:00Z"] * 4,
+            "card_id": ["card_1"] * 7 + ["4111 1111 1111 1111"],
+            "merchant_id": ["m1"] * 8,
+            "amount": ["10", "0", "3", "4", "-2", "6", "7", "8"],
+        }
+    )
+
+
+def test_normalise_refuses_a_history_with_invalid_rows_whole() -> None:
+    with pytest.raises(InvalidRowsError, match=r"column 'timestamp', row 4: 'soon'"):
+        normalise(_with_bad_rows(), source="src")
+
+
+def test_normalise_valid_rows_drops_each_bad_row_once_and_says_why() -> None:
+    frame, dropped = normalise_valid_rows(_with_bad_rows(), source="src")
+    assert frame["transaction_id"].tolist() == ["a", "c", "f"]
+    assert isinstance(frame.index, pd.RangeIndex)
+    assert dropped.read == 8
+    assert dropped.count == 5
+    by_column = {problem.column: problem for problem in dropped.problems}
+    assert by_column["timestamp"].rows == (4,)
+    assert by_column["amount"].rows == (2, 5)
+    assert by_column["transaction_id"].rows == (7,)
+    assert by_column["card_id"].rows == (8,)
+    report = dropped.report()
+    assert report.splitlines()[0] == "src: dropped 5 of 8 rows that break the schema"
+    assert "2 row(s): column 'amount' is not > 0 (rows 2, 5)" in report
+    assert "4111" not in report
+
+
+def test_normalise_valid_rows_keeps_a_repeat_of_a_dropped_rows_id() -> None:
+    raw = _raw(transaction_id=["a", "a"], amount=["0", "3"])
+    frame, dropped = normalise_valid_rows(raw, source="src")
+    assert frame["amount"].tolist() == [3.0]
+    assert [problem.column for problem in dropped.problems] == ["amount"]
+
+
+def test_normalise_valid_rows_of_a_clean_history_drops_nothing() -> None:
+    frame, dropped = normalise_valid_rows(_raw(), source="src")
+    pd.testing.assert_frame_equal(frame, normalise(_raw(), source="src"))
+    assert dropped.count == 0
+    assert dropped.report() == ""
+
+
+def test_load_valid_rows_shows_a_few_example_rows_per_reason(tmp_path: Path) -> None:
+    raw = _raw(
+        transaction_id=[f"t{i}" for i in range(40)],
+        timestamp=["2026-01-01T00:00:00Z"] * 40,
+        card_id=["card_1"] * 40,
+        merchant_id=["m1"] * 40,
+        amount=["0" if i % 5 == 0 else "1.5" for i in range(40)],
+    )
+    path = tmp_path / "h.csv"
+    raw.to_csv(path, index=False)
+    frame, dropped = load_valid_rows(path)
+    assert len(frame) == 32
+    assert f"{path}: dropped 8 of 40 rows" in dropped.report()
+    assert "8 row(s): column 'amount' is not > 0 (rows 1, 6, 11, 16, 21, …)" in dropped.report()
+    # A problem of the file, not of rows, still refuses it.
+    raw.drop(columns=["amount"]).to_csv(path, index=False)
+    with pytest.raises(HistoryError, match="missing required column"):
+        load_valid_rows(path)

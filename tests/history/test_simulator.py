@@ -197,17 +197,24 @@ def test_card_testing_bursts_small_amounts_on_one_card(history: pd.DataFrame) ->
     assert not set(rows["device_id"]) & legit_devices
 
 
-def test_stolen_card_spends_big_at_many_merchants_within_days(history: pd.DataFrame) -> None:
+def test_stolen_card_spends_big_at_several_merchants_within_days(history: pd.DataFrame) -> None:
     rows = _scenario(history, "stolen_card").assign(usd=lambda f: _usd(f))
     sprees = rows.groupby("card_id").agg(
         merchants=("merchant_id", "nunique"), span=("timestamp", lambda t: t.max() - t.min())
     )
-    assert (sprees["merchants"] >= 3).mean() > 0.8
+    assert (sprees["merchants"] >= 2).mean() > 0.7
     # A card may be stolen twice (a rare second episode days apart), hence "most".
-    assert (sprees["span"] <= pd.Timedelta(days=2)).mean() > 0.9
+    assert (sprees["span"] <= pd.Timedelta(days=3)).mean() > 0.9
     legit = history[history["is_fraud"] == 0]
     assert rows["usd"].median() > 2 * _usd(legit).median()
-    assert (rows["ip_country"] != rows["card_country"]).mean() > 0.5
+    # Card data online, from abroad (or through a proxy in the card's country); or the lost
+    # card itself at tills.
+    online = rows[rows["channel"] != "pos"]
+    assert (online["ip_country"] != online["card_country"]).mean() > 0.25
+    at_tills = rows[rows["channel"] == "pos"]
+    assert 0.1 < len(at_tills) / len(rows) < 0.7
+    # In its own country (unless that country has no merchant in this small world).
+    assert (at_tills["merchant_country"] == at_tills["card_country"]).mean() > 0.6
 
 
 def test_bin_attack_tries_many_new_cards_of_one_bin(history: pd.DataFrame) -> None:
@@ -224,31 +231,27 @@ def test_bin_attack_tries_many_new_cards_of_one_bin(history: pd.DataFrame) -> No
     assert (per_ip["span"] <= pd.Timedelta(hours=1)).all()
 
 
-def test_account_takeover_comes_from_abroad_on_a_new_device(history: pd.DataFrame) -> None:
+def test_account_takeover_spends_well_above_the_owner_on_a_new_device(
+    history: pd.DataFrame,
+) -> None:
     rows = _scenario(history, "account_takeover")
     legit = history[history["is_fraud"] == 0]
     known_devices = set(zip(legit["customer_id"], legit["device_id"], strict=True))
     assert len(rows) > 0
     pairs = zip(rows["customer_id"], rows["device_id"], strict=True)
     assert not set(pairs) & known_devices
-    assert (rows["ip_country"] != rows["billing_country"]).all()
-    assert (rows["shipping_country"] != rows["billing_country"]).all()
-    assert rows[["ip_country", "billing_country", "shipping_country"]].notna().all().all()
+    assert rows[["ip_country", "billing_country"]].notna().all().all()
+    # Abroad, or through a proxy at home; shipped abroad only when the fraudster is abroad.
+    abroad = rows["ip_country"] != rows["billing_country"]
+    assert 0.3 < abroad.mean() < 0.9
+    at_home = rows[~abroad].dropna(subset=["shipping_country"])
+    assert (at_home["shipping_country"] == at_home["billing_country"]).all()
+    owner_median = _usd(legit).groupby(legit["customer_id"]).median()
+    ratio = _usd(rows) / rows["customer_id"].map(owner_median)
+    assert ratio.median() > 2
     # Real accounts, most of them with a history (dormant ones are taken over too).
     assert rows["customer_id"].str.fullmatch(r"cu_[0-9a-f]{8}").all()
     assert rows["customer_id"].isin(legit["customer_id"]).mean() > 0.5
-
-
-def test_compromised_merchant_victims_share_an_earlier_merchant(history: pd.DataFrame) -> None:
-    rows = _scenario(history, "compromised_merchant")
-    legit = history[history["is_fraud"] == 0]
-    first_fraud = rows.groupby("card_id")["timestamp"].min()
-    earlier = legit[legit["card_id"].isin(first_fraud.index)]
-    earlier = earlier[earlier["timestamp"] < earlier["card_id"].map(first_fraud)]
-    assert set(earlier["card_id"]) == set(first_fraud.index)
-    shared = earlier.groupby("merchant_id")["card_id"].nunique()
-    assert shared.max() >= 3
-    assert not rows["merchant_id"].isin(shared[shared >= 3].index).all()
 
 
 def test_simulate_customers_keep_their_habits(history: pd.DataFrame) -> None:
