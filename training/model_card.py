@@ -11,110 +11,76 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
-from sklearn.metrics import precision_recall_curve, roc_curve
 
 from model.manifest import MODEL_CARD_FILE, PARITY_SAMPLE_FILE
+from training.card_diagnostics import (
+    CALIBRATION_PNG,
+    IMPORTANCE_PNG,
+    config_section,
+    importance_section,
+    reliability_section,
+    typology_section,
+)
+from training.card_plots import (
+    plot_importance,
+    plot_pr,
+    plot_reliability,
+    plot_roc,
+    plot_scores,
+)
+from training.diagnostics import Diagnostics
 from training.metrics import EvaluationSet, evaluate
 
 ROC_PNG = "roc_curve.png"
 PR_PNG = "precision_recall_curve.png"
 SCORES_PNG = "score_distribution.png"
-# Matplotlib writes its version into PNGs; without it the bytes depend only on the inputs.
-_PNG_METADATA = {"Software": None}
 BAND_NAMES = ("approve", "review", "challenge", "decline")
 _BAND_KEYS = ("review_at", "challenge_at", "decline_at")
 
 
 def write_model_card(
-    out_dir: Path, manifest: Mapping[str, object], evaluation: EvaluationSet
+    out_dir: Path,
+    manifest: Mapping[str, object],
+    evaluation: EvaluationSet,
+    diagnostics: Diagnostics | None = None,
 ) -> Path:
-    """Write `MODEL_CARD.md` and its three plots into `out_dir`; return the card's path.
+    """Write `MODEL_CARD.md` and its plots into `out_dir`; return the card's path.
 
     `manifest` is the artifact manifest as plain data (missing keys show as "?");
-    `evaluation` is the test window, from which the plots and the score bands are drawn.
+    `evaluation` is the test window, from which the plots and the score bands are drawn;
+    `diagnostics` (of the same window) add feature importance, reliability and typologies.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    _plot_roc(out_dir / ROC_PNG, evaluation)
-    _plot_pr(out_dir / PR_PNG, evaluation)
-    _plot_scores(out_dir / SCORES_PNG, evaluation)
+    plot_roc(out_dir / ROC_PNG, evaluation)
+    plot_pr(out_dir / PR_PNG, {"model": evaluation}, "Precision-recall curve, test window")
+    plot_scores(out_dir / SCORES_PNG, evaluation)
+    if diagnostics is not None:
+        plot_reliability(out_dir / CALIBRATION_PNG, diagnostics.reliability)
+        plot_importance(out_dir / IMPORTANCE_PNG, diagnostics.importance)
     path = out_dir / MODEL_CARD_FILE
-    path.write_text(render_card(manifest, evaluation), encoding="utf-8")
+    path.write_text(render_card(manifest, evaluation, diagnostics), encoding="utf-8")
     return path
-
-
-# Plots: a bare `Figure` renders with Agg and, unlike pyplot's, is never kept open anywhere.
-
-
-def _figure(title: str, x_label: str, y_label: str) -> tuple[Figure, Any]:
-    figure = Figure(figsize=(6, 4), dpi=120)
-    axes = figure.add_subplot()
-    axes.set_title(title)
-    axes.set_xlabel(x_label)
-    axes.set_ylabel(y_label)
-    axes.grid(True, alpha=0.3)
-    return figure, axes
-
-
-def _save(figure: Figure, path: Path) -> None:
-    figure.tight_layout()
-    figure.savefig(path, format="png", metadata=_PNG_METADATA)
-
-
-def _plot_roc(path: Path, data: EvaluationSet) -> None:
-    fpr, tpr, _ = roc_curve(data.y_true, data.score)
-    figure, axes = _figure(
-        "ROC curve, test window", "false-positive rate (symlog)", "recall (true-positive rate)"
-    )
-    axes.plot(fpr, tpr, color="tab:blue", label="model")
-    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
-    # Fraud teams work at FPRs below 1%: stretch that end of the axis.
-    axes.set_xscale("symlog", linthresh=1e-3)
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1.02)
-    axes.legend(loc="lower right")
-    _save(figure, path)
-
-
-def _plot_pr(path: Path, data: EvaluationSet) -> None:
-    precision, recall, _ = precision_recall_curve(data.y_true, data.score)
-    figure, axes = _figure("Precision-recall curve, test window", "recall", "precision")
-    axes.plot(recall, precision, color="tab:red", label="model")
-    axes.axhline(float(data.y_true.mean()), color="grey", linestyle=":", label="fraud rate")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1.02)
-    axes.legend(loc="upper right")
-    _save(figure, path)
-
-
-def _plot_scores(path: Path, data: EvaluationSet) -> None:
-    figure, axes = _figure(
-        "Score distribution, test window", "calibrated fraud probability", "transactions (log)"
-    )
-    bins = np.linspace(0, 1, 51)
-    fraud = data.y_true == 1
-    axes.hist(data.score[~fraud], bins=bins, color="tab:blue", alpha=0.6, label="legitimate")
-    axes.hist(data.score[fraud], bins=bins, color="tab:red", alpha=0.6, label="fraud")
-    axes.set_yscale("log")
-    axes.set_xlim(0, 1)
-    axes.legend(loc="upper right")
-    _save(figure, path)
 
 
 # The markdown, one builder per section.
 
 
-def render_card(manifest: Mapping[str, object], data: EvaluationSet) -> str:
+def render_card(
+    manifest: Mapping[str, object], data: EvaluationSet, diagnostics: Diagnostics | None = None
+) -> str:
     """The card's markdown; plots are linked by file name, relative to the card."""
     sections = [
         _intro(manifest),
         _data_section(manifest),
         _metrics_section(_test_metrics(manifest, data)),
+        typology_section(diagnostics),
         _plots_section(),
         _bands_section(_mapping(manifest.get("suggested_score_bands")), data),
         _calibration_section(
             _mapping(manifest.get("calibration")), _mapping(manifest.get("parity"))
         ),
+        reliability_section(diagnostics),
+        importance_section(diagnostics),
         _attributions_section(_mapping(manifest.get("attributions"))),
         _parity_sample_section(_mapping(manifest.get("parity_sample"))),
         _training_section(manifest),
@@ -322,7 +288,8 @@ def _training_section(manifest: Mapping[str, object]) -> str:
     return (
         "## Training\n\n"
         f"XGBoost, best iteration {_number(manifest.get('best_iteration'))} (early stopping "
-        f"on the validation window).\n{table}"
+        f"on the validation window).\n"
+        f"{config_section(_mapping(manifest.get('training_config')))}{table}"
     )
 
 
