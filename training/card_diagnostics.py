@@ -100,10 +100,9 @@ def config_section(config: Mapping[str, Any]) -> str:
     tuning = config.get("tuning")
     if isinstance(tuning, Mapping):
         validation = tuning.get("validation") or {}
-        minutes = tuning.get("minutes_budget")
-        budget = f"{tuning.get('trials_budget')} trials" + (
-            f" or {minutes:g} minutes" if minutes else ""
-        )
+        trials, minutes = tuning.get("trials_budget"), tuning.get("minutes_budget")
+        limits = [f"{trials} trials" if trials else "", f"{minutes:g} minutes" if minutes else ""]
+        budget = " or ".join(limit for limit in limits if limit)
         searched = ", ".join(f"`{k}` {v:.4g}" for k, v in (tuning.get("searched") or {}).items())
         lines.append(
             f"\nTuned: {tuning.get('trials')} trials (Optuna TPE, seed {tuning.get('seed')}; "

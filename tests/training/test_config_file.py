@@ -141,3 +141,10 @@ def test_option_problems_checks_the_same_ranges_as_the_file() -> None:
         ("test_fraction", "must be a number in (0, 1), not 1.0"),
         ("parameters.max_depth", "must be a whole number in [1, 16], not 0"),
     ]
+
+
+def test_the_config_example_in_the_docs_is_valid() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "training.md").read_text()
+    example = docs.split("```yaml\n", 1)[1].split("```", 1)[0]
+    options = parse_config(example, "docs/training.md")
+    assert options.windows.given() and options.resolved_parameters()["max_depth"] == 5
