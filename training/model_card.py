@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from model.manifest import MODEL_CARD_FILE, PARITY_SAMPLE_FILE
+from model.manifest import MODEL_CARD_FILE
+from training.card_checks import (
+    attributions_section,
+    calibration_section,
+    parity_sample_section,
+    shown,
+)
 from training.card_diagnostics import (
     CALIBRATION_PNG,
     IMPORTANCE_PNG,
@@ -76,13 +82,13 @@ def render_card(
         typology_section(diagnostics),
         _plots_section(),
         _bands_section(_mapping(manifest.get("suggested_score_bands")), data),
-        _calibration_section(
+        calibration_section(
             _mapping(manifest.get("calibration")), _mapping(manifest.get("parity"))
         ),
         reliability_section(diagnostics),
         importance_section(diagnostics),
-        _attributions_section(_mapping(manifest.get("attributions"))),
-        _parity_sample_section(_mapping(manifest.get("parity_sample"))),
+        attributions_section(_mapping(manifest.get("attributions"))),
+        parity_sample_section(_mapping(manifest.get("parity_sample"))),
         _training_section(manifest),
         _limitations(),
         _features_section(manifest.get("features")),
@@ -103,12 +109,6 @@ def _test_metrics(manifest: Mapping[str, object], data: EvaluationSet) -> Mappin
     return metrics if "roc_auc" in metrics else evaluate(data)
 
 
-def _number(value: object, spec: str = ".4f") -> str:
-    if isinstance(value, float):
-        return format(value, spec)
-    return "?" if value is None else str(value)
-
-
 def _percent(point: str) -> str:
     # "0.005" -> "0.5%"; keys that are not numbers stay as they are.
     try:
@@ -119,9 +119,9 @@ def _percent(point: str) -> str:
 
 def _intro(manifest: Mapping[str, object]) -> str:
     return (
-        f"# Model card: {_number(manifest.get('model_version'))}\n\n"
-        f"Feature set `{_number(manifest.get('feature_set_version'))}`, "
-        f"created {_number(manifest.get('created_at'))}.\n\n"
+        f"# Model card: {shown(manifest.get('model_version'))}\n\n"
+        f"Feature set `{shown(manifest.get('feature_set_version'))}`, "
+        f"created {shown(manifest.get('created_at'))}.\n\n"
         "## Intended use\n\n"
         "Scores card-not-present and card-present payments in riskscore: the probability "
         "that a transaction is fraudulent, which policy rules turn into approve, review, "
@@ -134,17 +134,17 @@ def _data_section(manifest: Mapping[str, object]) -> str:
     data = _mapping(manifest.get("training_data"))
     lines = [
         "## Training data and time split\n",
-        f"{_number(data.get('rows'))} transactions, {_number(data.get('frauds'))} fraud, from "
-        f"{_number(data.get('start'))} to {_number(data.get('end'))}; history fingerprint "
-        f"`{_number(data.get('fingerprint'))}`.\n",
+        f"{shown(data.get('rows'))} transactions, {shown(data.get('frauds'))} fraud, from "
+        f"{shown(data.get('start'))} to {shown(data.get('end'))}; history fingerprint "
+        f"`{shown(data.get('fingerprint'))}`.\n",
         "| window | from | to | transactions | fraud |",
         "|---|---|---|---|---|",
     ]
     for name, window in _mapping(manifest.get("split")).items():
         w = _mapping(window)
         lines.append(
-            f"| {name} | {_number(w.get('start'))} | {_number(w.get('end'))} | "
-            f"{_number(w.get('rows'))} | {_number(w.get('frauds'))} |"
+            f"| {name} | {shown(w.get('start'))} | {shown(w.get('end'))} | "
+            f"{shown(w.get('rows'))} | {shown(w.get('frauds'))} |"
         )
     if "gap_days" in manifest:
         lines.append(
@@ -184,13 +184,12 @@ def _metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, object, str]]:
 
 def _metrics_section(metrics: Mapping[str, Any]) -> str:
     table = "\n".join(
-        f"| {name} | {_number(value)} | {meaning} |"
-        for name, value, meaning in _metric_rows(metrics)
+        f"| {name} | {shown(value)} | {meaning} |" for name, value, meaning in _metric_rows(metrics)
     )
     return (
         "## Metrics on the test window\n\n"
-        f"{_number(metrics.get('transactions'))} transactions, "
-        f"{_number(metrics.get('frauds'))} fraud (rate {_number(metrics.get('fraud_rate'))}). "
+        f"{shown(metrics.get('transactions'))} transactions, "
+        f"{shown(metrics.get('frauds'))} fraud (rate {shown(metrics.get('fraud_rate'))}). "
         "Card precision cannot exceed the day's defrauded cards divided by k.\n\n"
         "| metric | value | meaning |\n|---|---|---|\n" + table + "\n"
     )
@@ -234,60 +233,13 @@ def _bands_section(bands: Mapping[str, Any], data: EvaluationSet) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _calibration_section(calibration: Mapping[str, Any], parity: Mapping[str, Any]) -> str:
-    return (
-        "## Calibration and ONNX parity\n\n"
-        "Scores are calibrated fraud probabilities: "
-        f"{str(calibration.get('method', '?')).capitalize()} scaling of the model's margin, "
-        f"fitted on the validation window (slope {_number(calibration.get('slope'))}, "
-        f"intercept {_number(calibration.get('intercept'))}). They hold at the validation "
-        "window's fraud rate: when the live fraud rate moves, the probabilities move with it "
-        "while the ranking holds.\n\n"
-        "The ONNX model the service runs agrees with the XGBoost model within "
-        f"{_number(parity.get('max_abs_diff'), '.2g')} (largest absolute difference in "
-        f"probability) on {_number(parity.get('rows'))} test rows; the tolerance is "
-        f"{_number(parity.get('tolerance'), '.2g')}.\n"
-    )
-
-
-def _attributions_section(attributions: Mapping[str, Any]) -> str:
-    if not attributions:
-        return "## Attributions\n\nNone recorded.\n"
-    return (
-        "## Attributions\n\n"
-        "Each score comes with per-feature contributions to its margin (Saabas path "
-        "attributions, XGBoost's `approx_contribs`), which add up to the margin and give the "
-        "model reason codes. They agree with XGBoost's within "
-        f"{_number(attributions.get('max_abs_diff'), '.2g')}, their sums with its margin "
-        f"within {_number(attributions.get('max_margin_diff'), '.2g')}, on "
-        f"{_number(attributions.get('rows'))} test rows; the tolerance is "
-        f"{_number(attributions.get('tolerance'), '.2g')}.\n"
-    )
-
-
-def _parity_sample_section(sample: Mapping[str, Any]) -> str:
-    if not sample:
-        return "## Parity sample\n\nNone recorded.\n"
-    return (
-        "## Parity sample\n\n"
-        f"`{PARITY_SAMPLE_FILE}` holds {_number(sample.get('rows'))} feature rows and XGBoost's "
-        f"margin, calibrated score and attributions for each: "
-        f"{_number(sample.get('constructed'))} constructed (values missing, zero, extreme, or "
-        "at a split's threshold), the rest from the test window, some with values removed. "
-        f"They reach {_number(sample.get('leaves_reached'))} of the "
-        f"{_number(sample.get('leaves'))} leaves of the trees. The service runs them "
-        "through both ONNX graphs whenever it loads the model and refuses the artifact if "
-        "any output differs beyond tolerance, so an edited leaf cannot be served.\n"
-    )
-
-
 def _training_section(manifest: Mapping[str, object]) -> str:
     parameters = _mapping(manifest.get("parameters"))
     rows = "".join(f"| `{name}` | {value} |\n" for name, value in parameters.items())
     table = f"\n| parameter | value |\n|---|---|\n{rows}" if rows else ""
     return (
         "## Training\n\n"
-        f"XGBoost, best iteration {_number(manifest.get('best_iteration'))} (early stopping "
+        f"XGBoost, best iteration {shown(manifest.get('best_iteration'))} (early stopping "
         f"on the validation window).\n"
         f"{config_section(_mapping(manifest.get('training_config')))}{table}"
     )

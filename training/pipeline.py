@@ -43,7 +43,7 @@ from training.metrics import EvaluationSet
 from training.model_card import write_model_card
 from training.parity_sample import build_parity_sample
 from training.split import DAY_MS, TimeSplit, split_by_time, split_by_windows
-from training.tuning import tune_parameters
+from training.tuning import TuningResult, tune_parameters
 
 Progress = Callable[[str], object]
 
@@ -73,18 +73,7 @@ def train_artifact(
     matrix = features.to_numpy(dtype=np.float32)
     ts_ms = times_ms(history["timestamp"])
     split = time_split(ts_ms, options)
-    tuned = None
-    if options.tuning.enabled:
-        rows = split.train
-        tuned = tune_parameters(
-            (matrix[rows], labels[rows]), ts_ms[rows], options.resolved_parameters(), options.tuning
-        )
-        step("tune")
-    fitted = fit_model(
-        (matrix[split.train], labels[split.train]),
-        (matrix[split.validation], labels[split.validation]),
-        tuned.parameters if tuned else options.resolved_parameters(),
-    )
+    fitted, tuned = _fit(matrix, labels, ts_ms, split, options, step)
     step("fit")
     evaluations = {
         name: _evaluation(fitted, matrix, labels, history, ts_ms, rows)
@@ -107,6 +96,31 @@ def train_artifact(
     _write(out_dir, manifest, fitted, exported, evaluations["test"], diagnostics, signing_key)
     step("write")
     return manifest
+
+
+def _fit(
+    matrix: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int8],
+    ts_ms: npt.NDArray[np.int64],
+    split: TimeSplit,
+    options: TrainingOptions,
+    step: Progress,
+) -> tuple[FittedModel, TuningResult | None]:
+    """Tune on the training window when asked, then fit and calibrate."""
+    parameters, tuned = options.resolved_parameters(), None
+    if options.tuning.enabled:
+        rows = split.train
+        tuned = tune_parameters(
+            (matrix[rows], labels[rows]), ts_ms[rows], parameters, options.tuning
+        )
+        parameters = tuned.parameters
+        step("tune")
+    fitted = fit_model(
+        (matrix[split.train], labels[split.train]),
+        (matrix[split.validation], labels[split.validation]),
+        parameters,
+    )
+    return fitted, tuned
 
 
 def time_split(ts_ms: npt.NDArray[np.int64], options: TrainingOptions) -> TimeSplit:

@@ -70,10 +70,9 @@ def tune_parameters(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     began = time.monotonic()
     fit_at, check_at = split_tail(ts_ms, tuning.validation_fraction)
-    fit = (train[0][fit_at], train[1][fit_at])
-    check = (train[0][check_at], train[1][check_at])
     if not fit_at.size:
         raise FitError("the tuning fit window is empty; give a smaller tuning validation share")
+    fit, check = ((train[0][at], train[1][at]) for at in (fit_at, check_at))
 
     def score(parameters: dict[str, Any]) -> float:
         names = ("tuning fit", "tuning validation")
@@ -85,19 +84,26 @@ def tune_parameters(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=tuning.seed)
     )
 
-    def advance(_study: object, _trial: object) -> None:
-        if progress is not None:
-            progress(1)
-
     remaining = None if tuning.minutes is None else tuning.minutes * 60 - (time.monotonic() - began)
     if remaining is None or remaining > 0:
         study.optimize(
             lambda trial: score({**start, **_suggest(trial)}),
             n_trials=tuning.trials,
             timeout=remaining,
-            callbacks=[advance],
+            callbacks=[_Advance(progress)],
         )
     return _result(study, start, start_value, fit, check, ts_ms[check_at])
+
+
+@dataclass(frozen=True)
+class _Advance:
+    """Optuna's callback after each trial: one step of `progress`."""
+
+    progress: Callable[[int], object] | None
+
+    def __call__(self, _study: object, _trial: object) -> None:
+        if self.progress is not None:
+            self.progress(1)
 
 
 def _suggest(trial: Any) -> dict[str, float | int]:
