@@ -67,7 +67,11 @@ def compare_models(
     rows = _window_rows(ts_ms, start, end)
     labels = history["is_fraud"].to_numpy()[rows]
     if np.isnan(labels).any() or labels.min() == labels.max():
-        raise CompareError("the window needs every row labelled, and both fraud and legitimate")
+        raise CompareError(
+            f"the window's {len(rows)} transactions hold {int(np.nansum(labels))} fraud and "
+            f"{int(np.isnan(labels).sum())} unlabelled: comparing needs every row labelled, "
+            "and both fraud and legitimate rows; give a wider window"
+        )
     features: dict[int, pd.DataFrame] = {}
     scored = []
     for label, model in zip("AB", models, strict=True):

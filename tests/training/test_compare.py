@@ -69,8 +69,19 @@ def test_compare_scores_both_models_on_the_same_window(
     auc_a, auc_b = rows[0][1], rows[0][2]
     assert f"| ROC AUC | {auc_a:.4f} | {auc_b:.4f} | {auc_b - auc_a:+.4f} |" in text
     assert (tmp_path / "report" / PR_CHART).read_bytes().startswith(PNG_MAGIC)
-    # The trained artifact learnt from this very time span: the report says so.
-    assert "overlaps the time it was trained" in text
+    # The window starts after both models' training and validation windows: no note.
+    assert "overlaps the time it was trained" not in text
+
+
+def test_compare_notes_a_window_that_overlaps_a_model_s_training(
+    trained_artifact: Path, simulated_history: pd.DataFrame
+) -> None:
+    comparison = compare_models((trained_artifact, trained_artifact), simulated_history)
+    train = comparison.first.model.manifest.split["train"]
+    assert any(
+        f"overlaps the time it was trained and calibrated on ({train.start} to" in note
+        for note in comparison.first.notes
+    )
 
 
 def test_compare_refuses_a_model_whose_features_this_build_cannot_compute(
@@ -93,7 +104,8 @@ def test_compare_cli_writes_the_report_and_prints_the_table(
 ) -> None:
     data = tmp_path / "history.parquet"
     save_history(simulated_history, data)
-    last = simulated_history["timestamp"].max().date()
+    # The last week: fraud and legitimate payments both (a single day may hold no fraud).
+    last = (simulated_history["timestamp"].max() - pd.Timedelta(days=7)).date()
     cli = [sys.executable, "-m", "riskscore.cli", "model", "compare"]
     out = tmp_path / "report"
     args = [str(trained_artifact), str(other_artifact), "--data", str(data), "--out", str(out)]
