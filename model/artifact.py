@@ -100,7 +100,11 @@ class Model:
 
 
 def load_model(
-    directory: Path, *, intra_op_threads: int = 1, verify_key_file: Path | None = None
+    directory: Path,
+    *,
+    intra_op_threads: int = 1,
+    verify_key_file: Path | None = None,
+    this_build_features: bool = True,
 ) -> Model:
     """Load and verify the artifact in `directory`.
 
@@ -108,7 +112,9 @@ def load_model(
     a file's checksum differs, the artifact was trained on other feature definitions, or
     either ONNX graph disagrees with the parity sample (the rows XGBoost scored at export).
     With `verify_key_file` (a PEM Ed25519 public key) the manifest must carry a valid
-    signature by that key (`ModelSignatureError` otherwise).
+    signature by that key (`ModelSignatureError` otherwise). With `this_build_features`
+    False, a model of another feature set loads too (offline comparisons, which pick its
+    features by name); everything else is verified all the same.
     """
     manifest_path = directory / MANIFEST_FILE
     manifest_bytes = _read_manifest_bytes(directory)
@@ -116,7 +122,8 @@ def load_model(
         verify_manifest(directory, manifest_bytes, verify_key_file)
     manifest = _parse_manifest(manifest_path, manifest_bytes)
     contents = _read_listed_files(directory, manifest)
-    _check_features(manifest_path, manifest)
+    if this_build_features:
+        _check_features(manifest_path, manifest)
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
     options.inter_op_num_threads = 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,6 +95,31 @@ class ParitySampleSummary(_Strict):
     leaves_reached: int
 
 
+class TuningRecord(_Strict):
+    """The hyperparameter search training ran: on `validation`, the last part of the training
+    window by time, `trials` trials scored by `metric`, against the starting parameters'."""
+
+    metric: str
+    seed: int
+    trials_budget: int | None
+    minutes_budget: float | None
+    trials: int
+    start_value: float
+    best_value: float
+    searched: dict[str, float | int] = Field(description="the best trial's values, {} if none won")
+    validation: Window
+
+
+class TrainingConfigRecord(_Strict):
+    """What training ran with: every setting, resolved from the defaults, the config file
+    (`source`, with its sha256) and the flags; and the search, when tuned."""
+
+    source: str | None
+    sha256: str | None
+    settings: dict[str, Any]
+    tuning: TuningRecord | None = None
+
+
 class Manifest(_Strict):
     schema_version: int = SCHEMA_VERSION
     model_version: str
@@ -114,6 +140,8 @@ class Manifest(_Strict):
     attributions: Attributions
     parity_sample: ParitySampleSummary
     files: dict[str, str] = Field(description="sha256 of each file of the artifact")
+    # Absent from artifacts trained before training configs existed.
+    training_config: TrainingConfigRecord | None = None
 
 
 def sha256_file(path: Path) -> str:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from riskscore import __version__
-from riskscore.commands import labels, offline, policy, serve, store
+from riskscore.commands import labels, model, offline, policy, serve, store
 from riskscore.commands import lists as list_commands
 from riskscore.commands import loadtest as loadtest_command
 from riskscore.commands import record as record_commands
@@ -20,11 +20,12 @@ from riskscore.commands import record as record_commands
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="riskscore",
-        description="Real-time payment-risk scoring: simulate, train, predict, serve.",
+        description="Real-time payment-risk scoring: simulate, train, compare, predict, serve.",
     )
     parser.add_argument("--version", action="version", version=f"riskscore {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     offline.register(commands)
+    model.register(commands)
     store.register(commands)
     serve.register(commands)
     labels.register(commands)

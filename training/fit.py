@@ -15,24 +15,11 @@ import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 
 from model.manifest import Calibration, ScoreBands
+from training.config import DEFAULT_PARAMETERS
 
 Matrix = npt.NDArray[np.float32]
 Labels = npt.NDArray[np.int8]
 
-DEFAULT_PARAMETERS: dict[str, Any] = {
-    "n_estimators": 300,
-    "max_depth": 6,
-    "learning_rate": 0.1,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "min_child_weight": 2.0,
-    "tree_method": "hist",
-    "objective": "binary:logistic",
-    "eval_metric": "aucpr",
-    "early_stopping_rounds": 30,
-    "random_state": 7,
-    "n_jobs": 2,
-}
 # Scores are calibrated fraud probabilities, so a band is the fraud probability at which an
 # action pays: review at one chance in ten, challenge at even odds, decline at nine in ten.
 SUGGESTED_BANDS = ScoreBands(review_at=0.10, challenge_at=0.50, decline_at=0.90)
@@ -56,14 +43,26 @@ def fit_model(
     parameters: dict[str, Any] | None = None,
 ) -> FittedModel:
     """Fit on `train`, stop early and calibrate on `validation` (each: features, labels)."""
-    for name, (_, labels) in (("training", train), ("validation", validation)):
+    classifier = fit_classifier(train, validation, parameters)
+    margin = classifier.predict(validation[0], output_margin=True).astype(np.float64)
+    calibration = _platt(margin, validation[1])
+    return FittedModel(classifier, calibration, SUGGESTED_BANDS, int(classifier.best_iteration))
+
+
+def fit_classifier(
+    train: tuple[Matrix, Labels],
+    validation: tuple[Matrix, Labels],
+    parameters: dict[str, Any] | None = None,
+    window_names: tuple[str, str] = ("training", "validation"),
+) -> xgb.XGBClassifier:
+    """XGBoost fitted on `train`, stopped early on `validation`; raises `FitError` when a
+    window lacks fraud or legitimate rows (named by `window_names`)."""
+    for name, (_, labels) in zip(window_names, (train, validation), strict=True):
         if labels.min() == labels.max():
             raise FitError(f"the {name} window has only one class; it needs fraud and legit rows")
     classifier = xgb.XGBClassifier(**(parameters or DEFAULT_PARAMETERS))
     classifier.fit(*train, eval_set=[validation], verbose=False)
-    margin = classifier.predict(validation[0], output_margin=True).astype(np.float64)
-    calibration = _platt(margin, validation[1])
-    return FittedModel(classifier, calibration, SUGGESTED_BANDS, int(classifier.best_iteration))
+    return classifier
 
 
 def _platt(margin: npt.NDArray[np.float64], labels: Labels) -> Calibration:

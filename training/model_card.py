@@ -11,112 +11,84 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
-from sklearn.metrics import precision_recall_curve, roc_curve
 
-from model.manifest import MODEL_CARD_FILE, PARITY_SAMPLE_FILE
+from model.manifest import MODEL_CARD_FILE
+from training.card_checks import (
+    attributions_section,
+    calibration_section,
+    parity_sample_section,
+    shown,
+)
+from training.card_diagnostics import (
+    CALIBRATION_PNG,
+    IMPORTANCE_PNG,
+    config_section,
+    importance_section,
+    reliability_section,
+    typology_section,
+)
+from training.card_plots import (
+    plot_importance,
+    plot_pr,
+    plot_reliability,
+    plot_roc,
+    plot_scores,
+)
+from training.diagnostics import Diagnostics
 from training.metrics import EvaluationSet, evaluate
 
 ROC_PNG = "roc_curve.png"
 PR_PNG = "precision_recall_curve.png"
 SCORES_PNG = "score_distribution.png"
-# Matplotlib writes its version into PNGs; without it the bytes depend only on the inputs.
-_PNG_METADATA = {"Software": None}
 BAND_NAMES = ("approve", "review", "challenge", "decline")
 _BAND_KEYS = ("review_at", "challenge_at", "decline_at")
 
 
 def write_model_card(
-    out_dir: Path, manifest: Mapping[str, object], evaluation: EvaluationSet
+    out_dir: Path,
+    manifest: Mapping[str, object],
+    evaluation: EvaluationSet,
+    diagnostics: Diagnostics | None = None,
 ) -> Path:
-    """Write `MODEL_CARD.md` and its three plots into `out_dir`; return the card's path.
+    """Write `MODEL_CARD.md` and its plots into `out_dir`; return the card's path.
 
     `manifest` is the artifact manifest as plain data (missing keys show as "?");
-    `evaluation` is the test window, from which the plots and the score bands are drawn.
+    `evaluation` is the test window, from which the plots and the score bands are drawn;
+    `diagnostics` (of the same window) add feature importance, reliability and typologies.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    _plot_roc(out_dir / ROC_PNG, evaluation)
-    _plot_pr(out_dir / PR_PNG, evaluation)
-    _plot_scores(out_dir / SCORES_PNG, evaluation)
+    plot_roc(out_dir / ROC_PNG, evaluation)
+    plot_pr(out_dir / PR_PNG, {"model": evaluation}, "Precision-recall curve, test window")
+    plot_scores(out_dir / SCORES_PNG, evaluation)
+    if diagnostics is not None:
+        plot_reliability(out_dir / CALIBRATION_PNG, diagnostics.reliability)
+        plot_importance(out_dir / IMPORTANCE_PNG, diagnostics.importance)
     path = out_dir / MODEL_CARD_FILE
-    path.write_text(render_card(manifest, evaluation), encoding="utf-8")
+    path.write_text(render_card(manifest, evaluation, diagnostics), encoding="utf-8")
     return path
-
-
-# Plots: a bare `Figure` renders with Agg and, unlike pyplot's, is never kept open anywhere.
-
-
-def _figure(title: str, x_label: str, y_label: str) -> tuple[Figure, Any]:
-    figure = Figure(figsize=(6, 4), dpi=120)
-    axes = figure.add_subplot()
-    axes.set_title(title)
-    axes.set_xlabel(x_label)
-    axes.set_ylabel(y_label)
-    axes.grid(True, alpha=0.3)
-    return figure, axes
-
-
-def _save(figure: Figure, path: Path) -> None:
-    figure.tight_layout()
-    figure.savefig(path, format="png", metadata=_PNG_METADATA)
-
-
-def _plot_roc(path: Path, data: EvaluationSet) -> None:
-    fpr, tpr, _ = roc_curve(data.y_true, data.score)
-    figure, axes = _figure(
-        "ROC curve, test window", "false-positive rate (symlog)", "recall (true-positive rate)"
-    )
-    axes.plot(fpr, tpr, color="tab:blue", label="model")
-    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
-    # Fraud teams work at FPRs below 1%: stretch that end of the axis.
-    axes.set_xscale("symlog", linthresh=1e-3)
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1.02)
-    axes.legend(loc="lower right")
-    _save(figure, path)
-
-
-def _plot_pr(path: Path, data: EvaluationSet) -> None:
-    precision, recall, _ = precision_recall_curve(data.y_true, data.score)
-    figure, axes = _figure("Precision-recall curve, test window", "recall", "precision")
-    axes.plot(recall, precision, color="tab:red", label="model")
-    axes.axhline(float(data.y_true.mean()), color="grey", linestyle=":", label="fraud rate")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1.02)
-    axes.legend(loc="upper right")
-    _save(figure, path)
-
-
-def _plot_scores(path: Path, data: EvaluationSet) -> None:
-    figure, axes = _figure(
-        "Score distribution, test window", "calibrated fraud probability", "transactions (log)"
-    )
-    bins = np.linspace(0, 1, 51)
-    fraud = data.y_true == 1
-    axes.hist(data.score[~fraud], bins=bins, color="tab:blue", alpha=0.6, label="legitimate")
-    axes.hist(data.score[fraud], bins=bins, color="tab:red", alpha=0.6, label="fraud")
-    axes.set_yscale("log")
-    axes.set_xlim(0, 1)
-    axes.legend(loc="upper right")
-    _save(figure, path)
 
 
 # The markdown, one builder per section.
 
 
-def render_card(manifest: Mapping[str, object], data: EvaluationSet) -> str:
+def render_card(
+    manifest: Mapping[str, object], data: EvaluationSet, diagnostics: Diagnostics | None = None
+) -> str:
     """The card's markdown; plots are linked by file name, relative to the card."""
     sections = [
         _intro(manifest),
         _data_section(manifest),
         _metrics_section(_test_metrics(manifest, data)),
+        typology_section(diagnostics),
         _plots_section(),
         _bands_section(_mapping(manifest.get("suggested_score_bands")), data),
-        _calibration_section(
+        calibration_section(
             _mapping(manifest.get("calibration")), _mapping(manifest.get("parity"))
         ),
-        _attributions_section(_mapping(manifest.get("attributions"))),
-        _parity_sample_section(_mapping(manifest.get("parity_sample"))),
+        reliability_section(diagnostics),
+        importance_section(diagnostics),
+        attributions_section(_mapping(manifest.get("attributions"))),
+        parity_sample_section(_mapping(manifest.get("parity_sample"))),
         _training_section(manifest),
         _limitations(),
         _features_section(manifest.get("features")),
@@ -137,12 +109,6 @@ def _test_metrics(manifest: Mapping[str, object], data: EvaluationSet) -> Mappin
     return metrics if "roc_auc" in metrics else evaluate(data)
 
 
-def _number(value: object, spec: str = ".4f") -> str:
-    if isinstance(value, float):
-        return format(value, spec)
-    return "?" if value is None else str(value)
-
-
 def _percent(point: str) -> str:
     # "0.005" -> "0.5%"; keys that are not numbers stay as they are.
     try:
@@ -153,9 +119,9 @@ def _percent(point: str) -> str:
 
 def _intro(manifest: Mapping[str, object]) -> str:
     return (
-        f"# Model card: {_number(manifest.get('model_version'))}\n\n"
-        f"Feature set `{_number(manifest.get('feature_set_version'))}`, "
-        f"created {_number(manifest.get('created_at'))}.\n\n"
+        f"# Model card: {shown(manifest.get('model_version'))}\n\n"
+        f"Feature set `{shown(manifest.get('feature_set_version'))}`, "
+        f"created {shown(manifest.get('created_at'))}.\n\n"
         "## Intended use\n\n"
         "Scores card-not-present and card-present payments in riskscore: the probability "
         "that a transaction is fraudulent, which policy rules turn into approve, review, "
@@ -168,17 +134,17 @@ def _data_section(manifest: Mapping[str, object]) -> str:
     data = _mapping(manifest.get("training_data"))
     lines = [
         "## Training data and time split\n",
-        f"{_number(data.get('rows'))} transactions, {_number(data.get('frauds'))} fraud, from "
-        f"{_number(data.get('start'))} to {_number(data.get('end'))}; history fingerprint "
-        f"`{_number(data.get('fingerprint'))}`.\n",
+        f"{shown(data.get('rows'))} transactions, {shown(data.get('frauds'))} fraud, from "
+        f"{shown(data.get('start'))} to {shown(data.get('end'))}; history fingerprint "
+        f"`{shown(data.get('fingerprint'))}`.\n",
         "| window | from | to | transactions | fraud |",
         "|---|---|---|---|---|",
     ]
     for name, window in _mapping(manifest.get("split")).items():
         w = _mapping(window)
         lines.append(
-            f"| {name} | {_number(w.get('start'))} | {_number(w.get('end'))} | "
-            f"{_number(w.get('rows'))} | {_number(w.get('frauds'))} |"
+            f"| {name} | {shown(w.get('start'))} | {shown(w.get('end'))} | "
+            f"{shown(w.get('rows'))} | {shown(w.get('frauds'))} |"
         )
     if "gap_days" in manifest:
         lines.append(
@@ -218,13 +184,12 @@ def _metric_rows(metrics: Mapping[str, Any]) -> list[tuple[str, object, str]]:
 
 def _metrics_section(metrics: Mapping[str, Any]) -> str:
     table = "\n".join(
-        f"| {name} | {_number(value)} | {meaning} |"
-        for name, value, meaning in _metric_rows(metrics)
+        f"| {name} | {shown(value)} | {meaning} |" for name, value, meaning in _metric_rows(metrics)
     )
     return (
         "## Metrics on the test window\n\n"
-        f"{_number(metrics.get('transactions'))} transactions, "
-        f"{_number(metrics.get('frauds'))} fraud (rate {_number(metrics.get('fraud_rate'))}). "
+        f"{shown(metrics.get('transactions'))} transactions, "
+        f"{shown(metrics.get('frauds'))} fraud (rate {shown(metrics.get('fraud_rate'))}). "
         "Card precision cannot exceed the day's defrauded cards divided by k.\n\n"
         "| metric | value | meaning |\n|---|---|---|\n" + table + "\n"
     )
@@ -268,61 +233,15 @@ def _bands_section(bands: Mapping[str, Any], data: EvaluationSet) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _calibration_section(calibration: Mapping[str, Any], parity: Mapping[str, Any]) -> str:
-    return (
-        "## Calibration and ONNX parity\n\n"
-        "Scores are calibrated fraud probabilities: "
-        f"{str(calibration.get('method', '?')).capitalize()} scaling of the model's margin, "
-        f"fitted on the validation window (slope {_number(calibration.get('slope'))}, "
-        f"intercept {_number(calibration.get('intercept'))}). They hold at the validation "
-        "window's fraud rate: when the live fraud rate moves, the probabilities move with it "
-        "while the ranking holds.\n\n"
-        "The ONNX model the service runs agrees with the XGBoost model within "
-        f"{_number(parity.get('max_abs_diff'), '.2g')} (largest absolute difference in "
-        f"probability) on {_number(parity.get('rows'))} test rows; the tolerance is "
-        f"{_number(parity.get('tolerance'), '.2g')}.\n"
-    )
-
-
-def _attributions_section(attributions: Mapping[str, Any]) -> str:
-    if not attributions:
-        return "## Attributions\n\nNone recorded.\n"
-    return (
-        "## Attributions\n\n"
-        "Each score comes with per-feature contributions to its margin (Saabas path "
-        "attributions, XGBoost's `approx_contribs`), which add up to the margin and give the "
-        "model reason codes. They agree with XGBoost's within "
-        f"{_number(attributions.get('max_abs_diff'), '.2g')}, their sums with its margin "
-        f"within {_number(attributions.get('max_margin_diff'), '.2g')}, on "
-        f"{_number(attributions.get('rows'))} test rows; the tolerance is "
-        f"{_number(attributions.get('tolerance'), '.2g')}.\n"
-    )
-
-
-def _parity_sample_section(sample: Mapping[str, Any]) -> str:
-    if not sample:
-        return "## Parity sample\n\nNone recorded.\n"
-    return (
-        "## Parity sample\n\n"
-        f"`{PARITY_SAMPLE_FILE}` holds {_number(sample.get('rows'))} feature rows and XGBoost's "
-        f"margin, calibrated score and attributions for each: "
-        f"{_number(sample.get('constructed'))} constructed (values missing, zero, extreme, or "
-        "at a split's threshold), the rest from the test window, some with values removed. "
-        f"They reach {_number(sample.get('leaves_reached'))} of the "
-        f"{_number(sample.get('leaves'))} leaves of the trees. The service runs them "
-        "through both ONNX graphs whenever it loads the model and refuses the artifact if "
-        "any output differs beyond tolerance, so an edited leaf cannot be served.\n"
-    )
-
-
 def _training_section(manifest: Mapping[str, object]) -> str:
     parameters = _mapping(manifest.get("parameters"))
     rows = "".join(f"| `{name}` | {value} |\n" for name, value in parameters.items())
     table = f"\n| parameter | value |\n|---|---|\n{rows}" if rows else ""
     return (
         "## Training\n\n"
-        f"XGBoost, best iteration {_number(manifest.get('best_iteration'))} (early stopping "
-        f"on the validation window).\n{table}"
+        f"XGBoost, best iteration {shown(manifest.get('best_iteration'))} (early stopping "
+        f"on the validation window).\n"
+        f"{config_section(_mapping(manifest.get('training_config')))}{table}"
     )
 
 

@@ -2,15 +2,19 @@
 
 Nothing later is ever used to fit anything earlier. The gap stands for label delay: when a model
 is trained, the labels of the last days before it are not yet known, so the test window starts
-`gap_days` after the validation window ends.
+`gap_days` after the validation window ends. The windows come from shares of the history's span
+(`split_by_time`) or from dates (`split_by_windows`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
+
+from training.config import Windows, window_problems
 
 Ints = npt.NDArray[np.int64]
 DAY_MS = 86_400_000
@@ -57,11 +61,66 @@ def split_by_time(
         "validation": (validation_start, validation_end),
         "test": (test_start, end),
     }
+    return _split(ts_ms, bounds, gap_days)
+
+
+def split_by_windows(ts_ms: Ints, windows: Windows, *, validation_fraction: float) -> TimeSplit:
+    """Split by dates (whole UTC days, ends included): the last `validation_fraction` of the
+    training window's span validates, the rest trains; the gap is what lies between the
+    training and test windows. Raises `SplitError` naming the date at fault."""
+    problems = [f"{name} {problem}" for name, problem in window_problems(windows) if problem]
+    if problems or windows.train_end is None or windows.test_start is None:
+        raise SplitError("; ".join(problems) or "train_end and test_start are needed")
+    first, last = (_day(int(ms)) for ms in (ts_ms.min(), ts_ms.max()))
+    days = {
+        "train_start": windows.train_start or first,
+        "train_end": windows.train_end,
+        "test_start": windows.test_start,
+        "test_end": windows.test_end or last,
+    }
+    for name, day in days.items():
+        if not first <= day <= last:
+            raise SplitError(
+                f"{name} {day} lies outside the history, which runs from {first} to {last}"
+            )
+    train_start, test_start = _ms(days["train_start"]), _ms(days["test_start"])
+    train_end, test_end = _ms(days["train_end"], 1), _ms(days["test_end"], 1)
+    validation_start = train_end - int((train_end - train_start) * validation_fraction)
+    bounds = {
+        "train": (train_start, validation_start),
+        "validation": (validation_start, train_end),
+        "test": (test_start, test_end),
+    }
+    return _split(ts_ms, bounds, (test_start - train_end) / DAY_MS)
+
+
+def split_tail(ts_ms: Ints, fraction: float) -> tuple[Ints, Ints]:
+    """Positions in `ts_ms` of the earlier part and of the last `fraction` of its span."""
+    start, end = int(ts_ms.min()), int(ts_ms.max()) + 1
+    cut = end - int((end - start) * fraction)
+    return np.flatnonzero(ts_ms < cut), np.flatnonzero(ts_ms >= cut)
+
+
+def _day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).date()
+
+
+def _ms(day: date, days_after: int = 0) -> int:
+    """Unix ms at the start (UTC) of `day`, or of the day `days_after` it."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=days_after)
+    return int(midnight.timestamp() * 1000)
+
+
+def _split(ts_ms: Ints, bounds: dict[str, tuple[int, int]], gap_days: float) -> TimeSplit:
     rows = {
         name: np.flatnonzero((ts_ms >= low) & (ts_ms < high))
         for name, (low, high) in bounds.items()
     }
     for name, indices in rows.items():
         if not indices.size:
-            raise SplitError(f"the {name} window holds no transactions")
+            low, high = (datetime.fromtimestamp(ms / 1000, tz=UTC) for ms in bounds[name])
+            raise SplitError(
+                f"the {name} window ({low:%Y-%m-%d %H:%M} to {high:%Y-%m-%d %H:%M} UTC) "
+                "holds no transactions"
+            )
     return TimeSplit(rows["train"], rows["validation"], rows["test"], bounds, gap_days)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from tqdm import tqdm
 
 from riskscore.commands import signing
 from riskscore.commands.signing import add_signing_key_argument, signing_key_or_exit
+from riskscore.commands.training_options import training_options_or_exit
 
 Commands = Any  # argparse's private _SubParsersAction
 
@@ -154,8 +156,9 @@ def _train_parser(commands: Commands) -> None:
         "train",
         help="train, calibrate, export to ONNX and publish a model artifact",
         description="Train XGBoost on a labelled history with a time split (training, "
-        "validation, gap, test), calibrate, export to ONNX with a parity check, and write a "
-        "versioned artifact with manifest and model card.",
+        "validation, gap, test), optionally tune it, calibrate, export to ONNX with a parity "
+        "check, and write a versioned artifact with manifest and model card. Settings come "
+        "from the defaults, then --config, then the flags (docs/training.md).",
     )
     parser.add_argument("--data", type=Path, required=True, help="labelled history")
     parser.add_argument(
@@ -164,34 +167,59 @@ def _train_parser(commands: Commands) -> None:
         default=Path("model_artifacts"),
         help="artifact folder, or a folder to create <model_version>/ in (default: %(default)s)",
     )
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="share of the span")
-    parser.add_argument("--validation-fraction", type=float, default=0.15, help="share of span")
-    parser.add_argument("--gap-days", type=float, default=7.0, help="gap before the test window")
-    parser.add_argument("--label-delay-days", type=float, default=30.0, help=DELAY_HELP)
+    parser.add_argument("--config", type=Path, help="training config file (YAML)")
+    split = parser.add_argument_group("time split: shares of the history's span, or dates")
+    split.add_argument("--test-fraction", type=float, help="share of the span (default 0.2)")
+    split.add_argument("--validation-fraction", type=float, help="share of the span (default 0.15)")
+    split.add_argument("--gap-days", type=float, help="gap before the test window (default 7)")
+    for flag, meaning in WINDOW_FLAGS.items():
+        split.add_argument(f"--{flag}", type=_day, metavar="YYYY-MM-DD", help=meaning)
+    parser.add_argument("--label-delay-days", type=float, help=f"{DELAY_HELP} (default 30)")
+    tuning = parser.add_argument_group("hyperparameter search (Optuna)")
+    tuning.add_argument("--tune", action="store_true", help="search the parameters first")
+    tuning.add_argument("--tune-trials", type=int, help="at most this many trials (default 30)")
+    tuning.add_argument("--tune-minutes", type=float, help="start no trial after these minutes")
+    tuning.add_argument("--seed", type=int, help="the search's random seed (default 7)")
     add_signing_key_argument(parser, required=False)
     drop_invalid_argument(parser)
     parser.set_defaults(handler=_train)
 
 
+WINDOW_FLAGS = {
+    "train-start": "first day of the training window (default: the history's first)",
+    "train-end": "last day of the training window (validation is its last part)",
+    "test-start": "first day of the test window",
+    "test-end": "last day of the test window (default: the history's last)",
+}
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
 def _train(args: argparse.Namespace) -> int:
     from training.export import ParityError
     from training.fit import FitError
-    from training.pipeline import TrainingOptions, train_artifact
+    from training.pipeline import train_artifact
     from training.split import SplitError
+    from training.typologies import read_typology
 
     signing_key = signing_key_or_exit(args.signing_key_file)
+    options = training_options_or_exit(args)
     history = load_or_exit(args.data, args.drop_invalid)
-    options = TrainingOptions(
-        test_fraction=args.test_fraction,
-        validation_fraction=args.validation_fraction,
-        gap_days=args.gap_days,
-        label_delay_seconds=int(args.label_delay_days * 86_400),
-    )
-    stages = ("features", "fit", "export", "write")
+    stages = ("features", *(("tune",) if options.tuning.enabled else ()), "fit", "export", "write")
     try:
         with tqdm(total=len(stages), desc="train", file=sys.stderr) as bar:
             manifest = train_artifact(
-                history, args.out, options, lambda _s: bar.update(), signing_key=signing_key
+                history,
+                args.out,
+                options,
+                lambda _s: bar.update(),
+                signing_key=signing_key,
+                typology=read_typology(args.data, history),
             )
     except (FitError, SplitError, ParityError) as exc:
         sys.stderr.write(f"error: {exc}\n")

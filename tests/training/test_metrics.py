@@ -151,3 +151,27 @@ def test_evaluation_set_refuses_arrays_of_different_lengths() -> None:
             day=np.array([0, 0], dtype=np.int64),
             amount_usd=np.array([1.0, 1.0]),
         )
+
+
+def test_card_precision_at_100_on_a_hand_computed_case() -> None:
+    """Day 0: 150 cards, the 100 top-scored hold 30 defrauded cards (and 10 more defrauded
+    cards rank below them); day 1: the same 150 cards, where 20 of day 0's caught cards and
+    5 new ones are defrauded and rank first. Day 0: 30 / 100. Day 1: the 30 caught cards
+    leave the ranking, so the queue is 100 of the other 120 cards, of which 5 defrauded."""
+    cards = np.array([f"c{i:03d}" for i in range(150)], dtype=object)
+    score0 = np.linspace(1.0, 0.01, 150)
+    fraud0 = np.zeros(150, dtype=np.int8)
+    fraud0[:30] = 1  # in the top 100
+    fraud0[120:130] = 1  # below it: not caught
+    score1 = score0.copy()
+    fraud1 = np.zeros(150, dtype=np.int8)
+    fraud1[:20] = 1  # caught on day 0: out of day 1's queue
+    fraud1[30:35] = 1  # new, and now the top of the queue
+    data = EvaluationSet(
+        y_true=np.concatenate([fraud0, fraud1]),
+        score=np.concatenate([score0, score1]),
+        card_id=np.concatenate([cards, cards]),
+        day=np.repeat(np.array([0, 1], dtype=np.int64), 150),
+        amount_usd=np.ones(300),
+    )
+    assert card_precision_at_k(data, 100) == pytest.approx((30 / 100 + 5 / 100) / 2)
