@@ -26,16 +26,17 @@ class LabelOutcome:
 async def apply_label_event(
     store: OnlineStore, connection: AsyncConnection, event: LabelEvent
 ) -> LabelOutcome:
-    """Record `event` and, when it is a new fraud label, count it on the transaction's card,
-    customer and merchant as known from `reported_at`.
+    """Record `event` and, when it is a fraud label, count it on the transaction's card,
+    customer and merchant as known from `reported_at` (once per transaction: the online
+    store's marker; so sending a label again retries a count that Redis failed).
 
     Raises `record.errors.UnknownTransactionError` (no recorded decision), `LabelError`
-    naming the field, `FeatureStoreError` when Redis fails (the event stays recorded: a
-    repeat is recognised and counts nothing twice, the online marker is set at most once).
+    naming the field, `FeatureStoreError` when Redis fails (the event stays recorded).
     """
-    stored, new = await add_label(connection, event)
+    async with connection.transaction():  # committed before Redis is asked
+        stored, new = await add_label(connection, event)
     counted = False
-    if new and event.is_fraud:
+    if event.is_fraud:
         decision = await find_decision(connection, event.transaction_id)
         assert decision is not None, "add_label found the transaction"
         attributes = {name: decision[name] for name in ATTRIBUTE_COLUMNS if name in decision}

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from backtest.live import live_body, live_report
+from feature_store.online import FeatureStoreError
 from record.errors import LabelError, RecordUnavailableError, UnknownTransactionError
 from record.labels import LabelEvent
 from record.window import parse_window
@@ -64,7 +65,13 @@ async def import_labels(
     index, field and why, and the others are kept. Sending a row again changes nothing."""
     check_label_batch(runtime.settings, len(body.rows))
     note(request, rows=len(body.rows))
-    report: dict[str, Any] = {"accepted": 0, "repeated": 0, "counted": 0, "refused": []}
+    report: dict[str, Any] = {
+        "accepted": 0,
+        "repeated": 0,
+        "counted": 0,
+        "not_counted": 0,  # fraud labels recorded whose online count Redis failed
+        "refused": [],
+    }
     try:
         async with record_pool(runtime).connection() as connection:
             for index, row in enumerate(body.rows):
@@ -91,8 +98,10 @@ async def _import_row(
             _reported_at(row.reported_at),
             row.reported_by or actor,
         )
-        async with connection.transaction():
-            outcome = await apply_label_event(runtime.scorer.store, connection, event)
+        outcome = await apply_label_event(runtime.scorer.store, connection, event)
+    except FeatureStoreError:  # recorded (committed before the count); counted when resent
+        report["not_counted"] += 1
+        return
     except LabelError as exc:
         report["refused"].append({"index": index, "field": exc.field, "reason": exc.problem})
         return

@@ -118,11 +118,17 @@ def _import(args: argparse.Namespace) -> int:
         f"recorded, {len(refused):,} refused; {totals['counted']:,} fraud labels counted on "
         "the label features\n"
     )
-    return 1 if refused else 0
+    if totals["not_counted"]:
+        sys.stderr.write(
+            f"{totals['not_counted']:,} fraud labels are recorded but Redis failed to count them "
+            "on the label features: import the file again to count them (nothing is recorded "
+            "twice)\n"
+        )
+    return 1 if refused or totals["not_counted"] else 0
 
 
 def _send(admin: AdminApi, rows: list[dict[str, str]]) -> tuple[dict[str, int], list[Any]]:
-    totals = {"accepted": 0, "repeated": 0, "counted": 0}
+    totals = {"accepted": 0, "repeated": 0, "counted": 0, "not_counted": 0}
     refused: list[tuple[int, str, str]] = []
     for start, report in admin.import_labels(rows):
         for name in totals:
