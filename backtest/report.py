@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from backtest.evaluation import DECISIONS, Backtest, PolicySummary, RuleStats
+from backtest.evaluation import Backtest
+from backtest.statistics import DECISIONS, PolicySummary, RuleStats
 
 BACKTEST_MARKDOWN = "backtest.md"
 BACKTEST_CHART = "backtest.png"

@@ -4,7 +4,8 @@
 
 Fills a private PostgreSQL with `--records` decisions (through `DecisionWriter`, as the
 recorder writes them; this takes a while and is not timed), labels one in 50, then times the
-export of all of them to Parquet.
+export of all of them to Parquet: through `export_history`, then through the command users run
+(`riskscore history export`, in this process).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from record.export import export_history
 from record.labels import LabelEvent, add_label
 from record.server import PostgresServer
 from record.writer import DecisionWriter
+from riskscore import cli as riskscore_cli
 
 
 async def fill(url: str, count: int) -> None:
@@ -56,6 +58,11 @@ def main() -> None:
         seconds = time.perf_counter() - started
         print(f"exported {rows:,} decisions in {seconds:.1f} s ({rows / seconds:,.0f} rows/s), "
               f"{out.stat().st_size / 1e6:.0f} MB of Parquet")  # fmt: skip
+        started = time.perf_counter()
+        command = ["history", "export", "--since", "2d", "--out", str(out)]
+        code = riskscore_cli.main([*command, "--database-url", postgres.url])
+        seconds = time.perf_counter() - started
+        print(f"riskscore history export: exit {code}, {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -141,3 +141,32 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     if moment.tzinfo is None or not isinstance(transaction_id, str):
         raise CursorError(f"cursor {cursor!r} is not one a page of decisions handed out")
     return moment, transaction_id
+
+
+# What the live rule report needs of each decision in a window: the rules matched (live and
+# shadow), what was decided, the score, the amount in USD and the current label (NULL: none).
+OUTCOMES = """
+SELECT d.decision, d.score, d.rules_matched, d.shadow_rules_matched,
+  coalesce((d.features ->> 'amount_usd')::float8, 0) AS amount_usd, c.is_fraud
+FROM decisions d LEFT JOIN current_labels c USING (transaction_id)
+WHERE d.decided_at >= %s AND d.decided_at < %s
+"""
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    decision: str
+    score: float | None  # None when the decision was degraded without a score
+    rules_matched: list[str]
+    shadow_rules_matched: list[str]
+    amount_usd: float
+    is_fraud: bool | None  # the current label; None while unlabelled
+
+
+async def decision_outcomes(
+    connection: AsyncConnection, since: datetime, until: datetime
+) -> list[DecisionOutcome]:
+    """Every decision made in [since, until) with the rules it matched and its current label."""
+    cursor = connection.cursor(row_factory=class_row(DecisionOutcome))
+    await cursor.execute(OUTCOMES, (since, until))
+    return await cursor.fetchall()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import psycopg
 
+from record.errors import RecordUnavailableError
+
 # The columns of history/schema.py, in its order. The label is the current one: a reversal
 # (a confirmed_legitimate after a chargeback) exports as not fraud, at the reversal's time.
 EXPORT = """
@@ -24,15 +26,18 @@ COPY (
     CASE WHEN c.kind IS NULL THEN NULL WHEN c.is_fraud THEN 1 ELSE 0 END AS is_fraud,
     c.reported_at AS label_timestamp
   FROM decisions d LEFT JOIN current_labels c USING (transaction_id)
-  WHERE d.decided_at >= %s AND d.decided_at < %s
+  WHERE d.decided_at >= %s AND d.decided_at < %s AND (NOT %s OR c.kind IS NOT NULL)
   ORDER BY d.occurred_at, d.transaction_id
 ) TO STDOUT (FORMAT csv, HEADER)
 """
 
 
-def export_history(database_url: str, since: datetime, until: datetime, out: Path) -> int:
-    """Write the decisions made in [since, until) to `out` (.parquet or .csv) as a history;
-    returns the number of rows. Raises `history.io.HistoryError` for a bad `out` suffix."""
+def export_history(
+    database_url: str, since: datetime, until: datetime, out: Path, *, labelled_only: bool = False
+) -> int:
+    """Write the decisions made in [since, until) to `out` (.parquet or .csv) as a history
+    (only the labelled ones with `labelled_only`); returns the number of rows. Raises
+    `history.io.HistoryError` for a bad `out` suffix."""
     import pandas as pd
 
     from history.io import HistoryError, normalise, save_history  # pandas: the training extra
@@ -41,14 +46,21 @@ def export_history(database_url: str, since: datetime, until: datetime, out: Pat
         raise HistoryError(f"{out}: unknown format {out.suffix!r}; use .parquet or .csv")
     with tempfile.TemporaryDirectory(prefix="riskscore-export-") as folder:
         staged = Path(folder) / "record.csv"
-        with (
-            psycopg.connect(database_url) as connection,
-            staged.open("wb") as sink,
-            connection.cursor().copy(EXPORT, (since, until)) as copy,
-        ):
-            for block in copy:
-                sink.write(block)
+        try:
+            _copy_out(database_url, (since, until, labelled_only), staged)
+        except psycopg.Error as exc:
+            raise RecordUnavailableError(f"cannot export the record: {exc}") from exc
         raw = pd.read_csv(staged, dtype=str, keep_default_na=False, na_values=[""])
     history = normalise(raw, source=f"the record [{since.isoformat()}, {until.isoformat()})")
     save_history(history, out)
     return len(history)
+
+
+def _copy_out(database_url: str, parameters: tuple[datetime, datetime, bool], staged: Path) -> None:
+    with (
+        psycopg.connect(database_url) as connection,
+        staged.open("wb") as sink,
+        connection.cursor().copy(EXPORT, parameters) as copy,
+    ):
+        for block in copy:
+            sink.write(block)

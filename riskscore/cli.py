@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from riskscore import __version__
-from riskscore.commands import labels, model, offline, policy, serve, store
+from riskscore.commands import history, labels, model, offline, policy, serve, store
 from riskscore.commands import lists as list_commands
 from riskscore.commands import loadtest as loadtest_command
 from riskscore.commands import record as record_commands
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.register(commands)
     store.register(commands)
     serve.register(commands)
+    history.register(commands)
     labels.register(commands)
     list_commands.register(commands)
     policy.register(commands)

@@ -228,6 +228,7 @@ async def admin_limits(_: AdminKey, runtime: RuntimeDep) -> Response:
         {
             "max_body_bytes": settings.max_body_bytes,
             "max_list_entries_per_request": settings.max_list_entries_per_request,
+            "max_labels_per_request": settings.max_labels_per_request,
         }
     )
 

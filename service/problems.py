@@ -23,6 +23,8 @@ from model.errors import ModelArtifactError
 from policy.errors import PolicyError
 from policy.lists.errors import ListEntryError, ListExpiryError, UnknownListError
 from policy.publishing.store import ConflictError, NoPreviousError, UnknownVersionError
+from record.errors import RecordUnavailableError
+from record.window import WindowError
 from scoring.errors import (
     DecisionPendingError,
     DecisionStoreError,
@@ -69,6 +71,8 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (NoPreviousError, 409, "No earlier policy"),
     (ConflictError, 409, "Concurrent publish"),
     (BatchTooLargeError, 413, "Too many entries"),
+    (RecordUnavailableError, 503, "Record unavailable"),
+    (WindowError, 422, "Invalid time window"),
 )
 
 

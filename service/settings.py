@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     # `decision_ttl_seconds`), which would count twice: so no older than that.
     event_time_max_age_seconds: int = Field(86_400, ge=60)
     max_list_entries_per_request: int = Field(10_000, ge=1, le=100_000)
+    max_labels_per_request: int = Field(1_000, ge=1, le=100_000)
     reload_interval_ms: int = Field(250, ge=50, le=5_000)
     echo_endpoint: bool = Field(False, description="Serve POST /v1/echo, for benchmarks only.")
     log_level: str = "INFO"

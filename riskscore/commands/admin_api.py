@@ -145,20 +145,31 @@ class AdminApi:
             removed += int(self._call("POST", path, {"entries": batch}, start)["removed"])
         return removed
 
+    def import_labels(self, rows: Sequence[dict[str, str]]) -> Iterator[tuple[int, Any]]:
+        """(offset, report) of each batch of label rows sent, in order; the report lists the
+        rows it refused by their index in the batch."""
+        for start, batch in self._batches(rows, {}, field="rows", limit="max_labels_per_request"):
+            yield start, self._call("POST", "/v1/admin/labels", {"rows": batch}, start)
+
     def _batches(
-        self, entries: Sequence[str], extra: dict[str, Any]
-    ) -> Iterator[tuple[int, list[str]]]:
-        """(offset, entries) pieces that fit the service's limits on entries and body size."""
+        self,
+        items: Sequence[Any],
+        extra: dict[str, Any],
+        *,
+        field: str = "entries",
+        limit: str = "max_list_entries_per_request",
+    ) -> Iterator[tuple[int, list[Any]]]:
+        """(offset, items) pieces that fit the service's limits on items and body size."""
         limits = self._call("GET", "/v1/admin/limits")
-        most, budget = limits["max_list_entries_per_request"], limits["max_body_bytes"]
-        budget -= len(orjson.dumps({"entries": [], **extra})) + 16
-        start, size, batch = 0, 0, list[str]()
-        for index, entry in enumerate(entries):
-            cost = len(orjson.dumps(entry)) + 1
+        most, budget = limits[limit], limits["max_body_bytes"]
+        budget -= len(orjson.dumps({field: [], **extra})) + 16
+        start, size, batch = 0, 0, list[Any]()
+        for index, item in enumerate(items):
+            cost = len(orjson.dumps(item)) + 1
             if batch and (len(batch) == most or size + cost > budget):
                 yield start, batch
                 start, size, batch = index, 0, []
-            batch.append(entry)
+            batch.append(item)
             size += cost
         if batch:
             yield start, batch

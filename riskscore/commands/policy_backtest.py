@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from riskscore.commands.offline import drop_invalid_argument, load_history_for_command
+from riskscore.commands.policy_live import live_arguments, live_summary
 
 if TYPE_CHECKING:
     from backtest.evaluation import Replay
+    from backtest.statistics import PolicySummary
     from policy.decision import Policy
 
 DEFAULT_OUT = Path("reports")
@@ -39,17 +41,21 @@ def register(policy_subcommands: Any) -> None:
     parser = policy_subcommands.add_parser(
         "report",
         help="rule health: which rules still earn their place",
-        description="Per rule over the labelled HISTORY: matches, precision, fraud caught, "
+        description="Per rule over the labelled HISTORY (or, with --live, over the decisions "
+        "recorded since --since and the labels known now): matches, precision, fraud caught, "
         "unique catches, and flags (no unique catches, expired, shadow rules to promote or "
         "drop). Prints the table; writes rule-health.md (docs/policy-backtest.md).",
     )
     parser.add_argument("--policy", type=Path, help="policy YAML (default: the shipped one)")
-    _common(parser)
+    _common(parser, data_required=False)
+    live_arguments(parser)
     parser.set_defaults(handler=_report)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, metavar="HISTORY", help="labelled")
+def _common(parser: argparse.ArgumentParser, *, data_required: bool = True) -> None:
+    parser.add_argument(
+        "--data", type=Path, required=data_required, metavar="HISTORY", help="labelled"
+    )
     parser.add_argument("--model", type=Path, help="model artifact (default: the service's)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
     parser.add_argument(
@@ -90,19 +96,33 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from backtest.evaluation import PROMOTE_PRECISION, run_policy, summarise
     from backtest.report import rules_table, write_health
+    from backtest.statistics import PROMOTE_PRECISION
     from service.settings import DEFAULT_POLICY_FILE
 
-    policies = _load([args.policy or DEFAULT_POLICY_FILE])
-    replay = _replay(args) if policies else None
-    if not policies or replay is None:
+    if args.live == (args.data is not None):
+        sys.stderr.write("error: give either --data HISTORY or --live (with --since)\n")
         return 2
-    summary = summarise(run_policy(policies[0], replay), replay, **_promote(args))
+    policies = _load([args.policy or DEFAULT_POLICY_FILE])
+    if not policies:
+        return 2
+    summary = (live_summary if args.live else _offline_summary)(args, policies[0])
+    if summary is None:
+        return 2
     threshold = args.promote_precision or PROMOTE_PRECISION
     path = write_health(summary, args.out, threshold)
     sys.stdout.write(rules_table(summary.rules) + f"\nwrote {path}\n")
     return 0
+
+
+def _offline_summary(args: argparse.Namespace, policy: Policy) -> PolicySummary | None:
+    from backtest.evaluation import run_policy
+    from backtest.statistics import summarise
+
+    replay = _replay(args)
+    if replay is None:
+        return None
+    return summarise(run_policy(policy, replay), replay, **_promote(args))
 
 
 def _promote(args: argparse.Namespace) -> dict[str, float]:

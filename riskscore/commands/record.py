@@ -30,7 +30,7 @@ def register(commands: Any) -> None:
     )
     db.add_argument("action", choices=("upgrade", "check", "maintain"))
     database_url_argument(db)
-    db.add_argument("--retention-days", type=int, default=_retention_default())
+    db.add_argument("--retention-days", type=int, default=retention_default())
     db.set_defaults(handler=_db)
     recorder = commands.add_parser(
         "recorder",
@@ -45,7 +45,7 @@ def register(commands: Any) -> None:
     recorder.add_argument("--stream", default="rs:v1:records", help="the record stream's key")
     recorder.add_argument("--batch-size", type=int, default=5_000)
     recorder.add_argument("--claim-idle-ms", type=int, default=30_000)
-    recorder.add_argument("--retention-days", type=int, default=_retention_default())
+    recorder.add_argument("--retention-days", type=int, default=retention_default())
     recorder.add_argument(
         "--upgrade",
         action="store_true",
@@ -54,14 +54,18 @@ def register(commands: Any) -> None:
     recorder.set_defaults(handler=_recorder)
 
 
-def _retention_default() -> int:
+def retention_default() -> int:
     from_env = os.environ.get("RISKSCORE_RECORD_RETENTION_DAYS")
     return int(from_env) if from_env else 180
 
 
-def _require_url(args: argparse.Namespace) -> str | None:
+def require_database_url(args: argparse.Namespace) -> str | None:
+    """`--database-url` (or $RISKSCORE_DATABASE_URL); None after saying what to set."""
     if not args.database_url:
-        sys.stderr.write("error: no database: pass --database-url or set RISKSCORE_DATABASE_URL\n")
+        sys.stderr.write(
+            "error: no database: pass --database-url postgresql://USER@HOST:PORT/DBNAME or set "
+            "RISKSCORE_DATABASE_URL to the record's PostgreSQL (the service's own setting)\n"
+        )
     return args.database_url  # type: ignore[no-any-return]
 
 
@@ -69,7 +73,7 @@ def _db(args: argparse.Namespace) -> int:
     from record import schema
     from record.errors import RecordError
 
-    url = _require_url(args)
+    url = require_database_url(args)
     if url is None:
         return 2
     try:
@@ -102,7 +106,7 @@ def _recorder(args: argparse.Namespace) -> int:
     from record import schema
     from record.errors import RecordError
 
-    url = _require_url(args)
+    url = require_database_url(args)
     if url is None:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.evaluation import NO_UNIQUE, Replay, backtest, run_policy, summarise
+from backtest.evaluation import Replay, backtest, run_policy
+from backtest.statistics import NO_UNIQUE, summarise
 from feature_store.offline import compute_features
 from history.io import normalise, save_history
 from history.simulator import SimulationConfig, simulate

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 import redis
 
 from feature_store import keys
-from history.io import load_history
-from riskscore.cli import main
 from tests.service.conftest import Backend, auth, transaction
 
 pytestmark = pytest.mark.redis
@@ -69,19 +65,3 @@ def test_feedback_needs_its_scope_and_a_known_label(http: httpx.Client, namespac
     bad = http.post("/v1/feedback", json={**label, "label": "maybe"}, headers=auth("feedback"))
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "label"
-
-
-def test_labels_export_writes_kept_labels_as_a_history(
-    http: httpx.Client, namespace: str, service_backend: Backend, tmp_path: Path
-) -> None:
-    http.post("/v1/score", json=transaction(namespace, 4), headers=auth("score"))
-    label = {"transaction_id": f"{namespace}tx4", "label": "confirmed_fraud"}
-    http.post("/v1/feedback", json=label, headers=auth("feedback"))
-    out = tmp_path / "labels.csv"
-    assert main(["labels", "export", "--redis-url", service_backend.url, "--out", str(out)]) == 0
-    history = load_history(out)
-    row = history[history["transaction_id"] == f"{namespace}tx4"].iloc[0]
-    assert row["is_fraud"] == 1
-    assert row["card_id"] == f"{namespace}card"
-    assert row["amount"] == 42.5
-    assert row["label_timestamp"] >= row["timestamp"]

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest.evaluation import DECISIONS, Replay, run_policy
+from backtest.evaluation import Replay, run_policy
+from backtest.statistics import DECISIONS
 from feature_store.offline import compute_features
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate

@@ -1,0 +1,125 @@
+"""The loop on a real service, Redis and PostgreSQL: simulated traffic in the record (written as
+the recorder writes it, with decision times up to 100 days back, which the edge would refuse),
+labels imported through the admin API (a chargeback for a 90-day-old transaction among them),
+exported as a history, then backtested and trained on with the commands users run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import pytest
+
+from feature_store.redis_server import RedisServer
+from history.io import load_history, normalise
+from history.simulator import SimulationConfig, simulate
+from record.writer import DecisionWriter
+from riskscore.cli import main
+from service.app import create_app
+from tests.record.conftest import connect, run
+from tests.record.records import make_record
+from tests.servers import ThreadedServer
+from tests.service.conftest import KEYS, settings_for
+from tests.service.test_record_admin import RecordPlug, Service
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+DAYS = 100
+COLUMNS = ("currency", "card_id", "card_bin", "card_country", "merchant_id", "merchant_mcc",
+           "merchant_country", "customer_id", "email_domain", "device_id", "ip", "ip_country",
+           "channel", "billing_country", "shipping_country")  # fmt: skip
+
+
+@pytest.fixture
+def service(record_url: str) -> Iterator[Service]:
+    """A service whose label counts may take their time on a loaded test machine."""
+    with RedisServer() as redis:
+        app = create_app(settings_for(redis.url, feature_timeout_ms=2_000))
+        server = ThreadedServer(app).start()
+        app.state.runtime.record = RecordPlug(record_url)
+        try:
+            yield Service(server)
+        finally:
+            server.stop()
+
+
+def traffic() -> pd.DataFrame:
+    """A simulated history moved to end an hour ago."""
+    config = SimulationConfig(transactions=6_000, days=DAYS, seed=11, fraud_rate=0.04)
+    history = normalise(simulate(config), source="simulated")
+    shift = datetime.now(UTC) - timedelta(hours=1) - history["timestamp"].max()
+    history["timestamp"] += shift
+    history["label_timestamp"] += shift
+    return history
+
+
+def record(row: dict[str, object]) -> bytes:
+    occurred = int(pd.Timestamp(row["timestamp"]).timestamp() * 1000)  # type: ignore[arg-type]
+    transaction = {name: row[name] for name in COLUMNS}
+    age = row["customer_account_age_days"]
+    transaction.update(
+        amount=row["amount"], customer_account_age_days=None if age != age else int(age)
+    )  # type: ignore[call-overload]
+    body = make_record(str(row["transaction_id"]), decided_at_ms=occurred + 40,
+                       occurred_at_ms=occurred, transaction=transaction)  # fmt: skip
+    return orjson.dumps(body)
+
+
+def write(url: str, history: pd.DataFrame) -> None:
+    async def go() -> None:
+        bodies = [record(row) for row in history.to_dict("records")]
+        async with await connect(url) as connection:
+            writer = DecisionWriter()
+            for start in range(0, len(bodies), 2_000):
+                await writer.write(connection, bodies[start : start + 2_000])
+
+    run(go())
+
+
+def label_file(history: pd.DataFrame, path: Path) -> Path:
+    """Every transaction labelled: frauds by chargeback when the simulator says it was known
+    (capped at now), the others confirmed legitimate a day after."""
+    now = pd.Timestamp.now(tz="UTC")
+    fraud = history["is_fraud"] == 1.0
+    known = history["label_timestamp"].fillna(history["timestamp"] + pd.Timedelta(days=30))
+    reported = known.where(fraud, history["timestamp"] + pd.Timedelta(days=1)).clip(upper=now)
+    pd.DataFrame({
+        "transaction_id": history["transaction_id"],
+        "label": ["chargeback" if f else "confirmed_legitimate" for f in fraud],
+        "reported_at": reported,
+        "source": "test",
+    }).to_parquet(path)  # fmt: skip
+    return path
+
+
+def test_scored_traffic_labelled_exported_backtested_and_trained(
+    service: Service, record_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = traffic()
+    write(record_url, history)
+    old = history[history["timestamp"] < datetime.now(UTC) - timedelta(days=90)]
+    old_fraud = old[old["is_fraud"] == 1.0]["transaction_id"].iloc[0]  # a 90-day-old chargeback
+    labels = label_file(history, tmp_path / "labels.parquet")
+    admin = ["--url", service.url, "--key", KEYS["admin"]]
+    assert main(["labels", "import", str(labels), *admin]) == 0
+    assert f"{len(history):,} recorded" in capsys.readouterr().out
+
+    out = tmp_path / "live.parquet"
+    since = f"{DAYS + 2}d"
+    assert main(["history", "export", "--since", since, "--out", str(out),
+                 "--database-url", record_url]) == 0  # fmt: skip
+    exported = load_history(out).set_index("transaction_id")
+    assert len(exported) == len(history)
+    assert exported.loc[old_fraud, "is_fraud"] == 1.0
+    assert exported["is_fraud"].sum() == history["is_fraud"].sum()
+    assert exported["is_fraud"].notna().all()
+
+    report = tmp_path / "reports"
+    assert main(["policy", "backtest", "--policy", "policies/default.yaml", "--data", str(out),
+                 "--out", str(report)]) == 0  # fmt: skip
+    assert (report / "backtest.md").exists()
+    model = tmp_path / "model"
+    assert main(["train", "--data", str(out), "--out", str(model), "--gap-days", "3"]) == 0
+    assert (model / "manifest.json").exists()
