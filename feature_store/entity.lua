@@ -12,6 +12,7 @@
 --   "claimed" the caller claimed the marker itself (cluster: it lives in another slot); record
 --   "read"    the marker was claimed before: read only
 --   "label"   a fraud label at ts_ms on each block's state (no seen sets)
+--   "unlabel" takes back the fraud label counted at ts_ms (a reversal), if its bucket is kept
 -- then per block: the entity's state (a MessagePack string, see `new_state`), then one zset per
 --   seen set of its kind (value -> latest bucket seen).
 --
@@ -139,6 +140,19 @@ local function label_block(key)
   redis.call('SET', key, cmsgpack.pack(state), 'EX', ttl)
 end
 
+local function unlabel_block(key)
+  local raw = redis.call('GET', key)
+  if not raw then
+    return
+  end
+  local state = cmsgpack.unpack(raw)
+  local slot = state.L[4][math.floor(ts / LABEL[1])]
+  if slot and slot[2] > 0 then
+    slot[2] = slot[2] - 1
+    redis.call('SET', key, cmsgpack.pack(state), 'KEEPTTL')
+  end
+end
+
 local function seen_block(state, s, seen, floor, key, value, recorded, out)
   local b = math.floor(ts / seen[1])
   local first = b - seen[2] + 1
@@ -206,9 +220,13 @@ local function txn_block(k, a, recorded, out)
   return #kind.seen
 end
 
-if mode == 'label' then
+if mode == 'label' or mode == 'unlabel' then
   for k = 1, #KEYS do
-    label_block(KEYS[k])
+    if mode == 'label' then
+      label_block(KEYS[k])
+    else
+      unlabel_block(KEYS[k])
+    end
   end
   return {1}
 end
