@@ -28,6 +28,7 @@ KEYS = {
     "score": "k-score-0123456789abcdef",
     "feedback": "k-feedback-0123456789abcdef",
     "admin": "k-admin-0123456789abcdef",
+    "analyst": "k-analyst-0123456789abcdef",
 }
 
 
