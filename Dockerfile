@@ -17,6 +17,7 @@ COPY feature_store feature_store
 COPY model model
 COPY scoring scoring
 COPY policy policy
+COPY record record
 COPY service service
 RUN pip install --no-deps .
 

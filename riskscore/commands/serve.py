@@ -111,10 +111,10 @@ def _serve_with(args: argparse.Namespace, settings: Any, owned: contextlib.ExitS
         owned.callback(embedded.close)
         os.environ["RISKSCORE_REDIS_URL"] = embedded.url
     database_url = settings.database_url
-    if database_url is None:
-        database_url = owned.enter_context(_start_private_postgres()).url
-        os.environ["RISKSCORE_DATABASE_URL"] = database_url
     try:
+        if database_url is None:
+            database_url = owned.enter_context(_start_private_postgres()).url
+            os.environ["RISKSCORE_DATABASE_URL"] = database_url
         logger.info("record schema at revision %s", schema.upgrade(database_url))
     except RecordError as exc:
         sys.stderr.write(f"error: the record's database: {exc}\n")
