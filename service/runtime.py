@@ -140,7 +140,7 @@ def _scorer(
         hot_client,
         ttl_seconds=settings.replay_ttl_seconds,
         timeout_ms=settings.feature_timeout_ms,
-        sink=record.sink,
+        sink=record.sink if settings.recording else None,
         archive=record.archived,
     )
     decisions.on_failure = metrics.decision_store_errors.inc

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="PostgreSQL of the record; None: riskscore serve starts a private one."
     )
+    recording: bool = Field(
+        True, description="False: decisions are not recorded; for benchmarks only."
+    )
     recorder: Literal["inprocess", "off"] = Field(
         "inprocess", description="off when a separate `riskscore recorder` runs."
     )
