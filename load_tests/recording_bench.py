@@ -8,6 +8,7 @@ alternating -> 1-connection latency of each -> ratio recorded / not recorded (ta
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +18,32 @@ from load_tests.stack import running_stack
 from load_tests.traffic import simulated_pool
 
 TARGET_RATIO = 0.95
-MODES = {"on": {}, "off": {"RISKSCORE_RECORDING": "false"}}
+# "on": the default (each worker also runs a recorder, on the same cores); "sink": recording
+# with RISKSCORE_RECORDER=off, what the score path itself pays when the recorder runs
+# elsewhere (`riskscore recorder`, not started here: the stream just grows); "off": none.
+MODES: dict[str, dict[str, str]] = {
+    "on": {},
+    "sink": {"RISKSCORE_RECORDER": "off"},
+    "off": {"RISKSCORE_RECORDING": "false"},
+}
 
 
 def compare_recording(
     out_dir: Path, connections: int, seconds: float, rounds: int
 ) -> dict[str, Any]:
     pool = simulated_pool()
-    with (
-        running_stack(out_dir / "recording-on", env=MODES["on"]) as on,
-        running_stack(out_dir / "recording-off", env=MODES["off"]) as off,
-    ):
-        benches = {"on": Bench(on, pool, connections), "off": Bench(off, pool, connections)}
+    with contextlib.ExitStack() as stacks:
+        benches = {
+            mode: Bench(
+                stacks.enter_context(running_stack(out_dir / f"recording-{mode}", env=env)),
+                pool,
+                connections,
+            )
+            for mode, env in MODES.items()
+        }
         for bench in benches.values():
             bench.closed(SCORE, connections, 3.0)  # warm up
-        rounds_of: dict[str, list[Phase]] = {"on": [], "off": []}
+        rounds_of: dict[str, list[Phase]] = {mode: [] for mode in MODES}
         for _ in range(rounds):
             for mode, bench in benches.items():
                 rounds_of[mode].append(bench.closed(SCORE, connections, seconds))
@@ -42,6 +54,7 @@ def compare_recording(
         "max": {m: phase.as_dict() for m, phase in best.items()},
         "single": {m: phase.as_dict() for m, phase in single.items()},
         "ratio": best["on"].summary.achieved_rate / best["off"].summary.achieved_rate,
+        "sink_ratio": best["sink"].summary.achieved_rate / best["off"].summary.achieved_rate,
     }
 
 
@@ -56,8 +69,13 @@ def recording_table(results: dict[str, Any], connections: int) -> str:
 
     rows = [
         (f"/v1/score max throughput, {connections} connections (req/s)", rate("off"),
-         rate("on"), f"ratio **{results['ratio']:.2f}**", f">= {TARGET_RATIO}"),
-        ("1 connection p50 (ms)", one("off", "p50"), one("on", "p50"), "", "same within noise"),
-        ("1 connection p99 (ms)", one("off", "p99"), one("on", "p99"), "", ""),
+         rate("sink"), rate("on"),
+         f"ratios **{results['sink_ratio']:.2f}** / **{results['ratio']:.2f}**",
+         f">= {TARGET_RATIO}"),
+        ("1 connection p50 (ms)", one("off", "p50"), one("sink", "p50"), one("on", "p50"), "",
+         "same within noise"),
+        ("1 connection p99 (ms)", one("off", "p99"), one("sink", "p99"), one("on", "p99"), "",
+         ""),
     ]  # fmt: skip
-    return markdown_table(("measure", "recording off", "recording on", "", "target"), rows)
+    header = ("measure", "recording off", "on, recorder elsewhere", "on, recorder in-process")
+    return markdown_table((*header, "", "target"), rows)

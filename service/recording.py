@@ -87,14 +87,19 @@ class Recording:
         return recording
 
     async def _record(self) -> None:
-        """Run the recorder; an outage at its start (the schema check) is waited out."""
+        """Run the recorder until cancelled. An outage at its start (the schema check) is
+        waited out; any other failure is logged and the recorder restarted: what it had not
+        acknowledged is still pending in the group, so nothing is lost by a restart."""
         assert self.recorder is not None
         while True:
             try:
                 await self.recorder.run()
             except RecordUnavailableError as exc:
                 logger.warning("recorder waiting for PostgreSQL: %s", exc)
-                await asyncio.sleep(RECORDER_RESTART_SECONDS)
+            except Exception:  # a bug or a refusal we did not foresee: never a silent stop
+                logger.exception("recorder failed; restarting it")
+                await self.recorder.aclose()
+            await asyncio.sleep(RECORDER_RESTART_SECONDS)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
