@@ -13,6 +13,8 @@
 --   "read"    the marker was claimed before: read only
 --   "label"   a fraud label known at ts_ms on a transaction dated ARGV[3], on each block's state
 --             (blocks are only a kind each, no seen sets)
+--   "unlabel" takes back the fraud label counted at ts_ms on a transaction dated ARGV[3] (a
+--             reversal), from the buckets it was counted in while they are kept
 -- then per block: the entity's state (a MessagePack string, see `new_state`), then one zset per
 --   seen set of its kind (value -> latest bucket seen).
 --
@@ -170,6 +172,27 @@ local function matured_block(state, matured, recorded, out)
   end
 end
 
+local function unlabel_block(key, kind)
+  local raw = redis.call('GET', key)
+  if not raw then
+    return
+  end
+  local state = load_state(key)
+  if kind.label then
+    local slot = state.L[4][math.floor(ts / kind.label[1])]
+    if slot and slot[2] > 0 then
+      slot[2] = slot[2] - 1
+    end
+  end
+  if kind.matured then
+    local slot = state.M[4][math.floor(tonumber(ARGV[3]) / DAY_MS)]
+    if slot and slot[3] > 0 then
+      slot[3] = slot[3] - 1
+    end
+  end
+  redis.call('SET', key, cmsgpack.pack(state), 'KEEPTTL')
+end
+
 local function seen_block(state, s, seen, floor, key, value, recorded, out)
   local b = math.floor(ts / seen[1])
   local first = b - seen[2] + 1
@@ -236,9 +259,13 @@ local function txn_block(k, a, recorded, out)
   return #kind.seen
 end
 
-if mode == 'label' then
+if mode == 'label' or mode == 'unlabel' then
   for k = 1, #KEYS do
-    label_block(KEYS[k], KINDS[ARGV[7 + k]])
+    if mode == 'label' then
+      label_block(KEYS[k], KINDS[ARGV[7 + k]])
+    else
+      unlabel_block(KEYS[k], KINDS[ARGV[7 + k]])
+    end
   end
   return {1}
 end

@@ -19,8 +19,6 @@ window and the matured label ring was added; older keys expire on their own).
     rs:v1:{label:<transaction_id>}                string  a fraud label was applied
     rs:v1:{decision:<transaction_id>}             string  the stored decision (JSON), expires
                                                           after the decision TTL
-    rs:v1:labels                                  stream  feedback labels kept for retraining,
-                                                          one entry per label, raw history columns
     rs:v1:audit                                   stream  admin actions: who, what, when
     rs:v1:model:current                           string  model directory every worker serves
                                                           (set by the admin reload; no TTL)
@@ -59,6 +57,5 @@ def decision_key(transaction_id: str) -> str:
     return f"{PREFIX}:{{decision:{transaction_id}}}"
 
 
-LABEL_STREAM = f"{PREFIX}:labels"
 AUDIT_STREAM = f"{PREFIX}:audit"
 MODEL_POINTER = f"{PREFIX}:model:current"

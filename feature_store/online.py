@@ -196,6 +196,27 @@ class OnlineStore:
         await self._run(self._calls(_blocks(txn, LABEL_ENTITIES), head, txn, seen=False))
         return True
 
+    async def remove_label(self, txn: Transaction) -> bool:
+        """Take a counted fraud label of `txn` back out of its entities' label counts (a
+        reversal: `confirmed_legitimate` after a chargeback), from the time bucket it was
+        counted in, as if it had never been counted; False when none was counted.
+
+        GETDEL claims the marker, so that two reversals at once take it out once.
+        """
+        marker = keys.label_marker_key(txn.transaction_id)
+        counted_ms = await self._guard(self.client.execute_command("GETDEL", marker))
+        if counted_ms is None:
+            return False
+        head: list[Any] = [
+            "unlabel",
+            int(counted_ms),
+            txn.ts_ms,
+            txn.transaction_id,
+            RETENTION_SECONDS,
+        ]
+        await self._run(self._calls(_blocks(txn, LABEL_ENTITIES), [*head, 0, ""], txn, seen=False))
+        return True
+
     def _calls(
         self,
         blocks: list[_Block],

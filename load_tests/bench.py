@@ -193,11 +193,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
     parser.add_argument("--rounds", type=int, default=3, help="throughput rounds per endpoint")
     parser.add_argument("--no-micro", action="store_true", help="skip the micro-benchmark")
+    parser.add_argument(
+        "--no-recording", action="store_true", help="skip the recording on/off comparison"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results = run_bench(args.out, args.connections, args.seconds, args.rounds)
     text = table(results)
+    if not args.no_recording:
+        from load_tests.recording_bench import compare_recording, recording_table
+
+        recording = compare_recording(args.out, args.connections, args.seconds, args.rounds)
+        (args.out / "recording.json").write_text(json.dumps(recording, indent=2) + "\n")
+        text += "\n\nRecording on vs off (side by side, alternating rounds):\n\n"
+        text += recording_table(recording, args.connections)
     stamp = time.strftime("%Y-%m-%d %H:%M")
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "bench.md").write_text(

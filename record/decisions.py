@@ -24,7 +24,8 @@ COLUMNS = """
   d.customer_id, d.email_domain, d.customer_account_age_days, d.device_id, d.ip, d.ip_country,
   d.channel, d.billing_country, d.shipping_country, d.reasons, d.rules_matched,
   d.shadow_rules_matched, d.expired_rules, d.features, d.timings_us, d.model_version,
-  d.policy_version, d.feature_set_version, d.fingerprint, d.recorded_at
+  d.policy_version, d.feature_set_version, d.fingerprint, d.recorded_at, d.attributions,
+  d.failed_rules, d.degraded_cause
 """
 FIND = f"""
 SELECT {COLUMNS}

@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from record.errors import RecordUnavailableError, SchemaVersionError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+UPGRADE_LOCK = 0x7269736B  # "risk": the advisory lock key of schema upgrades
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -80,6 +81,9 @@ def upgrade(url: str) -> str:
     engine = sqlalchemy.create_engine(sqlalchemy_url(url), poolclass=NullPool)
     try:
         with engine.begin() as connection:
+            # Every pod of a rollout upgrades on start: one at a time, the others find the
+            # schema at head and do nothing (the lock ends with the transaction).
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK})")
             command.upgrade(_config(connection), "head")
     finally:
         engine.dispose()

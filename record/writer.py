@@ -35,7 +35,8 @@ COPY = (
     "merchant_mcc, merchant_country, customer_id, email_domain, customer_account_age_days, "
     "device_id, ip, ip_country, channel, billing_country, shipping_country, rules_matched, "
     "shadow_rules_matched, expired_rules, reasons, features, timings_us, model_version, "
-    "policy_version, feature_set_version, fingerprint) FROM STDIN"
+    "policy_version, feature_set_version, fingerprint, attributions, failed_rules, "
+    "degraded_cause) FROM STDIN"
 )
 # Only the ids never recorded come back: a record sent twice (a retried XADD, a drained
 # spool, a re-claimed batch) is written once, even by two recorders at the same time.
@@ -210,6 +211,10 @@ class DecisionWriter:
                 *(_array(record[name]) for name in RECORD_LISTS),
                 *(_document(record[name]) for name in RECORD_DOCUMENTS),
                 *(_field(record[name]) for name in RECORD_VERSIONS),
+                # Records written before these fields existed have none of them.
+                _document(record.get("attributions", [])),
+                _array(record.get("failed_rules", [])),
+                _field(record.get("degraded_cause")),
             ]
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             raise RecordFormatError(

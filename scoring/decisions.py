@@ -1,15 +1,16 @@
-"""Stored decisions: what the score path decided, kept for retries, lookups and feedback.
+"""Decisions leaving the score path: the whole record to the system of record, a short
+replay record to Redis for the retry window.
 
-score path -> `DecisionStore.save_soon` (the record as `scoring.record_codec` writes it, one string
-per transaction, with a TTL) -> `GET /v1/decisions/{id}`, idempotent retries, and
-`POST /v1/feedback` read the typed record back.
-Labels sent back are appended to a stream in raw history columns (`docs/api.md`).
+score path -> `DecisionStore.save_soon` -> the record (`scoring.record_codec`, encoded once) to
+the `RecordSink` (-> Redis stream -> recorder -> PostgreSQL), and the replay record (the
+answer and the body's fingerprint) to Redis with the replay TTL -> idempotent retries read it
+back. Labels sent back are appended to a stream in raw history columns (`docs/api.md`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis import exceptions as redis_errors
@@ -17,24 +18,35 @@ from redis import exceptions as redis_errors
 from feature_store import keys
 from feature_store.online import Client
 from feature_store.resp import RespClient
+from record.sink import RecordSink
 from scoring.errors import DecisionStoreError
-from scoring.record_codec import decode_record, encode_record
-from scoring.results import DecisionRecord
+from scoring.record_codec import decode_replay, encode_record, encode_replay
+from scoring.results import DecisionRecord, Replay
 
-# Bounded so that the stream of kept labels cannot grow without limit (`XADD MAXLEN ~`).
-LABEL_STREAM_MAX_ENTRIES = 10_000_000
+# The record of a decision by transaction id once the replay record expired (PostgreSQL).
+Archive = Callable[[str], Awaitable[Replay | None]]
 
 
 class DecisionStore:
-    """Reads and writes stored decisions and kept labels in Redis.
+    """Sends decisions to the record and keeps replay records and kept labels in Redis.
 
-    >>> store = DecisionStore(client, ttl_seconds=86_400, timeout_ms=50)
+    >>> store = DecisionStore(client, ttl_seconds=3_600, timeout_ms=50, sink=sink)
     >>> store.save_soon(record)  # a `DecisionRecord`
-    >>> record = await store.load("tx-1")  # the same record, or None
+    >>> replay = await store.load("tx-1")  # its `Replay`, or None
     """
 
-    def __init__(self, client: Client, *, ttl_seconds: int, timeout_ms: float) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        ttl_seconds: int,
+        timeout_ms: float,
+        sink: RecordSink | None = None,
+        archive: Archive | None = None,
+    ) -> None:
         self.client = client
+        self.sink = sink  # None: decisions are not recorded (tools and tests of replays only)
+        self.archive = archive
         self.ttl_seconds = ttl_seconds
         self.timeout_seconds = timeout_ms / 1000.0
         self.failures = 0  # saves that failed after `save_soon` returned
@@ -42,14 +54,18 @@ class DecisionStore:
         self._in_flight: set[asyncio.Future[Any]] = set()
 
     def save_soon(self, record: DecisionRecord) -> None:
-        """Send the decision to Redis and return without waiting for the reply; a decision
-        already stored for the transaction id is kept.
+        """Send the record to the sink and the replay record to Redis, and return without
+        waiting for either; a replay record already stored for the transaction id is kept
+        (and the record keeps the first decision of an id too: it is idempotent on it).
 
-        On a single server the command leaves with the worker's next write to Redis, within
+        On a single server both commands leave with the worker's next write to Redis, within
         2 ms, ahead of any later command of this worker (a retry's feature call among them);
-        a failure is counted in `failures`.
+        a failed replay write is counted in `failures`, a record the stream cannot take goes
+        to the sink's spool.
         """
-        body = encode_record(record)
+        if self.sink is not None:
+            self.sink.send(encode_record(record))
+        body = encode_replay(record)
         key = keys.decision_key(record.transaction_id)
         # NX: the first decision for a transaction id stays. A retry that could not be
         # recognised as one (Redis too slow for its feature call: a degraded decision) must
@@ -68,22 +84,18 @@ class DecisionStore:
             if self.on_failure is not None:
                 self.on_failure()
 
-    async def load(self, transaction_id: str) -> DecisionRecord | None:
-        """The stored record, None when there is none (never stored, or expired).
+    async def load(self, transaction_id: str) -> Replay | None:
+        """The replay record, None when there is none (never stored, or past the replay TTL).
 
         Raises `DecisionStoreError` when Redis fails, `RecordFormatError` (one of them) when
         what is stored cannot be read back.
         """
         raw = await self._call("GET", keys.decision_key(transaction_id))
-        return None if raw is None else decode_record(raw)
+        return None if raw is None else decode_replay(raw)
 
-    async def keep_label(self, row: dict[str, str]) -> None:
-        """Append one label, as raw history columns, to the stream kept for retraining."""
-        await self._append(keys.LABEL_STREAM, LABEL_STREAM_MAX_ENTRIES, row)
-
-    async def _append(self, stream: str, max_entries: int, fields: dict[str, str]) -> None:
-        flat = [part for pair in fields.items() for part in pair]
-        await self._call("XADD", stream, "MAXLEN", "~", max_entries, "*", *flat)
+    async def load_archived(self, transaction_id: str) -> Replay | None:
+        """The decision from the system of record (None without one, or not recorded)."""
+        return None if self.archive is None else await self.archive(transaction_id)
 
     async def _call(self, *arguments: Any) -> Any:
         try:

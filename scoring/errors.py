@@ -6,6 +6,7 @@ ScoringError
  ├── IdempotencyConflictError   a transaction id seen before came with a different body
  ├── DecisionPendingError       a transaction id seen before has no stored decision (yet)
  ├── UnknownTransactionError    no stored decision for the transaction id (never or expired)
+ ├── RecordPendingError         a transaction scored moments ago is not recorded yet (503)
  └── DecisionStoreError         Redis failed while reading or writing stored decisions
       └── RecordFormatError     a stored decision cannot be read back (corrupt, or newer)
 """
@@ -30,6 +31,10 @@ class DecisionPendingError(ScoringError):
 
 
 class UnknownTransactionError(ScoringError):
+    pass
+
+
+class RecordPendingError(ScoringError):
     pass
 
 

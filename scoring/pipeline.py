@@ -121,14 +121,18 @@ class Scorer:
         while True:
             failure: DecisionStoreError | None = None
             try:
-                record = await self.decisions.load(request.transaction_id)
+                replay = await self.decisions.load(request.transaction_id)
             except DecisionStoreError as exc:
-                record, failure = None, exc
-            if record is not None:
-                return ScoreResult(replace(record.decision, replayed=True), record)
+                replay, failure = None, exc
+            if replay is not None:
+                return ScoreResult(replace(replay.decision, replayed=True), None)
             if time.monotonic() >= deadline:
                 if failure is not None:
                     raise failure
+                # Past the replay TTL (the idempotency marker lives longer): the record has it.
+                archived = await self.decisions.load_archived(request.transaction_id)
+                if archived is not None:
+                    return ScoreResult(replace(archived.decision, replayed=True), None)
                 raise DecisionPendingError(
                     f"transaction_id {request.transaction_id!r} is being scored by an earlier "
                     "attempt, or its decision was not stored; retry shortly"

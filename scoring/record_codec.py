@@ -20,7 +20,14 @@ import orjson
 from model.reasons import ReasonSource
 from policy.decision import Decision
 from scoring.errors import RecordFormatError
-from scoring.results import DecisionRecord, Reason, ScoreDecision, ScoreInput, StageTimings
+from scoring.results import (
+    DecisionRecord,
+    Reason,
+    Replay,
+    ScoreDecision,
+    ScoreInput,
+    StageTimings,
+)
 
 # Raise it with any change of the document's layout, and teach `decode_document` the old one.
 RECORD_VERSION = 1
@@ -46,9 +53,36 @@ def decode_record(raw: bytes | str) -> DecisionRecord:
     return decode_document(document)
 
 
-def record_document(record: DecisionRecord) -> dict[str, Any]:
-    """The record as a JSON-ready dict (the layout `decode_document` reads)."""
-    decision, request, timings = record.decision, record.request, record.timings
+def encode_replay(record: DecisionRecord) -> bytes:
+    """The replay record Redis keeps for the retry window: the decision as answered, the
+    body's fingerprint and the decision time (about a tenth of the whole record)."""
+    document = {
+        **_decision_document(record.decision),
+        "fingerprint": record.request.fingerprint,
+        "decided_at_ms": record.decided_at_ms,
+    }
+    return orjson.dumps(document)
+
+
+def decode_replay(raw: bytes | str) -> Replay:
+    """The replay record of `encode_replay`'s bytes (or of a whole record: both hold it)."""
+    try:
+        document = orjson.loads(raw)
+        return Replay(
+            _decision(document), str(document["fingerprint"]), int(document["decided_at_ms"])
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise RecordFormatError(f"a replay record is not readable: {exc!r}") from exc
+
+
+def replay_of_row(row: dict[str, Any]) -> Replay:
+    """The replay of a decision as `record.decisions.find_decision` reads it from PostgreSQL
+    (for a retry that comes after the replay record expired)."""
+    document = {**row, "decided_at_ms": int(row["decided_at"].timestamp() * 1000)}
+    return Replay(_decision(document), str(row["fingerprint"]), document["decided_at_ms"])
+
+
+def _decision_document(decision: ScoreDecision) -> dict[str, Any]:
     return {
         "record_version": RECORD_VERSION,
         "transaction_id": decision.transaction_id,
@@ -61,6 +95,14 @@ def record_document(record: DecisionRecord) -> dict[str, Any]:
         "feature_set_version": decision.feature_set_version,
         "degraded": decision.degraded,
         "replayed": decision.replayed,
+    }
+
+
+def record_document(record: DecisionRecord) -> dict[str, Any]:
+    """The record as a JSON-ready dict (the layout `decode_document` reads)."""
+    request, timings = record.request, record.timings
+    return {
+        **_decision_document(record.decision),
         "shadow_rules_matched": record.shadow_rules_matched,
         "expired_rules": record.expired_rules,
         "failed_rules": record.failed_rules,

@@ -102,9 +102,19 @@ class DecisionRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class ScoreResult:
-    """The answer to one score call. For a retry, `decision` is the stored one marked
-    `replayed` and `record` is what its first attempt kept."""
+class Replay:
+    """What Redis keeps of a decision for the retry window: the answer as first given and
+    the fingerprint of the body it answered (the full record is in the system of record)."""
 
     decision: ScoreDecision
-    record: DecisionRecord
+    fingerprint: str
+    decided_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreResult:
+    """The answer to one score call. For a retry, `decision` is the stored one marked
+    `replayed` and `record` is None (the first attempt's record was sent to the record)."""
+
+    decision: ScoreDecision
+    record: DecisionRecord | None

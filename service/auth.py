@@ -40,8 +40,8 @@ class KeyRing:
         return found
 
 
-def authenticate(request: Request, scope: str) -> ApiKey:
-    """The request's key, if it holds `scope`: 401 without a valid key, 403 without the scope.
+def authenticate(request: Request, *scopes: str) -> ApiKey:
+    """The request's key, if it holds one of `scopes`: 401 without a valid key, 403 without.
     The key's name is kept on the request (for the log and the audit) as soon as it is known."""
     known: ApiKey | None = getattr(request.state, "api_key", None)
     if known is None:
@@ -49,20 +49,21 @@ def authenticate(request: Request, scope: str) -> ApiKey:
         known = ring.identify(request.headers.get("authorization"))
         request.state.api_key = known
         request.state.key_name = known.name
-    if scope not in known.scopes:
-        raise AuthError(403, f"the API key {known.name!r} lacks the {scope!r} scope")
+    if not set(scopes) & set(known.scopes):
+        wanted = " or ".join(repr(scope) for scope in scopes)
+        raise AuthError(403, f"the API key {known.name!r} lacks the {wanted} scope")
     return known
 
 
 class Require:
-    """A dependency that lets a request through only with a key holding `scope`."""
+    """A dependency that lets a request through only with a key holding one of `scopes`."""
 
-    def __init__(self, scope: str) -> None:
-        self.scope = scope
+    def __init__(self, *scopes: str) -> None:
+        self.scopes = scopes
 
     async def __call__(self, request: Request) -> ApiKey:
-        return authenticate(request, self.scope)
+        return authenticate(request, *self.scopes)
 
 
-def require(scope: str) -> Require:
-    return Require(scope)
+def require(*scopes: str) -> Require:
+    return Require(*scopes)

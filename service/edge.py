@@ -38,13 +38,13 @@ class EdgeRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        scope = _required_scope(self.dependant)
+        scopes = _required_scopes(self.dependant)
         field = self.body_field
         model = field.field_info.annotation if field is not None else None
 
         async def checked(request: Request) -> Response:
-            if scope is not None:
-                authenticate(request, scope)
+            if scopes is not None:
+                authenticate(request, *scopes)
             _refuse_card_numbers_in(request)
             if isinstance(model, type) and issubclass(model, BaseModel):
                 request._json = await read_body(request, model)  # Starlette's parsed-body cache
@@ -53,11 +53,11 @@ class EdgeRoute(APIRoute):
         return checked
 
 
-def _required_scope(dependant: Dependant) -> str | None:
+def _required_scopes(dependant: Dependant) -> tuple[str, ...] | None:
     for dependency in dependant.dependencies:
         if isinstance(dependency.call, Require):
-            return dependency.call.scope
-        found = _required_scope(dependency)
+            return dependency.call.scopes
+        found = _required_scopes(dependency)
         if found is not None:
             return found
     return None

@@ -18,6 +18,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from record.lag import RecordingLag
 from scoring.results import ScoreResult
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 1)
@@ -68,6 +69,27 @@ class Metrics:
             "Decisions that could not be stored.",
             registry=r,
         )
+        self.records_dropped = Counter(
+            "riskscore_records_dropped_total",
+            "Decision records lost: the stream could not take them and the spool was full.",
+            registry=r,
+        )
+        # Measured at each scrape by the worker that answers it (the stream is shared; the
+        # spool folder is too): the largest live value is the current one.
+        self.recording = {
+            name: Gauge(
+                f"riskscore_recording_{name}",
+                text,
+                multiprocess_mode="livemax",
+                registry=r,
+            )
+            for name, text in (
+                ("oldest_unrecorded_seconds", "Age of the oldest record not yet in PostgreSQL."),
+                ("stream_entries", "Entries in the record stream (recorded ones not trimmed)."),
+                ("unrecorded_entries", "Records in the stream not yet in PostgreSQL."),
+                ("spool_bytes", "Bytes of records in the spool, waiting for Redis."),
+            )
+        }
         self.model_info = Gauge(
             "riskscore_model_info",
             "The model version being served (value 1).",
@@ -85,7 +107,7 @@ class Metrics:
 
     def record_score(self, result: ScoreResult) -> None:
         decision, record = result.decision, result.record
-        if decision.replayed:
+        if decision.replayed or record is None:
             self.replays.inc()
             return
         self.decisions.labels(decision.decision, str(decision.degraded).lower()).inc()
@@ -96,6 +118,13 @@ class Metrics:
             self.rule_matches.labels(rule_id, "shadow").inc()
         if record.degraded_cause is not None:
             self.feature_store_errors.labels(record.degraded_cause).inc()
+
+    def observe_lag(self, lag: RecordingLag) -> None:
+        gauges = self.recording
+        gauges["oldest_unrecorded_seconds"].set(lag.oldest_unrecorded_age_seconds or 0.0)
+        gauges["stream_entries"].set(lag.stream_entries)
+        gauges["unrecorded_entries"].set(lag.unrecorded_entries)
+        gauges["spool_bytes"].set(lag.spool_bytes)
 
     def serving(self, gauge: Gauge, version: str) -> None:
         """Mark `version` as served by this worker, and the one it replaces as no longer."""

@@ -23,19 +23,29 @@ from model.errors import ModelArtifactError
 from policy.errors import PolicyError
 from policy.lists.errors import ListEntryError, ListExpiryError, UnknownListError
 from policy.publishing.store import ConflictError, NoPreviousError, UnknownVersionError
-from record.errors import RecordUnavailableError
+from record.errors import LabelError, RecordUnavailableError
+from record.errors import UnknownTransactionError as UnrecordedTransactionError
 from record.window import WindowError
 from scoring.errors import (
     DecisionPendingError,
     DecisionStoreError,
     IdempotencyConflictError,
     NotReadyError,
+    RecordPendingError,
     UnknownTransactionError,
 )
 from service.limits import BatchTooLargeError
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
+
+
+class QueryParameterError(ValueError):
+    """A query parameter is refused (422 naming it in `field`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 class RequestError(Exception):
@@ -59,6 +69,11 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (IdempotencyConflictError, 409, "Transaction id reused with a different body"),
     (DecisionPendingError, 409, "Transaction is still being scored"),
     (UnknownTransactionError, 404, "Unknown transaction"),
+    (UnrecordedTransactionError, 404, "Unknown transaction"),
+    (LabelError, 422, "Label refused"),
+    (QueryParameterError, 422, "Invalid query parameter"),
+    (RecordPendingError, 503, "Transaction not recorded yet"),
+    (RecordUnavailableError, 503, "Record unavailable"),
     (NotReadyError, 503, "Not ready"),
     (DecisionStoreError, 503, "Decision store unavailable"),
     (FeatureStoreError, 503, "Feature store unavailable"),
@@ -71,7 +86,6 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (NoPreviousError, 409, "No earlier policy"),
     (ConflictError, 409, "Concurrent publish"),
     (BatchTooLargeError, 413, "Too many entries"),
-    (RecordUnavailableError, 503, "Record unavailable"),
     (WindowError, 422, "Invalid time window"),
 )
 

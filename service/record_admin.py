@@ -22,8 +22,9 @@ from feature_store.online import FeatureStoreError
 from record.errors import LabelError, RecordUnavailableError, UnknownTransactionError
 from record.labels import LabelEvent
 from record.window import parse_window
-from scoring.errors import NotReadyError
-from scoring.label_events import apply_label_event
+from scoring.errors import NotReadyError, RecordPendingError
+from scoring.errors import UnknownTransactionError as UnscoredTransactionError
+from scoring.feedback import record_label_on
 from service.admin import ADMIN_PROBLEMS, AdminKey, AuditedRoute, RuntimeDep, _json, note
 from service.limits import check_label_batch
 from service.runtime import Runtime
@@ -98,14 +99,16 @@ async def _import_row(
             _reported_at(row.reported_at),
             row.reported_by or actor,
         )
-        outcome = await apply_label_event(runtime.scorer.store, connection, event)
+        outcome = await record_label_on(
+            connection, runtime.scorer.store, runtime.scorer.decisions, event
+        )
     except FeatureStoreError:  # recorded (committed before the count); counted when resent
         report["not_counted"] += 1
         return
     except LabelError as exc:
         report["refused"].append({"index": index, "field": exc.field, "reason": exc.problem})
         return
-    except UnknownTransactionError as exc:
+    except (UnknownTransactionError, UnscoredTransactionError, RecordPendingError) as exc:
         report["refused"].append({"index": index, "field": "transaction_id", "reason": str(exc)})
         return
     report["accepted" if outcome.new else "repeated"] += 1

@@ -10,33 +10,22 @@ import asyncio
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from feature_store.online import FeatureStoreError
-from scoring.errors import UnknownTransactionError
-from scoring.feedback import record_label
 from scoring.pipeline import Scorer
 from scoring.results import ScoreInput
 from service.auth import require
 from service.edge import EdgeRoute
 from service.metrics import CONTENT_TYPE, Metrics
 from service.problems import problem
-from service.responses import decision_body, score_body
-from service.schemas import (
-    FeedbackRequest,
-    FeedbackResponse,
-    Health,
-    Problem,
-    ScoreRequest,
-    ScoreResponse,
-    StoredDecision,
-)
+from service.responses import score_body
+from service.schemas import Health, Problem, ScoreRequest, ScoreResponse
 from service.settings import ApiKey
 
 router = APIRouter(route_class=EdgeRoute)
 ScoreKey = Annotated[ApiKey, Depends(require("score"))]
-FeedbackKey = Annotated[ApiKey, Depends(require("feedback"))]
 READY_TIMEOUT_SECONDS = 0.5
 
 
@@ -45,13 +34,15 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "The body is not JSON (malformed, not UTF-8, nested too deeply).",
         401: "No or invalid API key.",
         403: "The API key lacks the scope.",
-        404: "No stored decision for this transaction id.",
+        404: "No recorded decision for this transaction id (never scored, or past the "
+        "record's retention).",
         409: "The transaction id was scored before with another body, or is being scored.",
         413: "The body is larger than the configured limit.",
         415: "The body is not sent as application/json.",
         422: "The body is invalid (a field, a duplicated key, a card number, an event time out "
         "of bounds); `errors` names the field and the problem, never the value.",
-        503: "Not ready (no model or policy loaded), or Redis is unavailable.",
+        503: "Not ready (no model or policy loaded), Redis or PostgreSQL unavailable, or the "
+        "transaction not recorded yet; retry after `Retry-After` seconds.",
     }
     return {
         status: {
@@ -110,45 +101,6 @@ async def score(body: ScoreRequest, request: Request, _: ScoreKey, scorer: Score
     return _json(score_body(decision))
 
 
-@router.post(
-    "/v1/feedback",
-    response_model=FeedbackResponse,
-    responses=_problems(400, 401, 403, 404, 413, 415, 422, 503),
-    summary="Send a label back for a scored transaction",
-    tags=["scoring"],
-)
-async def feedback(
-    body: FeedbackRequest, request: Request, _: FeedbackKey, scorer: ScorerDep
-) -> Response:
-    """Chargebacks and confirmed fraud update the label-based features of the transaction's
-    card, customer and merchant; every label is kept for retraining (docs/api.md)."""
-    counted = await record_label(
-        scorer.store, scorer.decisions, body.transaction_id, body.label, body.reported_ms()
-    )
-    request.state.log = {"transaction_id": body.transaction_id, "label": body.label}
-    return _json({"transaction_id": body.transaction_id, "label": body.label, "counted": counted})
-
-
-@router.get(
-    "/v1/decisions/{transaction_id}",
-    response_model=StoredDecision,
-    responses=_problems(401, 403, 404, 422, 503),
-    summary="A stored decision with everything it was made from",
-    tags=["scoring"],
-)
-async def decision(
-    transaction_id: Annotated[str, Path(min_length=1, max_length=128)],
-    _: ScoreKey,
-    scorer: ScorerDep,
-) -> Response:
-    """The decision, the feature values, model and policy versions it was made with, and the
-    time each stage took, until the decision retention expires."""
-    record = await scorer.decisions.load(transaction_id)
-    if record is None:
-        raise UnknownTransactionError(f"no stored decision for {transaction_id!r}")
-    return _json(decision_body(record))
-
-
 @router.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness")
 async def healthz() -> Response:
     return _json({"status": "ok", "checks": {}})
@@ -159,17 +111,39 @@ async def healthz() -> Response:
     response_model=Health,
     responses={503: {"model": Health, "description": "Not ready: see `checks`."}},
     tags=["operations"],
-    summary="Readiness: Redis reachable, model and policy loaded",
+    summary="Readiness: Redis reachable, model and policy loaded; the record's state",
 )
-async def readyz(scorer: ScorerDep) -> Response:
+async def readyz(request: Request, scorer: ScorerDep) -> Response:
+    """Ready while scoring works. `postgres` and `recording` say what is behind (the record
+    catches up afterwards), without making the worker unready."""
+    record = request.app.state.runtime.record
     checks = {
         "model": scorer.model.version if scorer.model else "not loaded",
         "policy": scorer.policy.version if scorer.policy else "not loaded",
         "redis": await _ping(scorer),
+        "postgres": await record.database_state(),
+        "recording": await _recording_state(request),
     }
     ready = scorer.model is not None and scorer.policy is not None and checks["redis"] == "ok"
     body = {"status": "ok" if ready else "unavailable", "checks": checks}
     return _json(body, 200 if ready else 503)
+
+
+async def _recording_state(request: Request) -> str:
+    """ "ok", or how far the record is behind (measured, and kept in the lag gauges)."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            lag = await request.app.state.runtime.record.lag()
+    except Exception as exc:  # any failure of Redis: the lag is unknown
+        return f"unknown: {type(exc).__name__}"
+    request.app.state.metrics.observe_lag(lag)
+    behind = []
+    if lag.unrecorded_entries:
+        age = lag.oldest_unrecorded_age_seconds or 0.0
+        behind.append(f"{lag.unrecorded_entries} records not in PostgreSQL (oldest {age:.1f} s)")
+    if lag.spool_bytes:
+        behind.append(f"{lag.spool_bytes} bytes spooled, waiting for Redis")
+    return "behind: " + "; ".join(behind) if behind else "ok"
 
 
 async def _ping(scorer: Scorer) -> str:
@@ -184,6 +158,7 @@ async def _ping(scorer: Scorer) -> str:
 @router.get("/metrics", tags=["operations"], summary="Prometheus metrics")
 async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
+    await _recording_state(request)  # the lag gauges, as of this scrape
     return Response(registry.exposition(), media_type=CONTENT_TYPE)
 
 

@@ -1,7 +1,8 @@
 """What a worker holds while it serves, wired together: Redis clients, stores, the scorer and
 the followers that keep its model and policy in step with what was published.
 
-startup -> connect -> model (a refused one leaves the worker not ready) -> policy (published in
+startup -> connect -> the record (`runtime.record`: sink, pool, recorder)
+-> model (a refused one leaves the worker not ready) -> policy (published in
 Redis, else the file) -> lists -> follow every `reload_interval_ms` -> shutdown closes all.
 """
 
@@ -29,6 +30,7 @@ from scoring.pipeline import Scorer
 from service.artifacts import ArtifactsRoot
 from service.followers import ModelFollower, PolicyFollower
 from service.metrics import Metrics
+from service.recording import Recording
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Runtime:
     policies: PolicyStore
     model_follower: ModelFollower
     policy_follower: PolicyFollower
+    record: Recording
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
@@ -54,7 +57,9 @@ class Runtime:
         # The policy and list keys share one hash slot, so a cluster client serves them too.
         control = cast(Redis, admin_client)
         lists = ListSnapshot(control, {})
-        scorer = _scorer(settings, metrics, hot_client, lists)
+        record = await Recording.start(settings, hot_client, admin_client)
+        record.sink.on_dropped = metrics.records_dropped.inc
+        scorer = _scorer(settings, metrics, hot_client, lists, record)
         policies = PolicyStore(control)
         artifacts = ArtifactsRoot.of(settings.artifacts_root(), settings.model_dir)
         runtime = cls(
@@ -67,6 +72,7 @@ class Runtime:
             policies,
             ModelFollower(scorer, metrics, control, artifacts, settings.model_verify_key_file),
             PolicyFollower(scorer, metrics, lists, policies, settings.policy_file),
+            record,
         )
         with contextlib.suppress(ModelArtifactError):  # logged; the worker is not ready
             runtime.model_follower.load(artifacts.configured)
@@ -99,6 +105,7 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.record.close()
         if self.hot_client is not self.admin_client:
             await self.hot_client.aclose()
         await self.admin_client.aclose()
@@ -118,7 +125,11 @@ def _connect(settings: Settings) -> tuple[Redis | RedisCluster, Client]:
 
 
 def _scorer(
-    settings: Settings, metrics: Metrics, hot_client: Client, lists: ListSnapshot
+    settings: Settings,
+    metrics: Metrics,
+    hot_client: Client,
+    lists: ListSnapshot,
+    record: Recording,
 ) -> Scorer:
     store = OnlineStore(
         hot_client,
@@ -127,8 +138,10 @@ def _scorer(
     )
     decisions = DecisionStore(
         hot_client,
-        ttl_seconds=settings.decision_ttl_seconds,
+        ttl_seconds=settings.replay_ttl_seconds,
         timeout_ms=settings.feature_timeout_ms,
+        sink=record.sink if settings.recording else None,
+        archive=record.archived,
     )
     decisions.on_failure = metrics.decision_store_errors.inc
     return Scorer(store, decisions, lists)

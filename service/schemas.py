@@ -207,28 +207,6 @@ class StageTimings(BaseModel):
     rules: int
 
 
-class StoredDecision(ScoreResponse):
-    """A stored decision with everything it was made from."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": []})
-
-    shadow_rules_matched: list[str]
-    expired_rules: list[str]
-    failed_rules: list[str] = Field(description="Rules whose evaluation failed (not matched).")
-    degraded_cause: Literal["timeout", "unavailable"] | None = Field(
-        description="Why features were missing from a degraded decision; else null."
-    )
-    transaction: dict[str, Any] = Field(description="The request, as raw history columns.")
-    features: dict[str, float | None] = Field(description="Feature values, null when missing.")
-    attributions: dict[str, float] = Field(
-        description="Attribution of the margin to each feature, log-odds (empty for decisions "
-        "stored before attributions were kept)."
-    )
-    margin: float = Field(description="The model's log-odds before calibration.")
-    timings_us: StageTimings = Field(description="Time of each stage, microseconds.")
-    decided_at_ms: int
-
-
 class FeedbackRequest(_Body):
     model_config = ConfigDict(
         json_schema_extra={
@@ -256,9 +234,11 @@ class FeedbackRequest(_Body):
 class FeedbackResponse(BaseModel):
     transaction_id: str
     label: str
+    reported_at: datetime
+    new: bool = Field(description="False when the same report was recorded before.")
     counted: bool = Field(
-        description="True when fraud features were updated now; false for a legitimate label "
-        "or a fraud label already counted."
+        description="True when the label features changed now: a fraud counted, or a counted "
+        "fraud taken back out by a reversal; false otherwise (already counted, nothing to do)."
     )
 
 

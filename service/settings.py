@@ -7,8 +7,9 @@ worker reads the same settings. Unsafe combinations are refused at start, with t
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -22,7 +23,7 @@ DEFAULT_MODEL_DIR = ROOT / "model_artifacts" / "default"
 DEFAULT_POLICY_FILE = ROOT / "policies" / "default.yaml"
 # The development key: accepted only in development mode (`make run`), printed in the README.
 DEVELOPMENT_API_KEY = "rs_dev_local_only_7f3a9c"
-SCOPES = ("score", "feedback", "admin")
+SCOPES = ("score", "feedback", "admin", "analyst")
 
 
 def hash_api_key(key: str) -> str:
@@ -65,7 +66,26 @@ class Settings(BaseSettings):
     policy_file: Path = DEFAULT_POLICY_FILE
     api_keys: list[ApiKey] = Field(default_factory=list)
     feature_timeout_ms: float = Field(25.0, gt=0, le=10_000)
+    # How long a transaction id's idempotency marker lives: a retry within it counts once.
     decision_ttl_seconds: int = Field(86_400, ge=60)
+    # How long Redis keeps the replay record (the answer, for retries); a retry after it,
+    # while the idempotency marker lives, is answered from the record (PostgreSQL).
+    replay_ttl_seconds: int = Field(3_600, ge=60)
+    database_url: str | None = Field(
+        None, description="PostgreSQL of the record; None: riskscore serve starts a private one."
+    )
+    recording: bool = Field(
+        True, description="False: decisions are not recorded; for benchmarks only."
+    )
+    recorder: Literal["inprocess", "off"] = Field(
+        "inprocess", description="off when a separate `riskscore recorder` runs."
+    )
+    spool_dir: Path = Field(
+        Path(tempfile.gettempdir()) / "riskscore-spool",
+        description="Where workers keep records while Redis cannot take them (persistent!).",
+    )
+    spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
+    record_retention_days: int = Field(180, ge=121, le=3_650)
     max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)
     # A checkout scores a payment as it happens: a little clock skew is normal, an event from
     # the future would move every velocity window of the entities it names.
@@ -114,6 +134,17 @@ class Settings(BaseSettings):
                 f"exceeds RISKSCORE_DECISION_TTL_SECONDS ({self.decision_ttl_seconds}): a "
                 "retry older than its idempotency marker would count twice; lower the first "
                 "or raise the second"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _replays_within_the_idempotency_window(self) -> Settings:
+        if self.replay_ttl_seconds > self.decision_ttl_seconds:
+            raise ValueError(
+                f"RISKSCORE_REPLAY_TTL_SECONDS ({self.replay_ttl_seconds}) exceeds "
+                f"RISKSCORE_DECISION_TTL_SECONDS ({self.decision_ttl_seconds}): a replay record "
+                "is only read for a transaction id whose idempotency marker lives; lower the "
+                "first or raise the second"
             )
         return self
 

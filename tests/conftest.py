@@ -1,11 +1,12 @@
-"""Shared fixtures: a real Redis for the session (private unless REDIS_URL is set), a
-simulated history and a model artifact trained on it."""
+"""Shared fixtures: a real Redis for the session (private unless REDIS_URL is set), a real
+PostgreSQL (private unless RISKSCORE_TEST_DATABASE_URL names a server) with a fresh migrated
+database per test or one for the service tests, a simulated history and a model trained on it."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from feature_store.redis_server import RedisServer
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
+from record import schema
+from record.server import PostgresServer, create_database, database_url, drop_database
 from training.pipeline import TrainingOptions, train_artifact
 
 
@@ -30,6 +33,67 @@ def redis_url() -> Iterator[str]:
         return
     with RedisServer() as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A URL of the server's maintenance database: RISKSCORE_TEST_DATABASE_URL when set (the
+    tests create and drop only their own databases on it), else a private server's."""
+    configured = os.environ.get("RISKSCORE_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with PostgresServer(fsync=False) as server:
+        yield server.admin_url
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres_admin_url: str) -> Iterator[str]:
+    """A database migrated to head once, copied for each test (CREATE DATABASE ... TEMPLATE)."""
+    name = f"riskscore_template_{uuid.uuid4().hex[:8]}"
+    create_database(postgres_admin_url, name)
+    schema.upgrade(database_url(postgres_admin_url, name))
+    yield name
+    drop_database(postgres_admin_url, name)
+
+
+@pytest.fixture
+def make_database(postgres_admin_url: str) -> Iterator[Callable[..., str]]:
+    """Hands out URLs of new, uniquely named databases (migrated when from `template`); drops
+    them, and only them, at teardown."""
+    made: list[str] = []
+
+    def make(template: str | None = None) -> str:
+        name = f"riskscore_test_{uuid.uuid4().hex[:10]}"
+        create_database(postgres_admin_url, name, template=template)
+        made.append(name)
+        return database_url(postgres_admin_url, name)
+
+    yield make
+    for name in made:
+        drop_database(postgres_admin_url, name)
+
+
+@pytest.fixture
+def record_url(make_database: Callable[..., str], migrated_template: str) -> str:
+    """A fresh database at the newest schema."""
+    return make_database(migrated_template)
+
+
+@pytest.fixture(scope="session")
+def service_database_url(
+    postgres_admin_url: str, migrated_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One migrated database for every service the tests start (their transaction ids are
+    namespaced), handed to `Settings` through the environment, with a spool folder."""
+    name = f"riskscore_service_{uuid.uuid4().hex[:8]}"
+    create_database(postgres_admin_url, name, template=migrated_template)
+    url = database_url(postgres_admin_url, name)
+    os.environ["RISKSCORE_DATABASE_URL"] = url
+    os.environ["RISKSCORE_SPOOL_DIR"] = str(tmp_path_factory.mktemp("spool"))
+    yield url
+    os.environ.pop("RISKSCORE_DATABASE_URL", None)
+    drop_database(postgres_admin_url, name)
 
 
 @pytest.fixture

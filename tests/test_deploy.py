@@ -57,6 +57,9 @@ def test_the_manifests_hold_each_part_of_the_deployment() -> None:
         ("Secret", "riskscore-api-keys"),
         ("StatefulSet", "riskscore-redis"),
         ("Job", "riskscore-redis-bootstrap"),
+        ("StatefulSet", "riskscore-postgres"),
+        ("Service", "riskscore-postgres"),
+        ("Secret", "riskscore-database"),
     ]:
         assert expected in kinds
 
@@ -90,6 +93,9 @@ def test_compose_builds_the_repository_dockerfile_next_to_redis() -> None:
     assert dockerfile.exists()
     assert "redis" in compose["services"]
     assert service["environment"]["RISKSCORE_REDIS_URL"] == "redis://redis:6379/0"
+    database = service["environment"]["RISKSCORE_DATABASE_URL"]
+    assert "postgres" in compose["services"] and "@postgres:5432/" in database
+    assert "postgres" in service["depends_on"]
 
 
 def test_alerts_name_only_metrics_the_service_exports() -> None:

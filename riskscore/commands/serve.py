@@ -1,12 +1,14 @@
 """`riskscore serve`: the HTTP service under uvicorn (uvloop, httptools), N worker processes.
 
 flags -> `RISKSCORE_*` environment (read once by every worker, `service.settings`) -> without
-a Redis URL, a private embedded Redis warmed with a simulated history -> uvicorn workers.
+a Redis URL, a private embedded Redis warmed with a simulated history; without a database URL,
+a private PostgreSQL -> the record's migrations applied (workers only check) -> uvicorn workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -38,6 +40,10 @@ def register(commands: Any) -> None:
         help="worker processes (default: the number of cores, %(default)s here)",
     )
     parser.add_argument("--redis-url", help="Redis (default: $RISKSCORE_REDIS_URL, else embedded)")
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL of the record (default: $RISKSCORE_DATABASE_URL, else a private one)",
+    )
     parser.add_argument("--model-dir", type=Path, help="model artifact folder")
     parser.add_argument(
         "--policy-file", type=Path, help="policy YAML served until one is published"
@@ -55,6 +61,7 @@ def register(commands: Any) -> None:
 def _environment(args: argparse.Namespace) -> dict[str, str]:
     env = {
         "RISKSCORE_REDIS_URL": args.redis_url,
+        "RISKSCORE_DATABASE_URL": args.database_url,
         "RISKSCORE_MODEL_DIR": str(args.model_dir) if args.model_dir else None,
         "RISKSCORE_POLICY_FILE": str(args.policy_file) if args.policy_file else None,
         "RISKSCORE_DEVELOPMENT": "true" if args.dev else None,
@@ -81,7 +88,16 @@ def _serve(args: argparse.Namespace) -> int:
     # A single-worker uvicorn re-raises the SIGTERM it handled once it has shut down; with
     # the default action that kills this process before the embedded Redis is stopped.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    embedded = None
+    with contextlib.ExitStack() as owned:
+        return _serve_with(args, settings, owned)
+
+
+def _serve_with(args: argparse.Namespace, settings: Any, owned: contextlib.ExitStack) -> int:
+    """Start what is not configured (Redis, PostgreSQL; stopped by `owned` on exit), migrate
+    the record, run the workers."""
+    from record import schema
+    from record.errors import RecordError
+
     if settings.redis_url is None:
         try:
             embedded = _start_embedded()
@@ -92,12 +108,18 @@ def _serve(args: argparse.Namespace) -> int:
                 "set RISKSCORE_REDIS_URL\n"
             )
             return 2
+        owned.callback(embedded.close)
         os.environ["RISKSCORE_REDIS_URL"] = embedded.url
+    database_url = settings.database_url
     try:
-        _run_uvicorn(args)
-    finally:
-        if embedded is not None:
-            embedded.close()
+        if database_url is None:
+            database_url = owned.enter_context(_start_private_postgres()).url
+            os.environ["RISKSCORE_DATABASE_URL"] = database_url
+        logger.info("record schema at revision %s", schema.upgrade(database_url))
+    except RecordError as exc:
+        sys.stderr.write(f"error: the record's database: {exc}\n")
+        return 2
+    _run_uvicorn(args)
     return 0
 
 
@@ -113,6 +135,16 @@ def _start_embedded() -> Any:
         "its data is lost when the service stops"
     )
     return start_embedded_redis()
+
+
+def _start_private_postgres() -> Any:
+    from record.server import PostgresServer
+
+    logger.warning(
+        "no database configured (RISKSCORE_DATABASE_URL): starting a private PostgreSQL for "
+        "the decision record; its data is lost when the service stops"
+    )
+    return PostgresServer()  # started by the ExitStack entering it, closed on its exit
 
 
 def _run_uvicorn(args: argparse.Namespace) -> None:

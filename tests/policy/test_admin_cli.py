@@ -16,7 +16,7 @@ from riskscore.cli import build_parser, main
 from tests.policy.publishing.test_store import DEFAULT_POLICY, policy_variant
 from tests.service.conftest import KEYS, RunningService, settings_for
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.usefixtures("service_database_url")]
 Cli = Callable[..., tuple[int, str, str]]
 
 

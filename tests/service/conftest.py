@@ -4,6 +4,7 @@ server, or in the modules that ask for it, each test once on a server and once o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ KEYS = {
     "score": "k-score-0123456789abcdef",
     "feedback": "k-feedback-0123456789abcdef",
     "admin": "k-admin-0123456789abcdef",
+    "analyst": "k-analyst-0123456789abcdef",
 }
 
 
@@ -45,6 +47,12 @@ def api_keys() -> list[ApiKey]:
 
 def auth(scope: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[scope]}"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record(service_database_url: str) -> str:
+    """Every service records into the session's database (`RISKSCORE_DATABASE_URL`)."""
+    return service_database_url
 
 
 @dataclass
@@ -155,3 +163,14 @@ def transaction(namespace: str, number: int, **changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+def recorded(http: httpx.Client, transaction_id: str, timeout_seconds: float = 15.0) -> Any:
+    """The decision once the recorder has written it to PostgreSQL (`recorded: true`)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        reply = http.get(f"/v1/decisions/{transaction_id}", headers=auth("score"))
+        assert reply.status_code == 200, reply.text
+        if reply.json()["recorded"] or time.monotonic() > deadline:
+            return reply.json()
+        time.sleep(0.05)

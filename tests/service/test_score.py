@@ -10,8 +10,9 @@ import pytest
 
 from feature_store.definitions import DECLARED_NAMES, FEATURE_NAMES, FEATURE_SET_VERSION
 from model.reasons import REASON_CODES, model_reasons
-from service.schemas import ScoreResponse, StoredDecision
-from tests.service.conftest import BACKENDS, Backend, RunningService, auth, transaction
+from service.record_schemas import RecordedDecision
+from service.schemas import ScoreResponse
+from tests.service.conftest import BACKENDS, Backend, RunningService, auth, recorded, transaction
 
 # Every test once against a single Redis and once against a local Redis Cluster.
 pytestmark = [
@@ -62,7 +63,7 @@ def test_score_retry_replays_the_decision_and_counts_once(
     assert again.status_code == 200, again.text
     assert again.json() == {**first, "replayed": True}
     later = http.post("/v1/score", json=transaction(namespace, 3), headers=auth("score"))
-    stored = http.get(f"/v1/decisions/{namespace}tx3", headers=auth("score")).json()
+    stored = recorded(http, f"{namespace}tx3")
     assert later.status_code == 200
     assert stored["features"]["card_txn_count_1h"] == 1.0  # tx2 once, not twice
 
@@ -86,7 +87,7 @@ def test_score_same_id_with_another_card_is_409_and_counts_once(
     reply = http.post("/v1/score", json=other, headers=auth("score"))
     assert reply.status_code == 409, reply.text
     http.post("/v1/score", json=transaction(namespace, 6), headers=auth("score"))
-    stored = http.get(f"/v1/decisions/{namespace}tx6", headers=auth("score")).json()
+    stored = recorded(http, f"{namespace}tx6")
     # tx5 counted once on the customer and the device, whichever card it came with.
     assert stored["features"]["customer_txn_count_24h"] == 1.0
     assert stored["features"]["device_txn_count_24h"] == 1.0
@@ -131,18 +132,23 @@ def test_decision_lookup_shows_what_the_decision_was_made_with(
     http: httpx.Client, namespace: str
 ) -> None:
     scored = http.post("/v1/score", json=transaction(namespace, 5), headers=auth("score")).json()
-    reply = http.get(f"/v1/decisions/{namespace}tx5", headers=auth("score"))
-    assert reply.status_code == 200
-    record = StoredDecision.model_validate(reply.json())
+    early = http.get(f"/v1/decisions/{namespace}tx5", headers=auth("score")).json()
+    assert early["decision"] == scored["decision"] and "fingerprint" not in early
+    reply = recorded(http, f"{namespace}tx5")
+    assert reply["recorded"] is True
+    record = RecordedDecision.model_validate(reply)
+    assert record.features is not None and record.timings_us is not None
+    assert record.transaction is not None
     assert record.decision == scored["decision"] and record.score == scored["score"]
     assert list(record.features) == list(DECLARED_NAMES)
     assert record.features["amount_usd"] is not None and record.features["amount_usd"] > 0
     assert record.policy_version == scored["policy_version"]
     assert record.timings_us.features >= 0 and record.timings_us.model > 0
     assert record.transaction["card_id"] == f"{namespace}card"
-    assert "fingerprint" not in reply.json()
-    assert set(reply.json()) == set(StoredDecision.model_fields)
-    assert reply.json()["replayed"] is False and record.degraded_cause is None
+    assert "fingerprint" not in reply
+    assert set(reply) == set(RecordedDecision.model_fields)
+    assert reply["replayed"] is False and record.degraded_cause is None
+    assert record.labels == [] and record.label is None
 
 
 def test_decision_lookup_attributions_add_up_to_the_model_reasons(
@@ -150,7 +156,7 @@ def test_decision_lookup_attributions_add_up_to_the_model_reasons(
 ) -> None:
     body = transaction(namespace, 11, amount=4999.0, shipping_country="BR")
     scored = http.post("/v1/score", json=body, headers=auth("score")).json()
-    stored = http.get(f"/v1/decisions/{namespace}tx11", headers=auth("score")).json()
+    stored = recorded(http, f"{namespace}tx11")
     attributions = stored["attributions"]
     assert list(attributions) == list(FEATURE_NAMES)
     expected = [

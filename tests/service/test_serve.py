@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -49,6 +50,15 @@ def test_serve_with_two_workers_merges_metrics_and_stops_gracefully(
         assert f"{namespace}card" not in log and "203.0.113.7" not in log
 
 
+def _recorded(url: str, transaction_id: str, headers: dict[str, str]) -> dict[str, object]:
+    deadline = time.monotonic() + 20
+    while True:
+        body = httpx.get(f"{url}/v1/decisions/{transaction_id}", headers=headers).json()
+        if body.get("recorded") or time.monotonic() > deadline:
+            return body  # type: ignore[no-any-return]
+        time.sleep(0.1)
+
+
 def test_serve_without_redis_starts_the_embedded_default(namespace: str, tmp_path: Path) -> None:
     """What `make run` does: a private Redis, warmed, and the development key accepted."""
     with serving(tmp_path, ["--workers", "1", "--dev"]) as served:
@@ -57,7 +67,11 @@ def test_serve_without_redis_starts_the_embedded_default(namespace: str, tmp_pat
         reply = httpx.post(f"{served.url}/v1/score", json=body, headers=headers)
         assert reply.status_code == 200, reply.text
         assert reply.json()["degraded"] is False
+        # The private PostgreSQL records it; `make run` serves the whole loop.
+        lookup = _recorded(served.url, f"{namespace}tx1", headers)
+        assert lookup["recorded"] is True
     assert "warmed with" in served.output()
+    assert "starting a private PostgreSQL" in served.output()
 
 
 def test_serve_with_one_worker_stops_its_embedded_redis_on_sigterm(tmp_path: Path) -> None:

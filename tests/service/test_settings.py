@@ -5,7 +5,13 @@ from pydantic import ValidationError
 
 from service.auth import KeyRing
 from service.problems import AuthError
-from service.settings import DEVELOPMENT_API_KEY, ApiKey, Settings, hash_api_key
+from service.settings import (
+    DEVELOPMENT_API_KEY,
+    ApiKey,
+    Settings,
+    describe_settings_error,
+    hash_api_key,
+)
 
 
 def _development_key() -> ApiKey:
@@ -22,7 +28,7 @@ def test_settings_refuse_the_development_key_outside_development_mode() -> None:
 def test_development_mode_accepts_the_development_key_with_every_scope() -> None:
     ring = KeyRing(Settings(redis_url="redis://x", development=True).effective_api_keys())
     key = ring.identify(f"Bearer {DEVELOPMENT_API_KEY}")
-    assert sorted(key.scopes) == ["admin", "feedback", "score"]
+    assert sorted(key.scopes) == ["admin", "analyst", "feedback", "score"]
     own = ApiKey(name="own", sha256=hash_api_key("own-key-0123456789"), scopes=["score"])
     production = KeyRing(Settings(redis_url="redis://x", api_keys=[own]).effective_api_keys())
     with pytest.raises(AuthError):
@@ -43,3 +49,15 @@ def test_key_ring_identifies_only_the_exact_key() -> None:
         with pytest.raises(AuthError) as caught:
             ring.identify(header)
         assert caught.value.status == 401
+
+
+def test_a_replay_record_outliving_the_idempotency_marker_is_refused() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(
+            redis_url="redis://x",
+            development=True,
+            replay_ttl_seconds=7_200,
+            decision_ttl_seconds=3_600,
+            event_time_max_age_seconds=3_600,
+        )
+    assert "RISKSCORE_REPLAY_TTL_SECONDS" in describe_settings_error(refused.value)
