@@ -1,20 +1,29 @@
 """Fixtures of the end-to-end tests: the real app under a real uvicorn server, in a thread, on a
-free port, against a real Redis of the module's own (policy keys are global to a server)."""
+free port, against a real Redis of the module's own (policy keys are global to a server).
+
+Tests that are not about the feature-time budget run with `PATIENT_FEATURE_TIMEOUT_MS`, so a
+stall of the shared machine cannot turn their decisions degraded; tests of degraded mode make
+Redis time out for sure (`CLIENT PAUSE` far longer than a short budget).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from feature_store.redis_server import RedisServer
 from service.app import create_app
 from service.settings import ApiKey, Settings, hash_api_key
 from tests.servers import ThreadedServer
 
+# Far above any stall of a loaded machine, far below the tests' timeouts.
+PATIENT_FEATURE_TIMEOUT_MS = 5_000.0
 KEYS = {
     "score": "k-score-0123456789abcdef",
     "feedback": "k-feedback-0123456789abcdef",
@@ -56,7 +65,11 @@ class RunningService:
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"redis_url": redis_url, "api_keys": api_keys()}
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "api_keys": api_keys(),
+        "feature_timeout_ms": PATIENT_FEATURE_TIMEOUT_MS,
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -95,3 +108,25 @@ def transaction(namespace: str, number: int, **changes: Any) -> dict[str, Any]:
     }
     body.update(changes)
     return body
+
+
+# A feature budget that a paused Redis certainly exceeds: degraded mode for sure.
+IMPATIENT_FEATURE_TIMEOUT_MS = 100.0
+PAUSE_MS = 60_000
+
+
+@contextmanager
+def writes_paused(redis_url: str) -> Iterator[redis.Redis]:
+    """`CLIENT PAUSE WRITE` on the test's private Redis until the block ends: every feature
+    call (a script that writes) waits, reads go on. Unpaused even when the test fails."""
+    client = redis.Redis.from_url(redis_url)
+    client.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
+    try:
+        yield client
+    finally:
+        client.execute_command("CLIENT", "UNPAUSE")
+        client.close()
+
+
+def reasons(body: dict[str, Any]) -> list[str]:
+    return [reason["code"] for reason in body["reasons"]]
