@@ -1,4 +1,4 @@
-"""The Locust file runs headless against a live (fake) service and meets no failure."""
+"""The Locust file runs headless against the real service and meets no failure."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ LOCUSTFILE = Path(__file__).resolve().parents[2] / "load_tests" / "locustfile.py
 def test_locust_runs_the_traffic_without_failures(served: Served, tmp_path: Path) -> None:
     command = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", served.url,
-        "--headless", "-u", "20", "-r", "20", "-t", "5s", "--csv", str(tmp_path / "run"),
+        "--headless", "-u", "20", "-r", "20", "-t", "10s", "--csv", str(tmp_path / "run"),
         "--only-summary", "--loglevel", "WARNING",
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
