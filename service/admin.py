@@ -181,6 +181,7 @@ async def reload_model(body: ModelReload, key: AdminKey, runtime: RuntimeDep) ->
         await audit(runtime, key, "model.reload.refused", model_dir=directory)
         raise
     runtime.scorer.model = model
+    runtime.metrics.serving(runtime.metrics.model_info, model.version)  # this worker too
     await runtime.admin_client.set(keys.MODEL_POINTER, str(directory.resolve()))
     await audit(runtime, key, "model.reload", version=model.version, model_dir=directory)
     return _json({"version": model.version, "model_dir": str(directory)})
