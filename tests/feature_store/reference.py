@@ -31,7 +31,7 @@ from history.currency import usd_cents
 
 def reference_inputs(history: pd.DataFrame, label_delay_seconds: int) -> list[dict[str, Any]]:
     """For each row of a normalised history (in row order), every aggregate and attribute."""
-    rows = history.to_dict("records")
+    rows: list[dict[str, Any]] = history.to_dict("records")  # type: ignore[assignment]
     for row in rows:
         row["ts_ms"] = int(row["timestamp"].value // 1_000_000)
         row["amount_cents"] = usd_cents(row["amount"], row["currency"])
@@ -46,7 +46,7 @@ def reference_inputs(history: pd.DataFrame, label_delay_seconds: int) -> list[di
             row["label_ms"] = int(known.value // 1_000_000)
     order = sorted(range(len(rows)), key=lambda i: (rows[i]["ts_ms"], i))
     position = {index: rank for rank, index in enumerate(order)}
-    result = []
+    result: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         earlier = [rows[j] for j in order[: position[i]]]
         result.append({**row, **_aggregates(row, earlier, rows)})

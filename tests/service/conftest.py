@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -120,13 +120,23 @@ def writes_paused(redis_url: str) -> Iterator[redis.Redis]:
     """`CLIENT PAUSE WRITE` on the test's private Redis until the block ends: every feature
     call (a script that writes) waits, reads go on. Unpaused even when the test fails."""
     client = redis.Redis.from_url(redis_url)
-    client.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
+    client.client_pause(PAUSE_MS, all=False)  # all=False: CLIENT PAUSE ... WRITE
     try:
         yield client
     finally:
-        client.execute_command("CLIENT", "UNPAUSE")
+        client.client_unpause()
         client.close()
 
 
 def reasons(body: dict[str, Any]) -> list[str]:
     return [reason["code"] for reason in body["reasons"]]
+
+
+def stream_entries(redis_url: str, stream: str) -> list[dict[str, str]]:
+    """The fields of every entry of a Redis stream (the audit trail, the kept labels)."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        entries = cast(list[tuple[str, dict[str, str]]], client.xrange(stream))
+    finally:
+        client.close()
+    return [fields for _, fields in entries]

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from feature_store import keys
 from feature_store.redis_server import RedisServer
 from history.io import load_history
 from riskscore.cli import main
-from tests.service.conftest import auth, transaction
+from tests.service.conftest import auth, stream_entries, transaction
 
 pytestmark = pytest.mark.redis
 
@@ -47,10 +46,8 @@ def test_feedback_labels_are_kept_in_history_columns(
     label = {"transaction_id": f"{namespace}tx2", "label": "confirmed_legitimate"}
     reply = http.post("/v1/feedback", json=label, headers=auth("feedback"))
     assert reply.json()["counted"] is False
-    client = redis.Redis.from_url(service_redis.url, decode_responses=True)
-    entries = client.xrange(keys.LABEL_STREAM)
-    client.close()
-    kept = [fields for _, fields in entries if fields["transaction_id"] == f"{namespace}tx2"]
+    entries = stream_entries(service_redis.url, keys.LABEL_STREAM)
+    kept = [fields for fields in entries if fields["transaction_id"] == f"{namespace}tx2"]
     assert len(kept) == 1
     assert kept[0]["is_fraud"] == "0"
     assert kept[0]["card_id"] == f"{namespace}card"

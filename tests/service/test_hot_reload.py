@@ -20,7 +20,13 @@ from feature_store.redis_server import RedisServer
 from load_tests.stack import Served, serving
 from model.manifest import MANIFEST_FILE
 from service.settings import DEFAULT_MODEL_DIR, DEFAULT_POLICY_FILE
-from tests.service.conftest import PATIENT_FEATURE_TIMEOUT_MS, api_keys, auth, transaction
+from tests.service.conftest import (
+    PATIENT_FEATURE_TIMEOUT_MS,
+    api_keys,
+    auth,
+    stream_entries,
+    transaction,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis
@@ -112,9 +118,9 @@ def test_model_reload_switches_every_worker_through_the_pointer(
     control = redis.Redis.from_url(redis_server.url, decode_responses=True)
     try:
         assert control.get(keys.MODEL_POINTER) == str(artifact.resolve())
-        audit = [fields for _, fields in control.xrange(keys.AUDIT_STREAM)]
     finally:
         control.close()
+    audit = stream_entries(redis_server.url, keys.AUDIT_STREAM)
     reloads = [f for f in audit if f["action"] == "model.reload" and f.get("version") == version]
     assert len(reloads) == 1
     assert reloads[0]["actor"] == "test-admin"
