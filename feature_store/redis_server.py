@@ -6,12 +6,16 @@ local port with nothing saved to disk. `start_cluster` makes a local Redis Clust
 
 from __future__ import annotations
 
+import ctypes
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +30,19 @@ CLUSTER_BUS_OFFSET = 10_000
 
 class RedisServerError(RuntimeError):
     """No redis-server could be found or started."""
+
+
+def _die_with_parent() -> None:
+    """In the child before it runs redis-server: SIGTERM it when its parent dies, however the
+    parent ends (killed, a test run interrupted), so no server outlives whoever started it."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _may_die_with_parent() -> bool:
+    # Linux ties the signal to the starting *thread*: a server (re)started from a pool thread
+    # would die with that thread, so only the main thread's servers get it.
+    return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
 
 
 def find_redis_server() -> Path:
@@ -91,7 +108,10 @@ class RedisServer:
         if self.cluster:
             arguments += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
         self.process = subprocess.Popen(
-            arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            arguments,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if _may_die_with_parent() else None,
         )
         self._wait_until_ready()
         return self

@@ -1,15 +1,19 @@
 """Shared fixtures: a real Redis for the session (private unless REDIS_URL is set), a real
 PostgreSQL (private unless RISKSCORE_TEST_DATABASE_URL names a server) with a fresh migrated
-database per test or one for the service tests, a simulated history and a model trained on it."""
+database per test or one for the service tests, a simulated history and a model trained on it;
+and the check, at the session's end, that no server the suite started is left running."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
@@ -144,3 +148,65 @@ def write_key_pair(directory: Path, name: str) -> tuple[Path, Path]:
         )
     )
     return private, public
+
+
+# Every process the suite starts inherits this variable (`riskscore serve`, its workers) or
+# works in a folder under this session's temporary folder (redis-server rewrites its environment
+# for its process title, but runs in its `--dir`, made by `tempfile`). None may be alive when
+# the session ends. Not a RISKSCORE_ variable: `load_tests.stack.serving` passes none on.
+SESSION_VARIABLE = "RS_TEST_SESSION"
+STOP_GRACE_SECONDS = 10.0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    folder = tempfile.mkdtemp(prefix="riskscore-tests-")
+    os.environ[SESSION_VARIABLE] = folder
+    os.environ["TMPDIR"] = folder  # for the processes the tests start
+    tempfile.tempdir = folder  # for this one
+
+
+def _ours(process: psutil.Process, folder: str) -> bool:
+    if process.status() == psutil.STATUS_ZOMBIE:
+        return False
+    if process.environ().get(SESSION_VARIABLE) == folder:
+        return True
+    return Path(process.cwd()).is_relative_to(folder)
+
+
+def started_by_this_session() -> list[psutil.Process]:
+    """Live processes, other than this one, that this session started."""
+    folder = os.environ[SESSION_VARIABLE]
+    found = []
+    for process in psutil.process_iter():
+        if process.pid == os.getpid():
+            continue
+        try:
+            if _ours(process, folder):
+                found.append(process)
+        except psutil.Error:  # gone meanwhile, or another user's
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when a server it started outlives it (then stop that server)."""
+    left = started_by_this_session()
+    _, alive = psutil.wait_procs(left, timeout=STOP_GRACE_SECONDS) if left else ([], [])
+    described = []
+    for process in alive:
+        try:
+            described.append(f"pid {process.pid}: {' '.join(process.cmdline())[:200]}")
+            process.kill()
+        except psutil.Error:
+            continue
+    shutil.rmtree(os.environ[SESSION_VARIABLE], ignore_errors=True)
+    if not described:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            "servers started by the tests were still running at the end (now killed):\n  "
+            + "\n  ".join(described),
+            red=True,
+        )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

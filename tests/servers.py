@@ -22,8 +22,16 @@ class ThreadedServer:
             app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()), daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.url = f"http://127.0.0.1:{port}"
+
+    def _run(self) -> None:
+        async def serve() -> None:
+            self.loop = asyncio.get_running_loop()
+            await self.server.serve()
+
+        asyncio.run(serve())
 
     def start(self) -> ThreadedServer:
         self.thread.start()
@@ -33,6 +41,19 @@ class ThreadedServer:
                 raise RuntimeError("the server did not start")
             time.sleep(0.02)
         return self
+
+    def stall(self, until: threading.Event, timeout_seconds: float = 60.0) -> threading.Event:
+        """Block the server's event loop until `until` is set (a worker stalled by the CPU or
+        the garbage collector); the returned event is set once the loop is blocked."""
+        assert self.loop is not None, "the server is not running"
+        blocked = threading.Event()
+
+        def block() -> None:
+            blocked.set()
+            until.wait(timeout_seconds)
+
+        self.loop.call_soon_threadsafe(block)
+        return blocked
 
     def stop(self) -> None:
         self.server.should_exit = True

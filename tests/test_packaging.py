@@ -16,7 +16,7 @@ ROOT = Path(__file__).parents[1]
 
 
 def _copied_paths() -> list[str]:
-    paths = []
+    paths: list[str] = []
     for line in (ROOT / "Dockerfile").read_text().splitlines():
         match = re.match(r"COPY\s+(?!--from)(.+)", line)
         if match:

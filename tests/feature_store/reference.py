@@ -45,7 +45,7 @@ def reference_inputs(
 ) -> list[dict[str, Any]]:
     """For each row of a normalised history (in row order), every aggregate and attribute;
     events reach the store in (time, row) order, or in row order with `arrival_order`."""
-    rows = history.to_dict("records")
+    rows: list[dict[str, Any]] = history.to_dict("records")  # type: ignore[assignment]
     for row in rows:
         row["ts_ms"] = int(row["timestamp"].value // 1_000_000)
         row["amount_cents"] = usd_cents(row["amount"], row["currency"])
@@ -62,7 +62,7 @@ def reference_inputs(
     if arrival_order:
         order = list(range(len(rows)))
     position = {index: rank for rank, index in enumerate(order)}
-    result = []
+    result: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         earlier = [rows[j] for j in order[: position[i]]]
         result.append({**row, **_aggregates(row, earlier, rows)})

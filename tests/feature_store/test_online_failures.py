@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 import redis
@@ -26,8 +27,8 @@ pytestmark = pytest.mark.redis
 T0 = 1_767_225_600_000
 
 
-def _client(server: RedisServer, **options: object) -> Redis:
-    settings: dict[str, object] = {"socket_connect_timeout": 0.2, "socket_timeout": 0.5}
+def _client(server: RedisServer, **options: Any) -> Redis:
+    settings: dict[str, Any] = {"socket_connect_timeout": 0.2, "socket_timeout": 0.5}
     return Redis.from_url(server.url, **(settings | options))
 
 

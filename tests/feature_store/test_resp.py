@@ -134,7 +134,12 @@ def test_resp_sends_a_turns_commands_in_one_write_and_matches_each_reply(
             transport = connection.transport
             writes: list[bytes] = []
             write = transport.write
-            transport.write = lambda data: (writes.append(data), write(data))[1]  # type: ignore[method-assign]
+
+            def recording(data: bytes | bytearray | memoryview) -> None:
+                writes.append(bytes(data))
+                write(data)
+
+            transport.write = recording  # type: ignore[method-assign]
             awaited = [client.execute_command("INCR", "n") for _ in range(50)]
             sent = [client.send_later("INCRBY", "m", i) for i in range(1, 51)]
             replies = await asyncio.gather(*awaited)

@@ -1,4 +1,4 @@
-"""`riskscore loadtest` as users run it, against a live (fake) service."""
+"""`riskscore loadtest` as users run it, against the real service (its development key)."""
 
 from __future__ import annotations
 

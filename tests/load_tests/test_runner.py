@@ -1,9 +1,6 @@
-"""The generators against a real HTTP server (a fake service under uvicorn, conftest.py)."""
+"""The generators against the real service under uvicorn (conftest.py)."""
 
 from __future__ import annotations
-
-import asyncio
-import time
 
 import numpy as np
 import pytest
@@ -11,11 +8,9 @@ import pytest
 from feature_store.redis_server import free_port
 from load_tests.clients import CLIENTS, make_client
 from load_tests.runner import Target, closed_loop, open_loop, run
-from load_tests.samples import OUTCOMES, Samples, Summary
+from load_tests.samples import BEHIND_LAG_SECONDS, OUTCOMES, Samples, Summary
 from load_tests.traffic import Pool, Traffic
-from tests.load_tests.conftest import Served
-
-KEY = "k-test"
+from tests.load_tests.conftest import KEY, Served
 
 
 def _open(url: str, traffic: Traffic, rate: float, seconds: float, client: str = "raw") -> Samples:
@@ -35,10 +30,16 @@ def test_open_loop_sends_at_the_rate_and_every_reply_is_classified(
 ) -> None:
     samples = _open(served.url, Traffic(pool, seed=1), rate=100, seconds=1.0, client=client)
     summary = Summary.of(samples)
+    # The schedule is the rate: 100 requests due 10 ms apart. Whether they left on time is
+    # the machine's business, recorded as lag (`Summary.behind`), never asserted here: the
+    # rate a generator keeps up with is measured by `make bench` and `riskscore loadtest`.
     assert summary.requests == 100
-    assert summary.achieved_rate == pytest.approx(100, rel=0.25)
     assert np.allclose(np.diff(samples.intended), 0.01)
     assert (samples.dispatched >= samples.intended).all()  # never early
+    lag = samples.dispatched - samples.intended
+    assert summary.behind == (
+        (lag > BEHIND_LAG_SECONDS).mean() > 0.01
+    )  # lateness is reported, not hidden
     assert summary.errors == 0, summary.outcomes
     assert summary.statuses.get("422", 0) == summary.kinds.get("invalid", 0)
 
@@ -51,8 +52,7 @@ def test_open_loop_charges_a_server_stall_to_every_request_it_delayed(
 
     async def go() -> Samples:
         http = make_client("raw", served.url, KEY, 4)  # fewer connections than stalled requests
-        loop = asyncio.get_running_loop()
-        loop.call_later(0.5, lambda: setattr(served.fake, "stall_until", time.monotonic() + 0.4))
+        served.stall(after_seconds=0.5, for_seconds=0.4)
         try:
             return await open_loop(Target(http), Traffic(pool, seed=2).next, 200, 1.5)
         finally:

@@ -11,7 +11,7 @@ import xgboost as xgb
 
 from feature_store.definitions import FEATURE_NAMES
 from feature_store.offline import compute_features
-from model.artifact import load_model
+from model.artifact import calibrate, load_model
 from model.errors import ModelArtifactError
 from model.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, ONNX_FILE, XGBOOST_FILE, sha256_file
 
@@ -31,14 +31,27 @@ def _edit_manifest(artifact: Path, change: dict[str, object]) -> None:
     path.write_text(json.dumps(manifest))
 
 
-def test_load_model_scores_in_manifest_order(artifact: Path) -> None:
+def test_load_model_scores_in_manifest_order(
+    artifact: Path, simulated_history: pd.DataFrame
+) -> None:
+    """Column i of a row is the manifest's feature i: the scores are XGBoost's own on the named
+    feature columns, calibrated, and a row with two columns swapped scores differently."""
     model = load_model(artifact)
-    rows = np.full((3, len(FEATURE_NAMES)), np.nan, dtype=np.float32)
-    rows[:, FEATURE_NAMES.index("amount_usd")] = [5.0, 50.0, 5000.0]
-    scores = model.scores(rows)
-    assert scores.shape == (3,)
-    assert ((scores > 0) & (scores < 1)).all()
-    assert model.version == json.loads((artifact / MANIFEST_FILE).read_text())["model_version"]
+    manifest = json.loads((artifact / MANIFEST_FILE).read_text())
+    assert model.version == manifest["model_version"]
+    named = compute_features(simulated_history).iloc[-2000:]
+    rows = named[manifest["features"]].to_numpy(dtype=np.float32)
+    classifier = xgb.XGBClassifier()
+    classifier.load_model(artifact / XGBOOST_FILE)
+    margins = classifier.predict(rows, output_margin=True).astype(np.float64)
+    expected = calibrate(model.manifest.calibration, margins)
+    np.testing.assert_allclose(model.scores(rows), expected, rtol=1e-4, atol=1e-6)
+    importance = classifier.get_booster().get_score(importance_type="gain")
+    first, second = sorted(importance, key=importance.__getitem__)[-2:]  # "f12", "f3", ...
+    swapped = rows.copy()
+    i, j = int(first[1:]), int(second[1:])
+    swapped[:, [i, j]] = swapped[:, [j, i]]
+    assert np.abs(model.scores(swapped) - model.scores(rows)).max() > 0.01
 
 
 def test_load_model_refuses_a_changed_file(artifact: Path) -> None:

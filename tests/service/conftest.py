@@ -1,6 +1,11 @@
 """Fixtures of the end-to-end tests: the real app under a real uvicorn server, in a thread, on a
 free port, against a real Redis of the module's own (policy keys are global to a server): one
-server, or in the modules that ask for it, each test once on a server and once on a cluster."""
+server, or in the modules that ask for it, each test once on a server and once on a cluster.
+
+Tests that are not about the feature-time budget run with `PATIENT_FEATURE_TIMEOUT_MS`, so a
+stall of the shared machine cannot turn their decisions degraded; tests of degraded mode make
+Redis time out for sure (`CLIENT PAUSE` far longer than a short budget).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -30,6 +35,9 @@ from tests.servers import ThreadedServer
 # happen within the hour that starts two hours ago, one minute apart by number.
 EVENT_HOUR = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
 
+
+# Far above any stall of a loaded machine, far below the tests' timeouts.
+PATIENT_FEATURE_TIMEOUT_MS = 5_000.0
 KEYS = {
     "score": "k-score-0123456789abcdef",
     "feedback": "k-feedback-0123456789abcdef",
@@ -88,7 +96,11 @@ def serving(settings: Settings) -> Iterator[RunningService]:
 
 
 def settings_for(redis_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"redis_url": redis_url, "api_keys": api_keys()}
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "api_keys": api_keys(),
+        "feature_timeout_ms": PATIENT_FEATURE_TIMEOUT_MS,
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -174,3 +186,35 @@ def recorded(http: httpx.Client, transaction_id: str, timeout_seconds: float = 1
         if reply.json()["recorded"] or time.monotonic() > deadline:
             return reply.json()
         time.sleep(0.05)
+
+
+# A feature budget that a paused Redis certainly exceeds: degraded mode for sure.
+IMPATIENT_FEATURE_TIMEOUT_MS = 100.0
+PAUSE_MS = 60_000
+
+
+@contextmanager
+def writes_paused(redis_url: str) -> Iterator[redis.Redis]:
+    """`CLIENT PAUSE WRITE` on the test's private Redis until the block ends: every feature
+    call (a script that writes) waits, reads go on. Unpaused even when the test fails."""
+    client = redis.Redis.from_url(redis_url)
+    client.client_pause(PAUSE_MS, all=False)  # all=False: CLIENT PAUSE ... WRITE
+    try:
+        yield client
+    finally:
+        client.client_unpause()
+        client.close()
+
+
+def reasons(body: dict[str, Any]) -> list[str]:
+    return [reason["code"] for reason in body["reasons"]]
+
+
+def stream_entries(redis_url: str, stream: str) -> list[dict[str, str]]:
+    """The fields of every entry of a Redis stream (the audit trail, the kept labels)."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        entries = cast(list[tuple[str, dict[str, str]]], client.xrange(stream))
+    finally:
+        client.close()
+    return [fields for _, fields in entries]

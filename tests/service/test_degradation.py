@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from feature_store.redis_server import RedisServer
-from tests.service.conftest import RunningService, auth, settings_for, transaction
+from tests.service.conftest import (
+    IMPATIENT_FEATURE_TIMEOUT_MS,
+    RunningService,
+    auth,
+    settings_for,
+    transaction,
+    writes_paused,
+)
 
 pytestmark = pytest.mark.redis
 
 
 def test_score_degrades_while_redis_is_down_and_recovers(namespace: str) -> None:
     with RedisServer() as server:
-        service = RunningService.start(settings_for(server.url, feature_timeout_ms=50))
+        # The patient budget: Redis refusing connections is "unavailable" at once, not a
+        # timeout (the metric's kind says which); a stall of the machine cannot degrade.
+        service = RunningService.start(settings_for(server.url))
         try:
             with service.client() as http:
                 normal = http.post(
@@ -24,15 +31,14 @@ def test_score_degrades_while_redis_is_down_and_recovers(namespace: str) -> None
                 )
                 assert normal.json()["degraded"] is False
                 server.stop()
-                started = time.monotonic()
                 down = http.post("/v1/score", json=transaction(namespace, 2), headers=auth("score"))
-                took = time.monotonic() - started
                 assert down.status_code == 200, down.text
                 body = down.json()
                 assert body["degraded"] is True
-                assert "FEATURES_UNAVAILABLE" in [r["code"] for r in body["reasons"]]
-                assert body["decision"] in ("approve", "review", "challenge", "decline")
-                assert took < 5.0  # fails fast; the budget itself is measured by benchmarks
+                # The ordinary transaction scores below the default approve_below
+                # (test_degraded_mode.py pins the decisions of degraded mode).
+                assert body["decision"] == "approve"
+                assert [r["code"] for r in body["reasons"]][-1] == "FEATURES_UNAVAILABLE"
                 assert http.get("/readyz").status_code == 503
                 metrics = http.get("/metrics").text
                 assert 'riskscore_feature_store_errors_total{kind="unavailable"}' in metrics
@@ -47,27 +53,34 @@ def test_score_degrades_while_redis_is_down_and_recovers(namespace: str) -> None
 
 def test_a_retry_during_a_redis_stall_keeps_the_first_decision(namespace: str) -> None:
     """The retry's feature call times out, so it cannot be told from a new transaction and
-    gets a degraded decision; the decision stored for the id stays the first one."""
+    gets a degraded decision; the decision stored for the id stays the first one.
+
+    Two workers on one Redis: the first attempt on a patient one (a stall cannot degrade it),
+    the retry on one whose 100 ms budget a paused Redis exceeds for sure."""
     with RedisServer() as server:
-        service = RunningService.start(settings_for(server.url, feature_timeout_ms=50))
+        patient = RunningService.start(settings_for(server.url))
+        impatient = RunningService.start(
+            settings_for(server.url, feature_timeout_ms=IMPATIENT_FEATURE_TIMEOUT_MS)
+        )
         try:
-            with service.client() as http:
+            with patient.client() as http, impatient.client() as other:
                 body = transaction(namespace, 1)
                 first = http.post("/v1/score", json=body, headers=auth("score")).json()
                 assert first["degraded"] is False
-                redis.Redis.from_url(server.url).client_pause(500)
-                retry = http.post("/v1/score", json=body, headers=auth("score"))
+                with writes_paused(server.url):
+                    retry = other.post("/v1/score", json=body, headers=auth("score"))
                 assert retry.status_code == 200, retry.text
                 assert retry.json()["degraded"] is True
-                time.sleep(0.6)  # the pause ends; the retry's write reaches Redis
-                stored = http.get(f"/v1/decisions/{namespace}tx1", headers=auth("score"))
+                # Unpaused: the retry's write reaches Redis before this worker's next command.
+                stored = other.get(f"/v1/decisions/{namespace}tx1", headers=auth("score"))
                 assert stored.status_code == 200
                 assert stored.json()["degraded"] is False
                 assert stored.json()["score"] == first["score"]
                 again = http.post("/v1/score", json=body, headers=auth("score")).json()
                 assert again == {**first, "replayed": True}
         finally:
-            service.stop()
+            impatient.stop()
+            patient.stop()
 
 
 def test_service_without_a_loadable_model_is_not_ready(tmp_path: Path, namespace: str) -> None:

@@ -20,13 +20,19 @@ def _development_key() -> ApiKey:
 
 def test_settings_refuse_the_development_key_outside_development_mode() -> None:
     with pytest.raises(ValidationError, match="development key"):
-        Settings(redis_url="redis://x", api_keys=[_development_key()])
-    allowed = Settings(redis_url="redis://x", development=True, api_keys=[_development_key()])
+        Settings.model_validate({"redis_url": "redis://x", "api_keys": [_development_key()]})
+    allowed = Settings.model_validate(
+        {"redis_url": "redis://x", "development": True, "api_keys": [_development_key()]}
+    )
     assert allowed.development
 
 
 def test_development_mode_accepts_the_development_key_with_every_scope() -> None:
-    ring = KeyRing(Settings(redis_url="redis://x", development=True).effective_api_keys())
+    ring = KeyRing(
+        Settings.model_validate(
+            {"redis_url": "redis://x", "development": True}
+        ).effective_api_keys()
+    )
     key = ring.identify(f"Bearer {DEVELOPMENT_API_KEY}")
     assert sorted(key.scopes) == ["admin", "analyst", "feedback", "score"]
     own = ApiKey(name="own", sha256=hash_api_key("own-key-0123456789"), scopes=["score"])

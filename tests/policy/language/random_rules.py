@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -95,7 +96,7 @@ class _Writer:
 
     def condition(self, depth: int) -> str:
         r = self.rng
-        leaves = [
+        leaves: list[Callable[[], str]] = [
             lambda: (
                 f"{self.number(depth)} {r.choice(['==', '!=', '<', '<=', '>', '>='])} "
                 f"{self.number(depth)}"

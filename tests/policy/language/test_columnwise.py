@@ -99,8 +99,8 @@ def policy() -> Policy:
 
 
 def row_outcomes(policy: Policy, replay: Replay) -> list[Any]:
-    records = replay.history.to_dict("records")
-    features = replay.features.to_dict("records")
+    records: list[dict[str, Any]] = replay.history.to_dict("records")  # type: ignore[assignment]
+    features: list[dict[str, float]] = replay.features.to_dict("records")  # type: ignore[assignment]
     return [
         policy.decide(attributes=a, features=f, score=float(s), now=NOW)
         for a, f, s in zip(records, features, replay.scores, strict=True)
@@ -144,7 +144,8 @@ def test_columnwise_missing_values_compare_false_and_divide_to_missing() -> None
         assert parsed is not None
         condition, problems = check_expression(parsed, {})
         assert condition is not None, problems
-        return evaluate(condition, columns).tolist()
+        matched: list[bool] = evaluate(condition, columns).tolist()
+        return matched
 
     assert rows('card.country != "US"') == [False, False, False, True]
     assert rows("missing(card.country)") == [False, True, True, False]

@@ -1,0 +1,191 @@
+"""Degraded mode as a checkout receives it over HTTP (docs/api.md, docs/policy.md): the feature
+call times out for sure (Redis paused far beyond a 100 ms budget), and the policy's `degraded`
+section, or its absence, decides what is still approved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from feature_store.redis_server import RedisServer
+from service.settings import DEFAULT_POLICY_FILE
+from tests.service.conftest import (
+    IMPATIENT_FEATURE_TIMEOUT_MS,
+    RunningService,
+    auth,
+    reasons,
+    settings_for,
+    transaction,
+    writes_paused,
+)
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.redis
+
+DEFAULT_POLICY = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
+
+
+def _risky(namespace: str, number: int) -> dict[str, Any]:
+    """What the model flags even with no history: a mail-order payment at night from another
+    country on an account opened today."""
+    body = transaction(namespace, number, amount=50.0, channel="moto", shipping_country="FR")
+    body["timestamp"] = f"2026-11-23T04:{number % 60:02d}:00+01:00"
+    body["device"] = {**body["device"], "ip_country": "NG"}
+    body["customer"] = {**body["customer"], "account_age_days": 0}
+    return body
+
+
+def _policy_file(tmp: Path, name: str, change: dict[str, Any], drop: str | None = None) -> Path:
+    document = {**DEFAULT_POLICY, **change}
+    if drop is not None:
+        del document[drop]
+    path = tmp / name
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def _start(redis_server: RedisServer, **overrides: Any) -> Iterator[RunningService]:
+    service = RunningService.start(
+        settings_for(redis_server.url, feature_timeout_ms=IMPATIENT_FEATURE_TIMEOUT_MS, **overrides)
+    )
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def default_policy(redis_server: RedisServer) -> Iterator[RunningService]:
+    yield from _start(redis_server)
+
+
+@pytest.fixture(scope="module")
+def no_degraded_section(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    path = _policy_file(tmp_path_factory.mktemp("policy"), "plain.yaml", {}, drop="degraded")
+    yield from _start(redis_server, policy_file=path)
+
+
+@pytest.fixture(scope="module")
+def wide_bands(
+    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    """Bands above the risky transaction's degraded score, so only the limit can stop it."""
+    change = {
+        "bands": {"review_at": 0.995, "challenge_at": 0.997, "decline_at": 0.999},
+        "degraded": {"approve_below": 0.05, "otherwise": "challenge"},
+    }
+    path = _policy_file(tmp_path_factory.mktemp("policy"), "wide.yaml", change)
+    yield from _start(redis_server, policy_file=path)
+
+
+def _score(service: RunningService, body: dict[str, Any]) -> dict[str, Any]:
+    with service.client() as http:
+        reply = http.post("/v1/score", json=body, headers=auth("score"))
+    assert reply.status_code == 200, reply.text
+    result: dict[str, Any] = reply.json()
+    return result
+
+
+def _degraded(redis_server: RedisServer, service: RunningService, body: dict[str, Any]) -> Any:
+    with writes_paused(redis_server.url):
+        scored = _score(service, body)
+    assert scored["degraded"] is True, scored
+    assert "FEATURES_UNAVAILABLE" in reasons(scored)
+    return scored
+
+
+def test_default_policy_in_degraded_mode_approves_below_approve_below(
+    redis_server: RedisServer, default_policy: RunningService, namespace: str
+) -> None:
+    scored = _degraded(redis_server, default_policy, transaction(namespace, 1))
+    limit = DEFAULT_POLICY["degraded"]["approve_below"]
+    assert scored["score"] < limit
+    assert scored["decision"] == "approve"
+    assert "DEGRADED_MODE_LIMIT" not in reasons(scored)
+    assert reasons(scored)[-1] == "FEATURES_UNAVAILABLE"  # system reasons come last
+
+
+def test_default_policy_in_degraded_mode_keeps_the_band_of_a_risky_score(
+    redis_server: RedisServer, default_policy: RunningService, namespace: str
+) -> None:
+    """At or above `review_at` the band already stops the payment; the limit changes nothing."""
+    scored = _degraded(redis_server, default_policy, _risky(namespace, 2))
+    bands = DEFAULT_POLICY["bands"]
+    assert bands["review_at"] <= scored["score"]
+    expected = "review" if scored["score"] < bands["challenge_at"] else "challenge"
+    assert scored["score"] < bands["decline_at"]
+    assert scored["decision"] == expected
+    assert "DEGRADED_MODE_LIMIT" not in reasons(scored)
+
+
+def test_degraded_limit_raises_an_approve_with_its_reason(
+    redis_server: RedisServer, wide_bands: RunningService, namespace: str
+) -> None:
+    body = _risky(namespace, 3)
+    scored = _degraded(redis_server, wide_bands, body)
+    assert 0.05 <= scored["score"] < 0.995  # the band says approve, the limit does not
+    assert scored["decision"] == "challenge"  # `degraded.otherwise`
+    assert reasons(scored)[-2:] == ["FEATURES_UNAVAILABLE", "DEGRADED_MODE_LIMIT"]
+    ordinary = _degraded(redis_server, wide_bands, transaction(namespace, 4))
+    assert ordinary["score"] < 0.05
+    assert ordinary["decision"] == "approve"
+    assert "DEGRADED_MODE_LIMIT" not in reasons(ordinary)
+
+
+def test_allow_rule_still_approves_in_degraded_mode(
+    redis_server: RedisServer, wide_bands: RunningService, namespace: str
+) -> None:
+    merchant = f"{namespace}merchant"
+    with wide_bands.client() as http:
+        added = http.post(
+            "/v1/admin/lists/trusted_merchants",
+            json={"entries": [merchant]},
+            headers=auth("admin"),
+        )
+        assert added.status_code == 200, added.text
+
+    probes = iter(range(100, 100_000))
+
+    def allowed() -> bool:  # each probe a new transaction of the trusted merchant
+        probe = _score(wide_bands, _risky(namespace, next(probes)))
+        return "trusted_merchant" in probe["rules_matched"]
+
+    wait_until(allowed, "the trusted merchant reached the service's lists")
+    scored = _degraded(redis_server, wide_bands, _risky(namespace, 5))
+    assert scored["score"] >= 0.05  # without the allow rule: challenge (the test above)
+    assert scored["decision"] == "approve"
+    assert scored["rules_matched"] == ["trusted_merchant"]
+    assert "DEGRADED_MODE_LIMIT" not in reasons(scored)
+
+
+def test_policy_without_a_degraded_section_approves_nothing_in_degraded_mode(
+    redis_server: RedisServer, no_degraded_section: RunningService, namespace: str
+) -> None:
+    body = transaction(namespace, 6)
+    normal = _score(no_degraded_section, transaction(namespace, 7))
+    assert normal["degraded"] is False and normal["decision"] == "approve"
+    scored = _degraded(redis_server, no_degraded_section, body)
+    assert scored["score"] < DEFAULT_POLICY["degraded"]["approve_below"]  # default would approve
+    assert scored["decision"] == "review"  # approve_below 0, otherwise review
+    assert reasons(scored)[-2:] == ["FEATURES_UNAVAILABLE", "DEGRADED_MODE_LIMIT"]
+
+
+def test_degraded_decisions_are_counted_as_degraded(
+    redis_server: RedisServer, default_policy: RunningService, namespace: str
+) -> None:
+    _degraded(redis_server, default_policy, transaction(namespace, 8))
+    with httpx.Client(base_url=default_policy.url) as http:
+        metrics = http.get("/metrics").text
+    assert 'riskscore_feature_store_errors_total{kind="timeout"}' in metrics
+    assert 'degraded="true"' in metrics
