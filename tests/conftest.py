@@ -160,6 +160,8 @@ STOP_GRACE_SECONDS = 10.0
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     folder = tempfile.mkdtemp(prefix="riskscore-tests-")
+    # Traversable by others: as root, the private PostgreSQL runs as `nobody` in a folder here.
+    os.chmod(folder, 0o711)
     os.environ[SESSION_VARIABLE] = folder
     os.environ["TMPDIR"] = folder  # for the processes the tests start
     tempfile.tempdir = folder  # for this one
