@@ -36,7 +36,8 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
+def served(service_database_url: str) -> Iterator[Served]:
+    """The real service (its decisions recorded into the session's database)."""
     key = ApiKey(name="loadtest", sha256=hash_api_key(KEY), scopes=["score"])
     with RedisServer() as server:
         settings = settings_for(server.url, development=True, api_keys=[key], echo_endpoint=True)
