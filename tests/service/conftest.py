@@ -23,12 +23,6 @@ import redis
 from feature_store.redis_server import RedisServer, start_cluster
 from service.app import create_app
 from service.settings import ApiKey, Settings, hash_api_key
-from tests.record.conftest import (  # noqa: F401 (the record's fixtures)
-    make_database,
-    migrated_template,
-    postgres_admin_url,
-    record_url,
-)
 from tests.servers import ThreadedServer
 
 # Event times must be near the server clock (settings `event_time_*`): the tests' transactions
