@@ -13,7 +13,6 @@ import pytest
 import redis
 
 from feature_store import keys
-from feature_store.aggregates import CARD
 from feature_store.redis_server import RedisServer
 from scoring.pipeline import PENDING_WAIT_MS
 from tests.service.conftest import RunningService, auth, settings_for, transaction, writes_paused
@@ -63,7 +62,7 @@ def test_retry_while_the_first_attempt_is_being_scored_is_409_still_being_scored
     decision is stored; the retry on the other worker waits `PENDING_WAIT_MS`, then 409."""
     first_worker, second_worker = workers
     body = transaction(namespace, 1)
-    marker = keys.dedup_key(CARD, body["card"]["id"], body["transaction_id"])
+    marker = keys.dedup_key(body["transaction_id"])
     release = threading.Event()
     control = redis.Redis.from_url(redis_server.url)
     with ThreadPoolExecutor(1) as pool:
