@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,7 +114,7 @@ def test_slow_burn_spreads_a_card_thin_over_days(history: pd.DataFrame) -> None:
     # At least 18 hours apart (more than 12 only where two burns hit the same card).
     assert (gaps >= pd.Timedelta(hours=12)).mean() > 0.95
     span = per_card["timestamp"].agg(lambda t: t.max() - t.min())
-    assert span.median() > pd.Timedelta(days=2)
+    assert cast(pd.Timedelta, span.median()) > pd.Timedelta(days=2)
     # The first chargeback blocks the card: no fraud after a label of its burn is known.
     first_label = per_card["label_timestamp"].min()
     assert (rows["timestamp"] < rows["card_id"].map(first_label)).mean() > 0.95

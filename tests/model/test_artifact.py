@@ -11,7 +11,8 @@ import xgboost as xgb
 
 from feature_store.definitions import FEATURE_NAMES
 from feature_store.offline import compute_features
-from model.artifact import calibrate, load_model
+from model.artifact import load_model
+from model.calibration import calibrate
 from model.errors import ModelArtifactError
 from model.manifest import ATTRIBUTIONS_FILE, MANIFEST_FILE, ONNX_FILE, XGBOOST_FILE, sha256_file
 

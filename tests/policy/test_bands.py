@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from backtest.evaluation import band_severity
+from backtest.statistics import band_severity
 from policy.decision import SEVERITY, Decision, Policy
 from policy.loader import parse_policy
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_find_decision_returns_what_was_recorded(record_url: str) -> None:
     record["transaction"].update(amount=1234.5, currency="JPY", customer_account_age_days=9)
     run(write(record_url, [__import__("orjson").dumps(record)]))
 
-    async def find() -> dict | None:
+    async def find() -> dict[str, Any] | None:
         async with await connect(record_url) as connection:
             return await find_decision(connection, "tx-find")
 
@@ -65,7 +66,7 @@ def test_find_decision_returns_what_was_recorded(record_url: str) -> None:
     assert run(_find_missing(record_url)) is None
 
 
-async def _find_missing(url: str) -> dict | None:
+async def _find_missing(url: str) -> dict[str, Any] | None:
     async with await connect(url) as connection:
         return await find_decision(connection, "tx-never")
 

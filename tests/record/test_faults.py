@@ -66,7 +66,9 @@ def test_postgres_stopped_for_10_seconds_loses_nothing(
             await until_recorded(postgres.url, count)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            await recorder.aclose(), await sink.aclose(), await redis.aclose()
+            await recorder.aclose()
+            await sink.aclose()
+            await redis.aclose()
 
         run(scenario())
 
@@ -95,7 +97,10 @@ def test_redis_stopped_for_10_seconds_loses_nothing(
         for job in (task, checks):
             job.cancel()
         await asyncio.gather(task, checks, return_exceptions=True)
-        await recorder.aclose(), await sink.aclose(), await client.aclose(), await reader.aclose()
+        await recorder.aclose()
+        await sink.aclose()
+        await client.aclose()
+        await reader.aclose()
 
     try:
         run(scenario())

@@ -87,7 +87,7 @@ def test_history_export_says_what_to_set_without_a_database(
     ],
 )
 def test_history_export_refuses_bad_flags(
-    record_url: str, tmp_path: Path, flags: list[str], message: str | None,
+    record_url: str, tmp_path: Path, flags: list[str], message: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     args = ["history", "export", *flags, "--out", str(tmp_path / "h.csv")]

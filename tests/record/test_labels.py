@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ async def recorded(url: str, *ids: str) -> None:
 def event(
     kind: str, reported_at: datetime, transaction_id: str = "tx-1", **others: str
 ) -> LabelEvent:
-    fields = {"source": "api", "reported_by": "key:ops", **others}
+    fields: dict[str, Any] = {"source": "api", "reported_by": "key:ops", **others}
     return LabelEvent(transaction_id, kind, reported_at=reported_at, **fields)
 
 
@@ -55,7 +56,7 @@ def test_a_chargeback_for_a_90_day_old_transaction_is_kept(record_url: str) -> N
 
 
 def test_a_reversal_is_a_new_event_and_becomes_current(record_url: str) -> None:
-    async def scenario() -> dict | None:
+    async def scenario() -> dict[str, Any] | None:
         await recorded(record_url, "tx-1")
         async with await connect(record_url) as connection:
             await add_label(connection, event("chargeback", OCCURRED + timedelta(days=40)))

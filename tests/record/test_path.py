@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import cast
 
 import orjson
 import pytest
@@ -20,6 +21,9 @@ from tests.record.conftest import count_recorded, run
 from tests.record.records import record_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+# What redis-py returns for XRANGE without decoding (its stubs give a union of sync and async).
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
 
 async def wait_recorded(recorder: Recorder, task: asyncio.Task[None], count: int) -> None:
@@ -55,7 +59,9 @@ def test_every_sent_record_is_recorded_once_and_trimmed(
         lag = await measure_lag(redis, stream=stream)
         await stop(task)
         left = await redis.xlen(stream)
-        await recorder.aclose(), await redis.aclose(), await client.aclose()
+        await recorder.aclose()
+        await redis.aclose()
+        await client.aclose()
         assert recorder.counters.duplicates == 50
         return placed, lag.unrecorded_entries, left
 
@@ -86,8 +92,12 @@ def test_records_spool_while_redis_is_down_and_drain_when_it_is_back(
         recorder = Recorder(reader, record_url, RecorderSettings(stream=stream))
         task = asyncio.create_task(recorder.run())
         await wait_recorded(recorder, task, 200)
-        await stop(task), await stop(checks)
-        await recorder.aclose(), await sink.aclose(), await client.aclose(), await reader.aclose()
+        await stop(task)
+        await stop(checks)
+        await recorder.aclose()
+        await sink.aclose()
+        await client.aclose()
+        await reader.aclose()
         return placed, sink.counters.drained
 
     try:
@@ -107,7 +117,8 @@ def test_a_full_spool_drops_and_counts(namespace: str, tmp_path: Path) -> None:
         dropped: list[int] = []
         sink.on_dropped = lambda: dropped.append(1)
         placed = [await sink.send(record_body(f"{namespace}{i}")) for i in range(5)]
-        await sink.aclose(), await client.aclose()
+        await sink.aclose()
+        await client.aclose()
         return placed, len(dropped)
 
     placed, dropped = run(scenario())
@@ -132,8 +143,9 @@ def test_a_malformed_record_is_refused_and_the_rest_recorded(
         task = asyncio.create_task(recorder.run())
         await wait_recorded(recorder, task, 20)
         await stop(task)
-        refused = await redis.xrange(REFUSED_STREAM, count=before + 10)
-        await recorder.aclose(), await redis.aclose()
+        refused = cast(Entries, await redis.xrange(REFUSED_STREAM, count=before + 10))
+        await recorder.aclose()
+        await redis.aclose()
         return [fields[b"r"] for _, fields in refused[before:]]
 
     refused = run(scenario())

@@ -89,12 +89,16 @@ def server() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def record(server: RedisServer) -> DecisionRecord:
-    return _score(server.port, "codec-tx-1").record
+    record = _score(server.port, "codec-tx-1").record
+    assert record is not None
+    return record
 
 
 @pytest.fixture(scope="module")
 def degraded() -> DecisionRecord:
-    return _score(free_port(), "codec-tx-degraded").record  # nothing listens: no features
+    record = _score(free_port(), "codec-tx-degraded").record  # nothing listens: no features
+    assert record is not None
+    return record
 
 
 def test_a_record_reads_back_as_written(record: DecisionRecord) -> None:

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -25,6 +26,8 @@ from tests.service.conftest import (
 
 pytestmark = pytest.mark.redis
 SWITCH_SECONDS = 1.0
+# XRANGE of the audit stream on a decoding client (redis-py types it a union).
+AuditEntries = list[tuple[str, dict[str, str]]]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -137,10 +140,10 @@ def test_rollback_and_history(own_service: tuple[RunningService, Backend], names
         time.sleep(SWITCH_SECONDS + 0.2)
         scored = http.post("/v1/score", json=transaction(namespace, 2), headers=auth("score"))
         assert scored.json()["policy_version"] == first
-    audit = server.sync_client().xrange(keys.AUDIT_STREAM)
+    audit = cast(AuditEntries, server.sync_client().xrange(keys.AUDIT_STREAM))
     actions = [fields["action"] for _, fields in audit]
     assert actions.count("policy.publish") >= 2 and "policy.rollback" in actions
-    assert {fields["actor"] for fields in audit} == {"test-admin"}
+    assert {fields["actor"] for _, fields in audit} == {"test-admin"}
 
 
 def test_list_entries_reach_the_score_path_within_a_second(
@@ -225,17 +228,17 @@ def test_list_changes_are_audited_with_the_key_list_and_count(
             path + "/remove", json={"entries": ["tok_audit_1"]}, headers=auth("admin")
         )
         assert removed.status_code == 200
-    audit = backend.sync_client().xrange(keys.AUDIT_STREAM)
+    audit = cast(AuditEntries, backend.sync_client().xrange(keys.AUDIT_STREAM))
     changes = [
         (f["action"], f["list"], f["entries"], f["actor"])
-        for f in audit
+        for _, f in audit
         if f["action"].startswith("list.")
     ]
     assert changes == [
         ("list.add", "blocked_cards", "2", "test-admin"),
         ("list.remove", "blocked_cards", "1", "test-admin"),
     ]
-    assert all(int(f["at_ms"]) > 0 for f in audit)
+    assert all(int(f["at_ms"]) > 0 for _, f in audit)
 
 
 def test_list_expiry_in_the_past_is_refused_naming_the_field(http: httpx.Client) -> None:
@@ -284,7 +287,7 @@ def test_every_admin_attempt_is_audited_with_the_key_and_the_outcome(
         assert anonymous.status_code == 401
         done = _publish(http, DEFAULT_POLICY_FILE.read_text())
         assert done.status_code == 200
-    audit = backend.sync_client().xrange(keys.AUDIT_STREAM)
+    audit = cast(AuditEntries, backend.sync_client().xrange(keys.AUDIT_STREAM))
     seen = [
         (e["action"], e["actor"], e["outcome"], e["status"], e.get("request_id")) for _, e in audit
     ]

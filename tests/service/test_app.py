@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -11,7 +12,7 @@ from fastapi.routing import APIRoute
 from service import admin, routes
 
 
-def _calls(dependant: Dependant) -> Iterator[object]:
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any] | None]:
     for sub in dependant.dependencies:
         yield sub.call
         yield from _calls(sub)
@@ -26,6 +27,7 @@ def test_every_route_dependency_is_async() -> None:
     for route in api_routes:
         assert inspect.iscoroutinefunction(route.endpoint), route.path
         for call in _calls(route.dependant):
+            assert call is not None, route.path
             # a dependency may be a function or an object with an async __call__ (Require)
-            target = call if inspect.isfunction(call) else call.__call__
+            target = call if inspect.isfunction(call) else type(call).__call__
             assert inspect.iscoroutinefunction(target), f"{route.path}: {call}"

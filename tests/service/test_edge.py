@@ -7,7 +7,7 @@ import io
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -58,7 +58,7 @@ def _fields(reply: httpx.Response) -> list[str]:
 
 def _hostile_requests(namespace: str, pan: str) -> list[tuple[str, str, dict[str, Any], str]]:
     """(method, path, json body or {}, field the refusal must name) for one hidden PAN."""
-    score = [
+    score: list[tuple[str, dict[str, Any]]] = [
         ("transaction_id", {"transaction_id": pan}),
         ("card.id", {"card": {"id": pan}}),
         ("merchant.id", {"merchant": {"id": pan}}),
@@ -89,20 +89,21 @@ def _redis_texts(url: str) -> Iterator[str]:
     """Every key name and every value of every key (strings, hashes, sets, lists, streams)."""
     client = redis.Redis.from_url(url)
     for key in client.scan_iter(count=1000):
-        kind = client.type(key).decode()
+        kind = cast(bytes, client.type(key)).decode()
         values: list[bytes] = [key]
         if kind == "string":
-            values.append(client.get(key) or b"")
+            values.append(cast(bytes | None, client.get(key)) or b"")
         elif kind == "hash":
-            values += [part for pair in client.hgetall(key).items() for part in pair]
+            pairs = cast(dict[bytes, bytes], client.hgetall(key)).items()
+            values += [part for pair in pairs for part in pair]
         elif kind == "set":
-            values += client.smembers(key)
+            values += cast(set[bytes], client.smembers(key))
         elif kind == "zset":
-            values += client.zrange(key, 0, -1)
+            values += cast(list[bytes], client.zrange(key, 0, -1))
         elif kind == "list":
-            values += client.lrange(key, 0, -1)
+            values += cast(list[bytes], client.lrange(key, 0, -1))
         elif kind == "stream":
-            for _, entry in client.xrange(key):
+            for _, entry in cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(key)):
                 values += [part for pair in entry.items() for part in pair]
         yield from (value.decode("utf-8", errors="replace") for value in values)
 
@@ -122,7 +123,11 @@ def test_a_hostile_run_leaves_no_card_number_in_redis_logs_or_answers(
         with_header = http.post(
             "/v1/score",
             json=transaction(namespace, 42),
-            headers={**auth("score"), "X-Request-ID": pan.encode()},
+            # the header as raw bytes (httpx takes str or bytes mappings, not a mix)
+            headers={
+                **{name.encode(): value.encode() for name, value in auth("score").items()},
+                b"X-Request-ID": pan.encode(),
+            },
         )
         assert with_header.status_code == 422 and _fields(with_header) == ["X-Request-ID"]
         assert with_header.headers["x-request-id"] != pan

@@ -5,9 +5,10 @@ exported as a history, then backtested and trained on with the commands users ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pandas as pd
@@ -55,13 +56,13 @@ def traffic() -> pd.DataFrame:
     return history
 
 
-def record(row: dict[str, object]) -> bytes:
-    occurred = int(pd.Timestamp(row["timestamp"]).timestamp() * 1000)  # type: ignore[arg-type]
+def record(row: dict[Hashable, Any]) -> bytes:
+    occurred = int(pd.Timestamp(row["timestamp"]).timestamp() * 1000)
     transaction = {name: row[name] for name in COLUMNS}
     age = row["customer_account_age_days"]
     transaction.update(
         amount=row["amount"], customer_account_age_days=None if age != age else int(age)
-    )  # type: ignore[call-overload]
+    )
     body = make_record(str(row["transaction_id"]), decided_at_ms=occurred + 40,
                        occurred_at_ms=occurred, transaction=transaction)  # fmt: skip
     return orjson.dumps(body)
@@ -84,7 +85,8 @@ def label_file(history: pd.DataFrame, path: Path) -> Path:
     now = pd.Timestamp.now(tz="UTC")
     fraud = history["is_fraud"] == 1.0
     known = history["label_timestamp"].fillna(history["timestamp"] + pd.Timedelta(days=30))
-    reported = known.where(fraud, history["timestamp"] + pd.Timedelta(days=1)).clip(upper=now)
+    later = known.where(fraud, history["timestamp"] + pd.Timedelta(days=1))
+    reported = later.clip(upper=now)  # type: ignore[call-overload]  # pandas-stubs: no Timestamp
     pd.DataFrame({
         "transaction_id": history["transaction_id"],
         "label": ["chargeback" if f else "confirmed_legitimate" for f in fraud],

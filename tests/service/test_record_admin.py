@@ -82,7 +82,7 @@ def label_events(url: str) -> list[tuple[str, str, str, str]]:
         rows = connection.execute(
             "SELECT transaction_id, kind, source, reported_by FROM label_events ORDER BY event_id"
         ).fetchall()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [tuple(row) for row in rows]
 
 
 def test_labels_import_records_rows_and_reports_refused_ones(

@@ -48,7 +48,7 @@ def _recorded(url: str) -> dict[str, int]:
 
 
 def _under_load(service_url: str, namespace: str, outage: Callable[[], None]) -> list[str]:
-    stop, answered = threading.Event(), []
+    stop, answered = threading.Event(), list[str]()
     loader = threading.Thread(target=_load, args=(service_url, namespace, stop, answered))
     loader.start()
     try:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -24,9 +25,17 @@ def _sample(artifact: Path) -> dict[str, np.ndarray]:
         return {name: archive[name] for name in archive.files}
 
 
-def _trees(classifier: xgb.XGBClassifier) -> list[dict[str, list[float]]]:
+class _Tree(TypedDict):
+    """The parts of a tree of XGBoost's JSON model the tests read."""
+
+    split_indices: list[int]
+    split_conditions: list[float]
+    left_children: list[int]
+
+
+def _trees(classifier: xgb.XGBClassifier) -> list[_Tree]:
     learner = json.loads(classifier.get_booster().save_raw("json"))["learner"]
-    trees: list[dict[str, list[float]]] = learner["gradient_booster"]["model"]["trees"]
+    trees: list[_Tree] = learner["gradient_booster"]["model"]["trees"]
     return trees[: tree_count(classifier)]
 
 

@@ -11,7 +11,7 @@ from model.manifest import MANIFEST_FILE
 from training.config import DEFAULT_PARAMETERS, TrainingOptions, Tuning
 from training.fit import FitError
 from training.pipeline import train_artifact
-from training.tuning import SEARCH_SPACE, tune_parameters
+from training.tuning import SEARCH_SPACE, TuningResult, tune_parameters
 
 DAY_MS = 86_400_000
 
@@ -26,7 +26,7 @@ def _training_rows(seed: int = 1, rows: int = 2500) -> tuple[np.ndarray, np.ndar
     return features, labels, times
 
 
-def _tune(seed: int, trials: int = 3) -> object:
+def _tune(seed: int, trials: int = 3) -> TuningResult:
     features, labels, times = _training_rows()
     start = {**DEFAULT_PARAMETERS, "n_estimators": 40}
     return tune_parameters((features, labels), times, start, Tuning(True, trials, None, seed))
