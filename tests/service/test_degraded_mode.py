@@ -4,7 +4,9 @@ section, or its absence, decides what is still approved."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,19 @@ pytestmark = pytest.mark.redis
 DEFAULT_POLICY = yaml.safe_load(DEFAULT_POLICY_FILE.read_text())
 
 
+def _last_night(number: int) -> datetime:
+    """04:mm at UTC+01:00, the latest such time in the past (within the edge's 24 h)."""
+    zone = timezone(timedelta(hours=1))
+    now = datetime.now(zone)
+    night = now.replace(hour=4, minute=number % 60, second=0, microsecond=0)
+    return night if night < now else night - timedelta(days=1)
+
+
 def _risky(namespace: str, number: int) -> dict[str, Any]:
     """What the model flags even with no history: a mail-order payment at night from another
     country on an account opened today."""
     body = transaction(namespace, number, amount=50.0, channel="moto", shipping_country="FR")
-    body["timestamp"] = f"2026-11-23T04:{number % 60:02d}:00+01:00"
+    body["timestamp"] = _last_night(number).isoformat()
     body["device"] = {**body["device"], "ip_country": "NG"}
     body["customer"] = {**body["customer"], "account_age_days": 0}
     return body
@@ -77,13 +87,44 @@ def no_degraded_section(
 
 
 @pytest.fixture(scope="module")
-def wide_bands(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+def degraded_scores(
+    redis_server: RedisServer, default_policy: RunningService
+) -> tuple[float, float]:
+    """What the model scores an ordinary and a risky transaction with no features (every
+    degraded decision is scored so): the tests' policies put their edges between the two, so
+    that they hold for whatever model is the default."""
+    prefix = f"calib{uuid.uuid4().hex[:6]}-"
+    ordinary = float(_degraded(redis_server, default_policy, transaction(prefix, 90))["score"])
+    risky = float(_degraded(redis_server, default_policy, _risky(prefix, 91))["score"])
+    assert ordinary < risky, (ordinary, risky)
+    return ordinary, risky
+
+
+@pytest.fixture(scope="module")
+def low_bands(
+    redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    degraded_scores: tuple[float, float],
 ) -> Iterator[RunningService]:
-    """Bands above the risky transaction's degraded score, so only the limit can stop it."""
+    """The default policy with `review_at` just below the risky transaction's degraded score."""
+    change = {
+        "bands": {"review_at": degraded_scores[1] * 0.9, "challenge_at": 0.998, "decline_at": 0.999}
+    }
+    path = _policy_file(tmp_path_factory.mktemp("policy"), "low.yaml", change)
+    yield from _start(redis_server, policy_file=path)
+
+
+@pytest.fixture(scope="module")
+def wide_bands(
+    redis_server: RedisServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    degraded_scores: tuple[float, float],
+) -> Iterator[RunningService]:
+    """Bands above the risky transaction's degraded score, so only the limit can stop it, and
+    `approve_below` between the ordinary and the risky transaction's degraded scores."""
     change = {
         "bands": {"review_at": 0.995, "challenge_at": 0.997, "decline_at": 0.999},
-        "degraded": {"approve_below": 0.05, "otherwise": "challenge"},
+        "degraded": {"approve_below": sum(degraded_scores) / 2, "otherwise": "challenge"},
     }
     path = _policy_file(tmp_path_factory.mktemp("policy"), "wide.yaml", change)
     yield from _start(redis_server, policy_file=path)
@@ -116,12 +157,12 @@ def test_default_policy_in_degraded_mode_approves_below_approve_below(
     assert reasons(scored)[-1] == "FEATURES_UNAVAILABLE"  # system reasons come last
 
 
-def test_default_policy_in_degraded_mode_keeps_the_band_of_a_risky_score(
-    redis_server: RedisServer, default_policy: RunningService, namespace: str
+def test_degraded_mode_keeps_the_band_of_a_risky_score(
+    redis_server: RedisServer, low_bands: RunningService, namespace: str
 ) -> None:
     """At or above `review_at` the band already stops the payment; the limit changes nothing."""
-    scored = _degraded(redis_server, default_policy, _risky(namespace, 2))
-    bands = DEFAULT_POLICY["bands"]
+    scored = _degraded(redis_server, low_bands, _risky(namespace, 2))
+    bands = yaml.safe_load(low_bands.settings.policy_file.read_text())["bands"]
     assert bands["review_at"] <= scored["score"]
     expected = "review" if scored["score"] < bands["challenge_at"] else "challenge"
     assert scored["score"] < bands["decline_at"]
@@ -130,21 +171,28 @@ def test_default_policy_in_degraded_mode_keeps_the_band_of_a_risky_score(
 
 
 def test_degraded_limit_raises_an_approve_with_its_reason(
-    redis_server: RedisServer, wide_bands: RunningService, namespace: str
+    redis_server: RedisServer,
+    wide_bands: RunningService,
+    namespace: str,
+    degraded_scores: tuple[float, float],
 ) -> None:
+    limit = sum(degraded_scores) / 2
     body = _risky(namespace, 3)
     scored = _degraded(redis_server, wide_bands, body)
-    assert 0.05 <= scored["score"] < 0.995  # the band says approve, the limit does not
+    assert limit <= scored["score"] < 0.995  # the band says approve, the limit does not
     assert scored["decision"] == "challenge"  # `degraded.otherwise`
     assert reasons(scored)[-2:] == ["FEATURES_UNAVAILABLE", "DEGRADED_MODE_LIMIT"]
     ordinary = _degraded(redis_server, wide_bands, transaction(namespace, 4))
-    assert ordinary["score"] < 0.05
+    assert ordinary["score"] < limit
     assert ordinary["decision"] == "approve"
     assert "DEGRADED_MODE_LIMIT" not in reasons(ordinary)
 
 
 def test_allow_rule_still_approves_in_degraded_mode(
-    redis_server: RedisServer, wide_bands: RunningService, namespace: str
+    redis_server: RedisServer,
+    wide_bands: RunningService,
+    namespace: str,
+    degraded_scores: tuple[float, float],
 ) -> None:
     merchant = f"{namespace}merchant"
     with wide_bands.client() as http:
@@ -163,7 +211,7 @@ def test_allow_rule_still_approves_in_degraded_mode(
 
     wait_until(allowed, "the trusted merchant reached the service's lists")
     scored = _degraded(redis_server, wide_bands, _risky(namespace, 5))
-    assert scored["score"] >= 0.05  # without the allow rule: challenge (the test above)
+    assert scored["score"] >= sum(degraded_scores) / 2  # without the allow rule: challenge
     assert scored["decision"] == "approve"
     assert scored["rules_matched"] == ["trusted_merchant"]
     assert "DEGRADED_MODE_LIMIT" not in reasons(scored)
