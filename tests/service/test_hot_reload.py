@@ -36,10 +36,19 @@ INFO = re.compile(r'^(riskscore_(?:policy|model)_info)\{pid="(\d+)",version="([^
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, RedisServer]]:
+def artifacts_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the service may reload models from (`RISKSCORE_MODEL_ARTIFACTS_ROOT`)."""
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, artifacts_root: Path
+) -> Iterator[tuple[Served, RedisServer]]:
     env = {
         "RISKSCORE_API_KEYS": json.dumps([key.model_dump() for key in api_keys()]),
         "RISKSCORE_FEATURE_TIMEOUT_MS": str(PATIENT_FEATURE_TIMEOUT_MS),
+        "RISKSCORE_MODEL_ARTIFACTS_ROOT": str(artifacts_root),
     }
     with RedisServer() as redis_server:
         arguments = ["--workers", str(WORKERS), "--redis-url", redis_server.url]
@@ -90,10 +99,10 @@ def test_publish_switches_every_worker_to_the_new_policy(
 
 
 def test_model_reload_switches_every_worker_through_the_pointer(
-    stack: tuple[Served, RedisServer], tmp_path: Path, namespace: str
+    stack: tuple[Served, RedisServer], artifacts_root: Path, namespace: str
 ) -> None:
     served, redis_server = stack
-    artifact = Path(shutil.copytree(DEFAULT_MODEL_DIR, tmp_path / "model"))
+    artifact = Path(shutil.copytree(DEFAULT_MODEL_DIR, artifacts_root / f"model-{namespace}"))
     manifest = json.loads((artifact / MANIFEST_FILE).read_text())
     version = f"{manifest['model_version']}-{namespace.rstrip('-')}"
     manifest["model_version"] = version  # the manifest is not among its own checksummed files
