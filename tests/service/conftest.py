@@ -176,6 +176,11 @@ def recorded(http: httpx.Client, transaction_id: str, timeout_seconds: float = 1
     deadline = time.monotonic() + timeout_seconds
     while True:
         reply = http.get(f"/v1/decisions/{transaction_id}", headers=auth("score"))
+        # On a cluster the replay record is a command of its own: a lookup right after the
+        # score may find neither it nor the record yet.
+        if reply.status_code == 404 and time.monotonic() <= deadline:
+            time.sleep(0.05)
+            continue
         assert reply.status_code == 200, reply.text
         if reply.json()["recorded"] or time.monotonic() > deadline:
             return reply.json()

@@ -17,6 +17,7 @@ import redis
 from history.card_numbers import looks_like_card_number
 from service.logs import JsonFormatter
 from tests.service.conftest import Backend, auth, transaction
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -281,7 +282,12 @@ def test_a_4xx_is_logged_with_its_problem_and_field_never_the_value(
     reply = http.post("/v1/score", json=body, headers=auth("score"))
     assert reply.status_code == 422
     request_id = reply.headers["x-request-id"]
-    line = next(line for line in logs.getvalue().splitlines() if request_id in line)
+
+    def logged() -> list[str]:  # the access line may follow the answer by a moment
+        return [line for line in logs.getvalue().splitlines() if request_id in line]
+
+    wait_until(lambda: bool(logged()), "the 4xx was logged")
+    line = logged()[0]
     assert '"problem":"Invalid request"' in line and '"fields":["channel"]' in line
     assert "carrier-pigeon-xyz" not in line
 
