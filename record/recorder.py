@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from redis import exceptions as redis_errors
 
 from record import partitions, schema
 from record.sink import FIELD, STREAM
-from record.writer import DecisionWriter
+from record.writer import BatchHook, DecisionWriter
 
 LOG = logging.getLogger(__name__)
 REFUSED_STREAM = "rs:v1:records:refused"  # records PostgreSQL refused, with the reason
@@ -71,13 +72,17 @@ class Recorder:
     """
 
     def __init__(
-        self, redis: aioredis.Redis, database_url: str, settings: RecorderSettings | None = None
+        self,
+        redis: aioredis.Redis,
+        database_url: str,
+        settings: RecorderSettings | None = None,
+        hooks: Sequence[BatchHook] = (),
     ) -> None:
         self.redis = redis
         self.database_url = database_url
         self.settings = settings or RecorderSettings()
         self.counters = RecorderCounters()
-        self.writer = DecisionWriter()
+        self.writer = DecisionWriter(hooks)
         self._connection: AsyncConnection | None = None
         self._maintained_at = float("-inf")
         self._claimed_at = float("-inf")

@@ -2,12 +2,13 @@
 
 recorder -> `DecisionWriter.write(bodies)`: parse each record once, claim its transaction id
 in `recorded_transactions` (ids recorded before are skipped), COPY the new ones straight into
-`decisions`; one transaction per batch.
+`decisions`, then hand the new ones to the batch hooks (what else a new decision starts: a
+case, an event out) in the same transaction; one transaction per batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -113,6 +114,21 @@ def _parse(index: int, body: bytes) -> _Parsed:
 
 
 @dataclass(frozen=True)
+class NewDecision:
+    """A decision new to the record, as a batch hook sees it: its id, when it was decided, and
+    the record as the score path encoded it (`scoring.record_codec`)."""
+
+    transaction_id: str
+    decided_at: datetime
+    record: dict[str, Any]
+
+
+# Runs inside the batch's transaction with the decisions that batch added (never a repeat): what
+# it writes commits with them, and a failure rolls the whole batch back to be written again.
+BatchHook = Callable[[AsyncConnection, Sequence[NewDecision]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class Written:
     """What one batch did: rows new to the record, and the records that are not records."""
 
@@ -123,11 +139,12 @@ class Written:
 class DecisionWriter:
     """Writes batches of records (JSON bytes, as the sink sent them) into `decisions`.
 
-    >>> writer = DecisionWriter()
+    >>> writer = DecisionWriter(hooks=[open_cases])
     >>> written = await writer.write(connection, [b'{"transaction_id": ...}'])
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hooks: Sequence[BatchHook] = ()) -> None:
+        self.hooks = tuple(hooks)
         self.known_days: set[date] = set()  # days whose partition exists
         self.exponents: dict[str, int] = {}  # the database's minor units, by currency
 
@@ -154,6 +171,12 @@ class DecisionWriter:
             if fresh:
                 async with connection.cursor().copy(COPY) as copy:
                     await copy.write("\n".join(lines[tid] for tid in fresh) + "\n")
+                new = [batch[tid] for tid in fresh]
+                for hook in self.hooks:
+                    await hook(
+                        connection,
+                        [NewDecision(p.transaction_id, p.decided_at, p.record) for p in new],
+                    )
         self.known_days |= days  # committed: the partitions exist
         return Written(len(fresh), malformed)
 

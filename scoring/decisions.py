@@ -1,7 +1,7 @@
 """Decisions leaving the score path: the whole record to the system of record, a short
 replay record to Redis for the retry window.
 
-score path -> `DecisionStore.save_soon` -> the record (`scoring.record_codec`, encoded once) to
+score path -> `DecisionStore.save` -> the record (`scoring.record_codec`, encoded once) to
 the `RecordSink` (-> Redis stream -> recorder -> PostgreSQL), and the replay record (the
 answer and the body's fingerprint) to Redis with the replay TTL -> idempotent retries read it
 back. Labels sent back are appended to a stream in raw history columns (`docs/api.md`).
@@ -31,7 +31,7 @@ class DecisionStore:
     """Sends decisions to the record and keeps replay records and kept labels in Redis.
 
     >>> store = DecisionStore(client, ttl_seconds=3_600, timeout_ms=50, sink=sink)
-    >>> store.save_soon(record)  # a `DecisionRecord`
+    >>> await store.save(record)  # a `DecisionRecord`
     >>> replay = await store.load("tx-1")  # its `Replay`, or None
     """
 
@@ -49,19 +49,21 @@ class DecisionStore:
         self.archive = archive
         self.ttl_seconds = ttl_seconds
         self.timeout_seconds = timeout_ms / 1000.0
-        self.failures = 0  # saves that failed after `save_soon` returned
+        self.failures = 0  # replay writes that failed (never raised)
         self.on_failure: Callable[[], object] | None = None  # e.g. a metric's `inc`
         self._in_flight: set[asyncio.Future[Any]] = set()
 
-    def save_soon(self, record: DecisionRecord) -> None:
-        """Send the record to the sink and the replay record to Redis, and return without
-        waiting for either; a replay record already stored for the transaction id is kept
-        (and the record keeps the first decision of an id too: it is idempotent on it).
+    async def save(self, record: DecisionRecord) -> None:
+        """Send the record to the sink and the replay record to Redis; a replay record already
+        stored for the transaction id is kept (and the record keeps the first decision of an
+        id too: it is idempotent on it).
 
-        On a single server both commands leave with the worker's next write to Redis, within
-        2 ms, ahead of any later command of this worker (a retry's feature call among them);
-        a failed replay write is counted in `failures`, a record the stream cannot take goes
-        to the sink's spool.
+        On a single server this returns without waiting: both commands leave with the worker's
+        next write to Redis, within 2 ms, ahead of any later command of this worker (a retry's
+        feature call among them). Elsewhere (a cluster, where the replay record lives on a slot
+        of its own) the replay write is awaited, so that a lookup or a retry sent right after
+        the answer finds it: one more round trip. Either way a failed replay write is counted in
+        `failures`, never raised, and a record the stream cannot take goes to the sink's spool.
         """
         if self.sink is not None:
             self.sink.send(encode_record(record))
@@ -71,10 +73,13 @@ class DecisionStore:
         # recognised as one (Redis too slow for its feature call: a degraded decision) must
         # not replace what the first attempt decided.
         arguments = ("SET", key, body, "NX", "EX", self.ttl_seconds)
+        lean = isinstance(self.client, RespClient)
         sent = self.client.send_later(*arguments) if isinstance(self.client, RespClient) else None
         future = sent if sent is not None else asyncio.ensure_future(self._call(*arguments))
         self._in_flight.add(future)
         future.add_done_callback(self._done)
+        if not lean:
+            await asyncio.wait([future])
 
     def _done(self, future: asyncio.Future[Any]) -> None:
         self._in_flight.discard(future)

@@ -100,9 +100,9 @@ class Scorer:
                 return await self._replay(request, reading.first_fingerprint)
             aggregates = reading.aggregates
         record = _decide(model, policy, self.lists, request, txn, aggregates, cause, started)
-        # Not awaited: the decision leaves for Redis with the worker's next write (within
-        # 2 ms); a retry that overtakes it waits for it (`_replay`).
-        self.decisions.save_soon(record)
+        # On a single server not awaited: the decision leaves for Redis with the worker's next
+        # write (within 2 ms); a retry that overtakes it waits for it (`_replay`).
+        await self.decisions.save(record)
         return ScoreResult(record.decision, record)
 
     async def _replay(self, request: ScoreInput, first_fingerprint: str) -> ScoreResult:

@@ -26,6 +26,7 @@ from record.lag import RecordingLag, measure_lag
 from record.recorder import Recorder, RecorderSettings
 from record.sink import RecordSink, StreamClient
 from record.spool import Spool
+from record.writer import BatchHook
 from scoring.record_codec import replay_of_row
 from scoring.results import Replay
 from service.settings import Settings
@@ -33,6 +34,10 @@ from service.settings import Settings
 logger = logging.getLogger(__name__)
 POOL_TIMEOUT_SECONDS = 2.0  # a lookup waits this long for a connection, then 503
 RECORDER_RESTART_SECONDS = 5.0
+
+# What a decision new to the record starts, in the recorder's batch transaction (in the
+# service's recorder and in `riskscore recorder` alike).
+BATCH_HOOKS: tuple[BatchHook, ...] = ()
 
 
 @dataclass
@@ -82,7 +87,7 @@ class Recording:
         recording.tasks.append(asyncio.create_task(sink.run()))
         if settings.recorder == "inprocess":
             recorder_settings = RecorderSettings(retention_days=settings.record_retention_days)
-            recording.recorder = Recorder(recording.redis, url, recorder_settings)
+            recording.recorder = Recorder(recording.redis, url, recorder_settings, BATCH_HOOKS)
             recording.tasks.append(asyncio.create_task(recording._record()))
         return recording
 

@@ -124,6 +124,7 @@ async def _record(args: argparse.Namespace, url: str) -> None:
     from redis.asyncio import Redis
 
     from record.recorder import Recorder, RecorderSettings, default_consumer
+    from service.recording import BATCH_HOOKS
 
     settings = RecorderSettings(
         stream=args.stream,
@@ -133,7 +134,7 @@ async def _record(args: argparse.Namespace, url: str) -> None:
         retention_days=args.retention_days,
     )
     redis = Redis.from_url(args.redis_url, socket_timeout=5)
-    recorder = Recorder(redis, url, settings)
+    recorder = Recorder(redis, url, settings, BATCH_HOOKS)
     try:
         await recorder.run()
     finally:
