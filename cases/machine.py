@@ -84,8 +84,11 @@ async def move(
                 "case; work that one"
             ) from exc
         event = await store.add_event(
-            connection, case_id, EVENT_OF[change.kind], change.actor, status=status,
-            assignee=assignee, resolution=resolution, note=change.note,
+            connection,
+            store.CaseEvent(
+                case_id, EVENT_OF[change.kind], change.actor, status, assignee, resolution,
+                note=change.note,
+            ),
         )  # fmt: skip
         if change.kind == "resolve" and resolution in LABEL_OF:
             await _label(connection, labeller, case, resolution, change.actor, event["at"])

@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from cases.store import CaseDecision, Opened, open_or_link
+from cases.store import CaseDecision, Opened, open_or_link, open_or_link_many
 from record.decisions import find_decision
 from record.errors import UnknownTransactionError
 from record.writer import NewDecision
@@ -30,24 +30,20 @@ def opens_case(record: Mapping[str, Any]) -> bool:
 
 
 async def open_cases(connection: AsyncConnection, new: Sequence[NewDecision]) -> None:
-    """The recorder's batch hook: open or link a case for each new decision that opens one.
-    Cards are taken in order, so two recorders never wait on each other's cards in a cycle."""
-    opening = [decision for decision in new if opens_case(decision.record)]
-    opening.sort(key=lambda decision: str(decision.record["transaction"]["card_id"]))
-    for decision in opening:
-        record = decision.record
-        await open_or_link(
-            connection,
-            CaseDecision(
-                transaction_id=decision.transaction_id,
-                decided_at=decision.decided_at,
-                card_id=str(record["transaction"]["card_id"]),
-                device_id=record["transaction"].get("device_id"),
-                score=float(record["score"]),
-                rules_matched=list(record["rules_matched"]),
-            ),
-            POLICY_ACTOR,
+    """The recorder's batch hook: open or link a case for each new decision that opens one."""
+    opening = [
+        CaseDecision(
+            transaction_id=decision.transaction_id,
+            decided_at=decision.decided_at,
+            card_id=str(decision.record["transaction"]["card_id"]),
+            device_id=decision.record["transaction"].get("device_id"),
+            score=float(decision.record["score"]),
+            rules_matched=list(decision.record["rules_matched"]),
         )
+        for decision in new
+        if opens_case(decision.record)
+    ]
+    await open_or_link_many(connection, opening, POLICY_ACTOR)
 
 
 async def open_by_hand(
