@@ -25,6 +25,7 @@ class CaseStateError(CaseError):
     def __init__(self, status: str, message: str) -> None:
         super().__init__(message)
         self.status = status
+        self.problem_extra = {"case_status": status}  # in the 409's body, for clients
 
 
 class CaseConflictError(CaseError):

@@ -22,6 +22,7 @@ from cases.errors import (
     CaseStateError,
     UnknownCaseError,
 )
+from cases.queue import find_case
 from record.decisions import transaction_timeline
 from record.labels import LabelEvent
 
@@ -92,7 +93,7 @@ async def move(
         )  # fmt: skip
         if change.kind == "resolve" and resolution in LABEL_OF:
             await _label(connection, labeller, case, resolution, change.actor, event["at"])
-        moved = await store.find_case(connection, case_id)
+        moved = await find_case(connection, case_id)
         assert moved is not None
         return Moved(moved, True, age if status == "resolved" else None)
 

@@ -1,7 +1,9 @@
-"""Reading the review queue: cases filtered a page at a time, and the queue's health.
+"""Reading the review queue: one case with its decisions and events, cases filtered a page at
+a time, and the queue's health.
 
-`cases.store` writes the cases -> `list_cases` (routes, console pages) / `queue_health`
-(the metrics, measured at each scrape with one aggregate over the unresolved cases).
+`cases.store` writes the cases -> `find_case`, `case_events`, `case_decisions`, `list_cases`
+(routes, console pages) / `queue_health` (the metrics, measured at each scrape with one
+aggregate over the unresolved cases).
 """
 
 from __future__ import annotations
@@ -36,6 +38,19 @@ WHERE (%(status)s::text IS NULL OR c.status = %(status)s
        OR (c.opened_at, c.case_id) > (%(after_at)s, %(after_id)s::bigint))
 ORDER BY c.opened_at, c.case_id
 LIMIT %(limit)s
+"""
+FIND = f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.case_id = %s"
+EVENTS = """
+SELECT event_id, case_id, kind, actor, at, status, assignee, resolution, transaction_id, note
+FROM case_events WHERE case_id = %s ORDER BY event_id
+"""
+# The decisions of a case; `decision` is NULL for one that has aged out of the record.
+DECISIONS = """
+SELECT l.transaction_id, l.decided_at, l.linked_at, d.decision, d.score, d.rules_matched
+FROM case_decisions l
+LEFT JOIN decisions d ON d.decided_at = l.decided_at AND d.transaction_id = l.transaction_id
+WHERE l.case_id = %s
+ORDER BY l.decided_at, l.transaction_id
 """
 MAX_PAGE_SIZE = 500
 # Age buckets of the unresolved cases (upper bounds, seconds): 1 h, 4 h, 1 day, 7 days.
@@ -120,3 +135,21 @@ async def queue_health(connection: AsyncConnection) -> QueueHealth:
         unresolved[(status, AGE_LABELS[bucket])] = count
         oldest = max(oldest, oldest_seconds)
     return QueueHealth(unresolved, oldest)
+
+
+async def find_case(connection: AsyncConnection, case_id: int) -> dict[str, Any] | None:
+    cursor = connection.cursor(row_factory=dict_row)
+    await cursor.execute(FIND, (case_id,))
+    return await cursor.fetchone()
+
+
+async def case_events(connection: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
+    cursor = connection.cursor(row_factory=dict_row)
+    await cursor.execute(EVENTS, (case_id,))
+    return await cursor.fetchall()
+
+
+async def case_decisions(connection: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
+    cursor = connection.cursor(row_factory=dict_row)
+    await cursor.execute(DECISIONS, (case_id,))
+    return await cursor.fetchall()

@@ -1,8 +1,9 @@
 """The cases' tables (`cases`, `case_decisions`, `case_events`): every statement that writes
-them, and the reads of one case.
+them (the reads are `cases.queue`).
 
-opening hook / manual open -> `open_or_link`; `cases.machine` -> `lock` -> `update` ->
-`add_event`, the one function every change of every case goes through (in its transaction).
+opening hook -> `open_or_link_many`; manual open -> `open_or_link`; `cases.machine` ->
+`lock_case` -> `update_case` -> `add_event`; all of them -> `add_events`, the one function
+every change of every case goes through (in the change's transaction).
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ UPDATE cases c SET score = greatest(c.score, u.score),
 FROM unnest(%s::bigint[], %s::float8[], %s::text[]) AS u(case_id, score, rules)
 WHERE c.case_id = u.case_id
 """
-FIND = f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.case_id = %s"
 LOCK = f"SELECT {CASE_COLUMNS} FROM cases c WHERE c.case_id = %s FOR UPDATE"
 UPDATE = """
 UPDATE cases SET status = %(status)s, assignee = %(assignee)s, resolution = %(resolution)s,
@@ -88,18 +88,6 @@ INSERT INTO case_events (case_id, kind, actor, status, assignee, resolution, tra
 SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
                      %s::text[], %s::text[])
 RETURNING event_id, case_id, kind, actor, at, status, assignee, resolution, transaction_id, note
-"""
-EVENTS = """
-SELECT event_id, case_id, kind, actor, at, status, assignee, resolution, transaction_id, note
-FROM case_events WHERE case_id = %s ORDER BY event_id
-"""
-# The decisions of a case; `decision` is NULL for one that has aged out of the record.
-DECISIONS = """
-SELECT l.transaction_id, l.decided_at, l.linked_at, d.decision, d.score, d.rules_matched
-FROM case_decisions l
-LEFT JOIN decisions d ON d.decided_at = l.decided_at AND d.transaction_id = l.transaction_id
-WHERE l.case_id = %s
-ORDER BY l.decided_at, l.transaction_id
 """
 
 
@@ -260,12 +248,6 @@ async def add_event(connection: AsyncConnection, event: CaseEvent) -> dict[str, 
     return stored
 
 
-async def find_case(connection: AsyncConnection, case_id: int) -> dict[str, Any] | None:
-    cursor = connection.cursor(row_factory=dict_row)
-    await cursor.execute(FIND, (case_id,))
-    return await cursor.fetchone()
-
-
 async def lock_case(connection: AsyncConnection, case_id: int) -> dict[str, Any] | None:
     """The case, locked until the caller's transaction ends (a concurrent move waits)."""
     cursor = connection.cursor(row_factory=dict_row)
@@ -293,21 +275,3 @@ async def update_case(
     row = await cursor.fetchone()
     assert row is not None
     return float(row[0])
-
-
-async def case_events(connection: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
-    cursor = connection.cursor(row_factory=dict_row)
-    await cursor.execute(EVENTS, (case_id,))
-    return await cursor.fetchall()
-
-
-async def case_decisions(connection: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
-    cursor = connection.cursor(row_factory=dict_row)
-    await cursor.execute(DECISIONS, (case_id,))
-    return await cursor.fetchall()
-
-
-async def case_of_decision(connection: AsyncConnection, transaction_id: str) -> int | None:
-    cursor = await connection.execute(CASE_OF_DECISION, (transaction_id,))
-    row = await cursor.fetchone()
-    return None if row is None else int(row[0])

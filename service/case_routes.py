@@ -16,8 +16,7 @@ from starlette.responses import Response
 from cases.errors import CaseCursorError, UnknownCaseError
 from cases.machine import Move, Moved, move
 from cases.opening import open_by_hand
-from cases.queue import CaseFilter, list_cases
-from cases.store import case_decisions, case_events, find_case
+from cases.queue import CaseFilter, case_decisions, case_events, find_case, list_cases
 from record.decisions import DecisionFilter, list_decisions
 from record.labels import LabelEvent, decision_with_labels
 from scoring.feedback import record_label_on

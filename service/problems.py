@@ -164,6 +164,7 @@ async def _domain(_: Request, exc: Exception) -> Response:
         if isinstance(exc, kind):
             field = getattr(exc, "field", None)  # a list entry or expiry names its field
             extra = {"errors": [{"field": field, "message": str(exc)}]} if field else {}
+            extra.update(getattr(exc, "problem_extra", {}))  # e.g. a case's current status
             return problem(status, title, str(exc), **extra)
     return await _unexpected(_, exc)
 

@@ -13,7 +13,7 @@ import pytest
 
 from cases.errors import CaseConflictError, CaseDecisionGoneError, CaseStateError
 from cases.machine import Move, Moved, move
-from cases.store import case_decisions, case_events, find_case
+from cases.queue import case_decisions, case_events, find_case
 from record import partitions
 from record.labels import label_history
 from tests.cases.conftest import cases_of, days_ago_ms, record_only, review, write

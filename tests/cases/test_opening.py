@@ -10,7 +10,7 @@ import pytest
 
 from cases.machine import Move, move
 from cases.opening import open_by_hand, open_cases, opens_case
-from cases.store import case_decisions, case_events
+from cases.queue import case_decisions, case_events
 from record.errors import UnknownTransactionError
 from record.writer import DecisionWriter
 from tests.cases.conftest import cases_of, record_only, review, write

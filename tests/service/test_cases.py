@@ -140,6 +140,7 @@ def test_moves_not_allowed_are_409_naming_the_state(http: httpx.Client, namespac
     reopen = _post(http, f"/v1/cases/{case_id}/reopen", {})
     assert reopen.status_code == 409, reopen.text
     assert f"case {case_id} is open" in reopen.json()["detail"]
+    assert reopen.json()["case_status"] == "open"
     assert _post(http, f"/v1/cases/{case_id}/assign", {"assignee": "test-analyst"}).is_success
     claim = _post(http, f"/v1/cases/{case_id}/claim", {})
     assert claim.status_code == 200  # already the caller's: nothing to do
