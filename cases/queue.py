@@ -114,7 +114,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         moment = datetime.fromisoformat(opened_at)
     except (ValueError, TypeError) as exc:
         raise CaseCursorError(f"cursor {cursor!r} is not one a page of cases handed out") from exc
-    if moment.tzinfo is None or not isinstance(case_id, int) or isinstance(case_id, bool):
+    if (
+        moment.tzinfo is None
+        or not isinstance(case_id, int)
+        or isinstance(case_id, bool)
+        or not 0 < case_id < 2**63
+    ):
         raise CaseCursorError(f"cursor {cursor!r} is not one a page of cases handed out")
     return moment, case_id
 

@@ -44,6 +44,7 @@ router = APIRouter(route_class=EdgeRoute, tags=["cases"])
 ReadKey = Annotated[ApiKey, Depends(require("analyst", "admin"))]
 AnalystKey = Annotated[ApiKey, Depends(require("analyst"))]
 CaseId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+MAX_AGE_SECONDS = 10 * 365 * 86_400  # a filter beyond ten years is a typo
 RECENT_DECISIONS = 20  # of the card and of the device, on a case's page
 CASE_PROBLEM_TEXT = {
     404: "No case with this id (or, opening one, no recorded decision for the transaction).",
@@ -74,7 +75,7 @@ async def cases(
     record: RecordDep,
     status: Literal["open", "assigned", "resolved", "unresolved"] | None = None,
     assignee: Annotated[str | None, Query(max_length=64)] = None,
-    min_age_seconds: Annotated[float | None, Query(ge=0)] = None,
+    min_age_seconds: Annotated[float | None, Query(ge=0, le=MAX_AGE_SECONDS)] = None,
     rule: Annotated[str | None, Query(max_length=128)] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_score: Annotated[float | None, Query(ge=0, le=1)] = None,

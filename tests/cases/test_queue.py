@@ -3,11 +3,20 @@ repeat nor skip a case, and the queue's health by age."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from cases.errors import CaseCursorError
 from cases.machine import Move, move
-from cases.queue import AGE_LABELS, CaseFilter, list_cases, queue_health
+from cases.queue import (
+    AGE_LABELS,
+    CaseFilter,
+    decode_cursor,
+    encode_cursor,
+    list_cases,
+    queue_health,
+)
 from tests.cases.conftest import cases_of, record_only, review, write
 from tests.record.conftest import connect, run
 
@@ -83,6 +92,9 @@ def test_a_cursor_not_handed_out_is_refused(record_url: str) -> None:
 
     with pytest.raises(CaseCursorError, match="not one a page of cases handed out"):
         run(bad())
+    too_big = encode_cursor(datetime.now(UTC), 2**63)  # a bigint could not hold it
+    with pytest.raises(CaseCursorError):
+        decode_cursor(too_big)
 
 
 def test_queue_health_counts_unresolved_cases_by_age(record_url: str) -> None:

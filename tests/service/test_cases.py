@@ -166,6 +166,9 @@ def test_bad_input_is_a_422_naming_the_field(http: httpx.Client, namespace: str)
         assert reply.status_code == 422, (path, reply.text)
         assert reply.json()["errors"][0]["field"] == field
         assert "4111" not in reply.text
+    age = http.get("/v1/cases", params={"min_age_seconds": "1e300"}, headers=auth("analyst"))
+    assert age.status_code == 422
+    assert age.json()["errors"][0]["field"] == "query.min_age_seconds"
     cursor = http.get("/v1/cases", params={"cursor": "nonsense"}, headers=auth("analyst"))
     assert cursor.status_code == 422 and cursor.json()["errors"][0]["field"] == "cursor"
 
