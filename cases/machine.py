@@ -75,15 +75,7 @@ async def move(
         if target is None:
             return Moved(case, changed=False)
         status, assignee, resolution = target
-        try:
-            age = await store.update_case(
-                connection, case_id, status, assignee, resolution, change.actor
-            )
-        except psycopg.errors.UniqueViolation as exc:
-            raise CaseConflictError(
-                f"case {case_id} cannot reopen: card {case['card_id']!r} has another unresolved "
-                "case; work that one"
-            ) from exc
+        age = None if change.kind == "note" else await _update(connection, case, target, change)
         event = await store.add_event(
             connection,
             store.CaseEvent(
@@ -95,7 +87,23 @@ async def move(
             await _label(connection, labeller, case, resolution, change.actor, event["at"])
         moved = await find_case(connection, case_id)
         assert moved is not None
-        return Moved(moved, True, age if status == "resolved" else None)
+        return Moved(moved, True, age if change.kind == "resolve" else None)
+
+
+async def _update(
+    connection: AsyncConnection,
+    case: dict[str, Any],
+    target: tuple[str, str | None, str | None],
+    change: Move,
+) -> float:
+    """Set the case's new state (a note leaves it as it is); returns the case's age."""
+    try:
+        return await store.update_case(connection, case["case_id"], *target, change.actor)
+    except psycopg.errors.UniqueViolation as exc:
+        raise CaseConflictError(
+            f"case {case['case_id']} cannot reopen: card {case['card_id']!r} has another "
+            "unresolved case; work that one"
+        ) from exc
 
 
 def _target(case: dict[str, Any], change: Move) -> tuple[str, str | None, str | None] | None:

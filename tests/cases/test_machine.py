@@ -46,6 +46,12 @@ def test_every_move_is_an_event_with_who_and_note(record_url: str) -> None:
     resolved = run(_move(record_url, case_id, Move("resolve", "bob", resolution="inconclusive")))
     assert resolved.case["status"] == "resolved" and resolved.resolution_seconds is not None
     assert resolved.case["resolved_by"] == "bob" and resolved.case["resolved_at"] is not None
+    noted = run(_move(record_url, case_id, Move("note", "ana", note="after the fact")))
+    assert noted.resolution_seconds is None  # a note resolves nothing
+    assert (noted.case["resolved_by"], noted.case["resolved_at"]) == (
+        "bob",
+        resolved.case["resolved_at"],
+    )
     reopened = run(_move(record_url, case_id, Move("reopen", "ana", note="new evidence")))
     assert (reopened.case["status"], reopened.case["assignee"]) == ("open", None)
 
@@ -60,6 +66,7 @@ def test_every_move_is_an_event_with_who_and_note(record_url: str) -> None:
         ("assigned", "ana", "assigned", None),
         ("noted", "bob", "assigned", "called the bank"),
         ("resolved", "bob", "resolved", None),
+        ("noted", "ana", "resolved", "after the fact"),
         ("reopened", "ana", "open", "new evidence"),
     ]
 
