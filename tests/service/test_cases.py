@@ -236,3 +236,18 @@ def test_queue_health_in_metrics(http: httpx.Client, namespace: str) -> None:
     assert float(lines["riskscore_cases_oldest_unresolved_age_seconds"]) > 0
     assert float(lines["riskscore_cases_max_unresolved_age_seconds"]) == 14_400
     assert float(lines["riskscore_case_resolution_seconds_count"]) >= 1
+
+
+def test_reviews_on_one_card_share_its_case(http: httpx.Client, namespace: str) -> None:
+    for number in (12, 13):
+        assert _score(http, transaction(namespace, number, customer=REVIEW))["decision"] == "review"
+    recorded(http, f"{namespace}tx13")
+    listed = http.get("/v1/cases", params={"card_id": f"{namespace}card"}, headers=auth("analyst"))
+    [case] = listed.json()["cases"]
+    page = http.get(f"/v1/cases/{case['case_id']}", headers=auth("analyst")).json()
+    assert [d["transaction_id"] for d in page["decisions"]] == [
+        f"{namespace}tx12",
+        f"{namespace}tx13",
+    ]
+    assert all(d["in_record"] for d in page["decisions"])
+    assert [e["kind"] for e in page["events"]] == ["opened", "linked"]
