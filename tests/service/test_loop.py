@@ -5,7 +5,7 @@ exported as a history, then backtested and trained on with the commands users ru
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,36 +14,19 @@ import orjson
 import pandas as pd
 import pytest
 
-from feature_store.redis_server import RedisServer
 from history.io import load_history, normalise
 from history.simulator import SimulationConfig, simulate
 from record.writer import DecisionWriter
 from riskscore.cli import main
-from service.app import create_app
 from tests.record.conftest import connect, run
 from tests.record.records import make_record
-from tests.servers import ThreadedServer
-from tests.service.conftest import KEYS, settings_for
-from tests.service.test_record_admin import RecordPlug, Service
+from tests.service.conftest import KEYS, RunningService
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 DAYS = 100
 COLUMNS = ("currency", "card_id", "card_bin", "card_country", "merchant_id", "merchant_mcc",
            "merchant_country", "customer_id", "email_domain", "device_id", "ip", "ip_country",
            "channel", "billing_country", "shipping_country")  # fmt: skip
-
-
-@pytest.fixture
-def service(record_url: str) -> Iterator[Service]:
-    """A service whose label counts may take their time on a loaded test machine."""
-    with RedisServer() as redis:
-        app = create_app(settings_for(redis.url, feature_timeout_ms=2_000))
-        server = ThreadedServer(app).start()
-        app.state.runtime.record = RecordPlug(record_url)
-        try:
-            yield Service(server)
-        finally:
-            server.stop()
 
 
 def traffic() -> pd.DataFrame:
@@ -97,14 +80,17 @@ def label_file(history: pd.DataFrame, path: Path) -> Path:
 
 
 def test_scored_traffic_labelled_exported_backtested_and_trained(
-    service: Service, record_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    record_service: RunningService,
+    record_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     history = traffic()
     write(record_url, history)
     old = history[history["timestamp"] < datetime.now(UTC) - timedelta(days=90)]
     old_fraud = old[old["is_fraud"] == 1.0]["transaction_id"].iloc[0]  # a 90-day-old chargeback
     labels = label_file(history, tmp_path / "labels.parquet")
-    admin = ["--url", service.url, "--key", KEYS["admin"]]
+    admin = ["--url", record_service.url, "--key", KEYS["admin"]]
     assert main(["labels", "import", str(labels), *admin]) == 0
     assert f"{len(history):,} recorded" in capsys.readouterr().out
 
@@ -125,3 +111,4 @@ def test_scored_traffic_labelled_exported_backtested_and_trained(
     model = tmp_path / "model"
     assert main(["train", "--data", str(out), "--out", str(model), "--gap-days", "3"]) == 0
     assert (model / "manifest.json").exists()
+
