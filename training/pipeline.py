@@ -163,7 +163,10 @@ def _labels(history: pd.DataFrame) -> npt.NDArray[np.int8]:
     labels = history["is_fraud"]
     if bool(labels.isna().any()):
         row = int(np.flatnonzero(labels.isna().to_numpy())[0]) + 1
-        raise FitError(f"column 'is_fraud', row {row}: missing; training needs every row labelled")
+        raise FitError(
+            f"column 'is_fraud', row {row}: missing; training needs every row labelled (a live "
+            "export: `--unlabelled-after-days` settles the unlabelled ones)"
+        )
     return labels.to_numpy(dtype=np.int8)
 
 
