@@ -42,7 +42,13 @@ from training.manifest import fingerprint as fingerprint
 from training.metrics import EvaluationSet
 from training.model_card import write_model_card
 from training.parity_sample import build_parity_sample
-from training.split import DAY_MS, TimeSplit, split_by_time, split_by_windows
+from training.split import (
+    DAY_MS,
+    TimeSplit,
+    require_both_classes,
+    split_by_time,
+    split_by_windows,
+)
 from training.tuning import TuningResult, tune_parameters
 
 Progress = Callable[[str], object]
@@ -73,6 +79,7 @@ def train_artifact(
     matrix = features.to_numpy(dtype=np.float32)
     ts_ms = times_ms(history["timestamp"])
     split = time_split(ts_ms, options)
+    require_both_classes(split, labels)
     fitted, tuned = _fit(matrix, labels, ts_ms, split, options, step)
     step("fit")
     evaluations = {
