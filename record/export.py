@@ -54,8 +54,8 @@ def export_history(
 ) -> Exported:
     """Write the decisions made in [since, until) to `out` (.parquet or .csv) as a history
     (only the labelled ones with `labelled_only`). With `unlabelled_after_days`, a transaction
-    still unlabelled that long after it was made is written as legitimate and a younger one is
-    left out (`settle_unlabelled`, as of the moment the record was read). Raises
+    still unlabelled that long after it was made is written as legitimate and every younger
+    one is left out (`settle_unlabelled`, as of the moment the record was read). Raises
     `history.io.HistoryError` for a bad `out` suffix."""
     import pandas as pd
 
