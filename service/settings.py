@@ -15,6 +15,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from history.chargeback_window import CHARGEBACK_WINDOW_DAYS
 from model.errors import ModelSignatureError
 from model.signing import read_verify_key
 
@@ -85,7 +86,8 @@ class Settings(BaseSettings):
         description="Where workers keep records while Redis cannot take them (persistent!).",
     )
     spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
-    record_retention_days: int = Field(180, ge=121, le=3_650)
+    # Longer than the chargeback window: a chargeback needs its decision in the record.
+    record_retention_days: int = Field(180, ge=CHARGEBACK_WINDOW_DAYS + 1, le=3_650)
     # The review queue's alert: the oldest unresolved case is older than this (4 h).
     case_max_age_seconds: int = Field(14_400, ge=60, le=30 * 86_400)
     max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)
