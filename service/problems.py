@@ -35,6 +35,7 @@ from scoring.errors import (
     UnknownTransactionError,
 )
 from service.limits import BatchTooLargeError
+from webhooks.errors import SecretsKeyError, SubscriptionError, UnknownSubscriptionError
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -87,6 +88,9 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (ConflictError, 409, "Concurrent publish"),
     (BatchTooLargeError, 413, "Too many entries"),
     (WindowError, 422, "Invalid time window"),
+    (SubscriptionError, 422, "Subscription refused"),
+    (UnknownSubscriptionError, 404, "Unknown subscription"),
+    (SecretsKeyError, 503, "Webhook secrets key missing"),
 )
 
 
