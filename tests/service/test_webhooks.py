@@ -14,7 +14,15 @@ import httpx
 import pytest
 
 from feature_store.redis_server import RedisServer
-from tests.service.conftest import RunningService, auth, serving, settings_for, transaction
+from riskscore.cli import main
+from tests.service.conftest import (
+    KEYS,
+    RunningService,
+    auth,
+    serving,
+    settings_for,
+    transaction,
+)
 from tests.webhooks.receiver import Receiver
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -155,3 +163,17 @@ def _wait_for_deliveries(http: httpx.Client, path: str, status: str) -> list[dic
             return found
         time.sleep(0.1)
     raise AssertionError(f"no {status} delivery at {path}")
+
+
+def test_the_replay_command_goes_through_the_admin_api(
+    service: RunningService, http: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    created = _subscribe(http, "https://hooks.example.com/in")
+    command = ["webhooks", "replay", "--url", service.url, "--key", KEYS["admin"]]
+    assert main([*command[:2], created["subscription_id"], *command[2:]]) == 0
+    assert "0 dead-lettered deliveries" in capsys.readouterr().err
+    since = [created["subscription_id"], "--since", "2026-01-01T00:00:00+00:00"]
+    assert main([*command[:2], *since, *command[2:]]) == 0
+    assert main([*command[:2], "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d", *command[2:]]) == 2
+    assert "no subscription" in capsys.readouterr().err
+    assert main([*command[:2], created["subscription_id"], "--since", "yesterday"]) == 2
