@@ -81,8 +81,16 @@ def compare_webhooks(
         "rounds": {m: [phase.as_dict() for phase in r] for m, r in rounds_of.items()},
         "max": {m: phase.as_dict() for m, phase in best.items()},
         "ratios": {m: best[m].summary.achieved_rate / off for m in subscribed},
+        # CPU the workers spent per request over all rounds (deliveries included): steadier
+        # than throughput when other processes take the cores.
+        "cpu_us_per_request": {m: _cpu_per_request(r) for m, r in rounds_of.items()},
         "deliveries": delivered,
     }
+
+
+def _cpu_per_request(phases: list[Phase]) -> float:
+    seconds = sum(phase.server_cpu_seconds["workers"] for phase in phases)
+    return seconds / max(sum(phase.summary.requests for phase in phases), 1) * 1e6
 
 
 def webhooks_table(results: dict[str, Any], connections: int) -> str:
@@ -95,6 +103,9 @@ def webhooks_table(results: dict[str, Any], connections: int) -> str:
         (f"/v1/score max throughput, {connections} connections (req/s)", rate("off"),
          rate("risky"), rate("every"),
          f"ratios **{ratios['risky']:.2f}** / **{ratios['every']:.2f}**", f">= {TARGET_RATIO}"),
+        ("workers' CPU per request, all rounds (us)",
+         *(f"{results['cpu_us_per_request'][m]:.0f}" for m in ("off", "risky", "every")),
+         "", "lower is better"),
         ("deliveries (delivered / pending / dead)", "",
          "{delivered} / {pending} / {dead}".format(**delivered["risky"]),
          "{delivered} / {pending} / {dead}".format(**delivered["every"]), "", "none pending"),
