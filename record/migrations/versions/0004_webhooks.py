@@ -60,6 +60,9 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
 CREATE INDEX webhook_deliveries_subscription
   ON webhook_deliveries (subscription_id, status, delivery_id);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
+-- The queue's depth at each metrics scrape reads only what is not delivered.
+CREATE INDEX webhook_deliveries_undelivered ON webhook_deliveries (status, created_at)
+  WHERE status <> 'delivered';
 """
 
 
