@@ -5,7 +5,8 @@ in alternating rounds.
 
 stacks (each: 2 workers, private Redis and PostgreSQL; "every": a subscription to every
 decision; "risky": to review, challenge and decline) -> warm up -> rounds of max throughput,
-alternating -> ratio on / off (target >= 0.95) -> what each subscription got delivered.
+alternating, each round starting with the next mode -> ratio on / off (target >= 0.95) and
+the workers' CPU per request -> what each subscription got delivered.
 """
 
 from __future__ import annotations
@@ -71,9 +72,11 @@ def compare_webhooks(
         for bench in benches.values():
             bench.closed(SCORE, connections, 3.0)  # warm up
         rounds_of: dict[str, list[Phase]] = {mode: [] for mode in MODES}
-        for _ in range(rounds):
-            for mode, bench in benches.items():
-                rounds_of[mode].append(bench.closed(SCORE, connections, seconds))
+        order = list(MODES)
+        for number in range(rounds):
+            # Each round starts with another mode: no mode always follows the same one.
+            for mode in order[number % len(order) :] + order[: number % len(order)]:
+                rounds_of[mode].append(benches[mode].closed(SCORE, connections, seconds))
         delivered = {m: _deliveries(benches[m].stack, sid) for m, sid in subscribed.items()}
     best = {m: max(r, key=lambda phase: phase.summary.achieved_rate) for m, r in rounds_of.items()}
     off = best["off"].summary.achieved_rate
