@@ -68,11 +68,6 @@ class Subscription:
     def of_row(cls, row: dict[str, Any]) -> Subscription:
         return cls(**{**row, "subscription_id": str(row["subscription_id"])})
 
-    def wants(self, kind: str, outcome: str | None = None) -> bool:
-        if not self.enabled or kind not in self.kinds:
-            return False
-        return outcome is None or self.outcomes is None or outcome in self.outcomes
-
 
 def check_url(url: str) -> str:
     """An absolute http or https URL with a host; anything else (file:, gopher:, a relative
