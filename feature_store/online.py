@@ -262,8 +262,9 @@ class OnlineStore:
 
     async def _claim(self, marker: str, fingerprint: str) -> Any:
         """SET NX GET of the idempotency marker, on a cluster: None when this call claimed it,
-        else the fingerprint of the call that did. Sent once, never again after a failure
-        (`feature_store.cluster`): a claim whose reply was lost would find itself."""
+        else the fingerprint of the call that did. The service's client sends it once, never
+        again after a failure (`feature_store.cluster`): a claim whose reply was lost would
+        find itself."""
         assert isinstance(self.client, RedisCluster)
         return await self.client.set(marker, fingerprint, nx=True, px=self.dedup_ms, get=True)
 
