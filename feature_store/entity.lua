@@ -10,7 +10,6 @@
 --   "txn"     KEYS[1] is the transaction's idempotency marker (keys.dedup_key), claimed here
 --             with SET NX; the event is recorded only if this call claimed it (single server)
 --   "claimed" the caller claimed the marker itself (cluster: it lives in another slot); record
---   "read"    the marker was claimed before: read only
 --   "label"   a fraud label known at ts_ms on a transaction dated ARGV[3], on each block's state
 --             (blocks are only a kind each, no seen sets)
 --   "unlabel" takes back the fraud label counted at ts_ms on a transaction dated ARGV[3] (a
@@ -21,7 +20,7 @@
 -- Returns {recorded, then per block, as its kind keeps them: count and sum per window, the
 -- previous time, the known fraud count, transactions and frauds per matured window, distinct
 -- count and is-new flag per seen set}; recorded is 1, or, when the marker was claimed before
--- (then nothing is written), the fingerprint its first call left, or 0 in "read" mode.
+-- (then nothing is written), the fingerprint its first call left.
 -- -1 marks a missing value.
 --
 -- Event time: every read is relative to the event's own time, over the events recorded
@@ -277,8 +276,6 @@ if mode == 'txn' then
   if not recorded then
     out[1] = redis.call('GET', KEYS[1]) or ''
   end
-elseif mode == 'read' then
-  out[1] = 0
 end
 local a = 8
 while a <= #ARGV do

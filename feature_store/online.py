@@ -159,14 +159,18 @@ class OnlineStore:
         call, whatever its entities, records nothing and gets the fingerprint back in
         `Reading.first_fingerprint`. On a single server the marker is claimed inside the one
         script call; on a cluster it lives in a slot of its own, so it is claimed first (SET NX
-        GET) and the entity calls follow, recording or only reading.
+        GET), and only the call that claimed it goes on to the entity calls: a retry or a
+        conflicting body reads nothing (its aggregates are all missing), so that no failure of
+        a later call can make it look like a first attempt.
         """
         blocks = _blocks(txn, ENTITIES)
         marker = keys.dedup_key(txn.transaction_id)
         first: str | None = None
         if self.per_entity_calls:
             first = _text(await self._guard(self._claim(marker, fingerprint)))
-            mode = "claimed" if first is None else "read"
+            if first is not None:
+                return Reading(dict(MISSING_AGGREGATES), first)
+            mode = "claimed"
         else:
             mode = "txn"
         head = [mode, txn.ts_ms, txn.amount_cents, txn.transaction_id, RETENTION_SECONDS]
@@ -257,14 +261,12 @@ class OnlineStore:
         return replies
 
     async def _claim(self, marker: str, fingerprint: str) -> Any:
-        """SET NX GET of the idempotency marker, on a cluster. Through a pipeline like the
-        entity calls: redis-py's cluster client mixing plain commands and pipelines on the
-        same connections from concurrent tasks fails some of them."""
+        """SET NX GET of the idempotency marker, on a cluster: None when this call claimed it,
+        else the fingerprint of the call that did. The service's client sends it once, never
+        again after a failure (`feature_store.cluster`): a claim whose reply was lost would
+        find itself."""
         assert isinstance(self.client, RedisCluster)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(marker, fingerprint, nx=True, px=self.dedup_ms, get=True)
-        (reply,) = await pipe.execute(raise_on_error=True)
-        return reply
+        return await self.client.set(marker, fingerprint, nx=True, px=self.dedup_ms, get=True)
 
     async def _pipeline(self, calls: Sequence[Call]) -> list[Any]:
         """Replies (or the server's error) of each call, in order."""

@@ -7,14 +7,17 @@ backtests): it checks each column against `history.schema` and returns a normali
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from history.card_numbers import looks_like_card_number
+from history.card_numbers import MIN_DIGITS, looks_like_card_number
 from history.currency import usd_rates
 from history.schema import CHANNELS, COLUMNS, REQUIRED_COLUMNS, Kind
 
@@ -28,6 +31,9 @@ class InvalidRowsError(HistoryError):
 
 
 EXAMPLE_ROWS = 5  # row numbers shown per reason
+# What a card id may be written with around its digits (the history's card number check).
+_SEPARATORS = re.compile(r"[ -]")
+_DIGITS = re.compile(r"\d{13,19}")
 
 
 @dataclass(frozen=True)
@@ -157,15 +163,20 @@ def _normalise(raw: pd.DataFrame, checks: _Checks) -> tuple[pd.DataFrame, Droppe
         )
     checks.refused = np.zeros(len(raw), dtype=np.bool_)
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    texts: dict[str, pa.Array] = {}  # string columns as Arrow arrays too, for the row checks
     for column in COLUMNS:
-        if column.name in raw.columns:
-            values = raw[column.name].reset_index(drop=True)
-            out[column.name] = _convert(values, column.name, column.kind, checks)
-        else:
+        if column.name not in raw.columns:
             out[column.name] = _absent(column.kind, len(raw))
+            texts[column.name] = pa.nulls(len(raw), pa.string())
+            continue
+        values = raw[column.name].reset_index(drop=True)
+        if column.kind is Kind.STRING:
+            out[column.name], texts[column.name] = _strings(values)
+        else:
+            out[column.name] = _convert(values, column.name, column.kind, checks)
     if "currency" not in raw.columns:
         out["currency"] = "USD"
-    _check_rows(out, checks)
+    _check_rows(out, texts, checks)
     dropped = DroppedRows(checks.source, len(raw), tuple(checks.problems))
     if dropped.count:
         out = out[~checks.refused].reset_index(drop=True)
@@ -173,8 +184,6 @@ def _normalise(raw: pd.DataFrame, checks: _Checks) -> tuple[pd.DataFrame, Droppe
 
 
 def _convert(values: pd.Series, name: str, kind: Kind, checks: _Checks) -> pd.Series:
-    if kind is Kind.STRING:
-        return _strings(values)
     if kind is Kind.TIMESTAMP:
         return _timestamps(values, name, checks)
     numbers = pd.to_numeric(values, errors="coerce")
@@ -188,7 +197,32 @@ def _convert(values: pd.Series, name: str, kind: Kind, checks: _Checks) -> pd.Se
     return result
 
 
-def _strings(values: pd.Series) -> pd.Series:
+def _strings(values: pd.Series) -> tuple[pd.Series, pa.Array]:
+    """Stripped strings as objects, None for missing or blank, and the same as an Arrow array.
+    Nearly every value is clean already: those stay the very objects they were, and only the
+    others are replaced."""
+    objects = values.to_numpy(dtype=object)
+    try:
+        text = pa.array(objects, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all str (numbers in a Parquet column)
+        cleaned = _strings_of_any(values)
+        return cleaned, pa.array(cleaned.to_numpy(), type=pa.string(), from_pandas=True)
+    stripped = pc.utf8_trim_whitespace(text)
+    blank = pc.equal(stripped, "")
+    missing = text.is_null().to_numpy(zero_copy_only=False)
+    changed = pc.fill_null(pc.or_(pc.not_equal(stripped, text), blank), False)
+    rows = np.flatnonzero(changed.to_numpy(zero_copy_only=False))
+    if not len(rows) and not missing.any():
+        return pd.Series(objects, index=values.index, dtype=object), text
+    out = objects.copy()
+    out[missing] = None  # NaN too
+    fixed = stripped.take(pa.array(rows, type=pa.int64())).to_pylist()
+    out[rows] = [value or None for value in fixed]  # blank is missing
+    clean = pc.if_else(pc.fill_null(blank, False), pa.scalar(None, pa.string()), stripped)
+    return pd.Series(out, index=values.index, dtype=object), clean
+
+
+def _strings_of_any(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.strip()
     text = text.mask(text == "")
     as_objects = text.astype(object)
@@ -212,29 +246,73 @@ def _absent(kind: Kind, rows: int) -> pd.Series:
     return pd.Series(np.nan, index=range(rows), dtype=np.float64)
 
 
-def _check_rows(frame: pd.DataFrame, checks: _Checks) -> None:
+def _check_rows(frame: pd.DataFrame, texts: dict[str, pa.Array], checks: _Checks) -> None:
     for name in REQUIRED_COLUMNS:
         checks.flag(frame[name].isna(), frame[name], name, "is missing (required)")
     amounts = frame["amount"]
     checks.flag(~np.isfinite(amounts) | (amounts <= 0), amounts, "amount", "is not > 0")
-    known = set(usd_rates())
-    currency = frame["currency"].fillna("USD")
-    frame["currency"] = currency
-    checks.flag(~currency.isin(known), currency, "currency", "is not a known ISO 4217 code")
-    channel = frame["channel"]
-    bad_channel = channel.notna() & ~channel.isin(CHANNELS)
-    checks.flag(bad_channel, channel, "channel", f"is not one of {', '.join(CHANNELS)}")
-    ids = frame["transaction_id"]
-    # Among rows still kept: a repeat of a refused row's id is not a repeat.
-    repeats = ids.where(~checks.refused).duplicated() & pd.Series(~checks.refused)
-    checks.flag(repeats, ids, "transaction_id", "repeats an earlier row's id")
-    cards = frame["card_id"]
-    digits = cards.str.replace(r"[ -]", "", regex=True).str.fullmatch(r"\d{13,19}")
-    suspects = digits.fillna(False).astype(bool)
-    pans = suspects & cards.map(lambda v: isinstance(v, str) and looks_like_card_number(v))
+    known = pa.array(sorted(usd_rates()), type=pa.string())
+    currency = frame["currency"]
+    if currency.isna().any():
+        frame["currency"] = currency = currency.fillna("USD")
+    codes = pc.fill_null(texts["currency"], "USD")
     checks.flag(
-        pans,
+        _where(pc.invert(pc.is_in(codes, value_set=known))),
+        currency,
+        "currency",
+        "is not a known ISO 4217 code",
+    )
+    channel = texts["channel"]
+    bad_channel = pc.invert(pc.is_in(channel, value_set=pa.array(CHANNELS, type=pa.string())))
+    checks.flag(
+        _where(pc.and_(channel.is_valid(), bad_channel)),
+        frame["channel"],
+        "channel",
+        f"is not one of {', '.join(CHANNELS)}",
+    )
+    ids = frame["transaction_id"]
+    checks.flag(
+        _repeats(texts["transaction_id"], checks.refused),
+        ids,
+        "transaction_id",
+        "repeats an earlier row's id",
+    )
+    cards = frame["card_id"]
+    checks.flag(
+        _card_numbers(cards, texts["card_id"]),
         cards,
         "card_id",
         "looks like a card number; use a token or fingerprint (the value is not shown)",
     )
+
+
+def _where(condition: pa.Array) -> pd.Series:
+    """An Arrow boolean array as a Series, null as False."""
+    return pd.Series(pc.fill_null(condition, False).to_numpy(zero_copy_only=False))
+
+
+def _repeats(ids: pa.Array, refused: npt.NDArray[np.bool_]) -> pd.Series:
+    """Rows whose id an earlier row has, among rows still kept: a repeat of a refused row's id
+    is not a repeat. On the ids' dictionary codes, so each id is hashed once, in Arrow."""
+    codes = pc.fill_null(pc.dictionary_encode(ids).indices, -1).to_numpy(zero_copy_only=False)
+    kept = ~refused & (codes >= 0)
+    repeats = np.zeros(len(codes), dtype=np.bool_)
+    repeats[kept] = pd.Series(codes[kept]).duplicated().to_numpy()
+    return pd.Series(repeats)
+
+
+def _card_numbers(cards: pd.Series, text: pa.Array) -> pd.Series:
+    """Card ids that are a card number: 13 to 19 digits once spaces and dashes are taken out,
+    passing the detector. The detector runs only on the few ids that could be one: 13
+    characters or more, all ASCII digits, spaces and dashes, or not all ASCII."""
+    long_enough = pc.greater_equal(pc.utf8_length(text), MIN_DIGITS)
+    plain = pc.match_substring_regex(text, r"^[0-9 -]+$")
+    shaped = pc.or_(plain, pc.invert(pc.string_is_ascii(text)))
+    candidates = pc.fill_null(pc.and_(long_enough, shaped), False).to_numpy(zero_copy_only=False)
+    found = np.zeros(len(cards), dtype=np.bool_)
+    for row in np.flatnonzero(candidates).tolist():
+        value = str(cards.iat[row])
+        digits = _SEPARATORS.sub("", value)
+        if _DIGITS.fullmatch(digits) and looks_like_card_number(value):
+            found[row] = True
+    return pd.Series(found, index=cards.index)

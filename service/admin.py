@@ -227,6 +227,9 @@ async def admin_limits(_: AdminKey, runtime: RuntimeDep) -> Response:
     return _json(
         {
             "max_body_bytes": settings.max_body_bytes,
+            "max_policy_body_bytes": settings.max_policy_body_bytes,
+            "max_list_body_bytes": settings.max_list_body_bytes,
+            "max_labels_body_bytes": settings.max_labels_body_bytes,
             "max_list_entries_per_request": settings.max_list_entries_per_request,
             "max_labels_per_request": settings.max_labels_per_request,
         }

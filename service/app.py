@@ -30,6 +30,7 @@ from service import (
     webhook_admin,
 )
 from service.auth import KeyRing
+from service.limits import body_limits
 from service.logs import configure_logging
 from service.metrics import Metrics
 from service.middleware import RequestContext
@@ -93,7 +94,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(routes.echo_router)
     problems.install(app)
     _serve_docs(app)
-    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(RequestContext, body_limit=body_limits(settings), metrics=metrics)
     return app
 
 

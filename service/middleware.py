@@ -9,12 +9,14 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from history.card_numbers import looks_like_card_number
+from service.limits import BodyLimit
 from service.metrics import Metrics
 from service.problems import PROBLEM_JSON, problem
 
@@ -23,12 +25,14 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class RequestContext:
-    """Refuses bodies over `max_body_bytes` (413), tags each request with an id, and reports
-    its latency (metrics) and outcome (log)."""
+    """Refuses bodies over their route's limit (413, `service.limits`), tags each request with
+    an id, and reports its latency (metrics) and outcome (log)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, body_limit: Callable[[str], BodyLimit], metrics: Metrics
+    ) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.body_limit = body_limit
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,29 +65,30 @@ class RequestContext:
             await send(message)
 
         length = headers.get(b"content-length")
+        limit = self.body_limit(scope["path"])
         if card_number_id:
             # Not echoed and not logged: a fresh id answers, and the log names only the header.
             await _card_number_header()(scope, receive, send_with_id)
-        elif length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await _refusal(self.max_body_bytes)(scope, receive, send_with_id)
+        elif length is not None and length.isdigit() and int(length) > limit.max_bytes:
+            await _refusal(limit)(scope, receive, send_with_id)
         elif length is None and b"chunked" in headers.get(b"transfer-encoding", b""):
-            body = await self._read_bounded(receive)
+            body = await self._read_bounded(receive, limit.max_bytes)
             if body is None:
-                await _refusal(self.max_body_bytes)(scope, receive, send_with_id)
+                await _refusal(limit)(scope, receive, send_with_id)
             else:
                 await self.app(scope, _replay(body), send_with_id)
         else:
             await self.app(scope, receive, send_with_id)
         self._report(scope, status, time.perf_counter() - started, request_id)
 
-    async def _read_bounded(self, receive: Receive) -> bytes | None:
+    async def _read_bounded(self, receive: Receive, max_bytes: int) -> bytes | None:
         """A body sent without a Content-Length, read whole; None when over the limit."""
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > max_bytes:
                 return None
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -149,8 +154,11 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-def _refusal(limit: int) -> Any:
-    return problem(413, "Content Too Large", f"the body is larger than {limit} bytes")
+def _refusal(limit: BodyLimit) -> Any:
+    detail = (
+        f"the body is larger than {limit.max_bytes} bytes, this route's limit ({limit.setting})"
+    )
+    return problem(413, "Content Too Large", detail, limit=limit.setting, max_bytes=limit.max_bytes)
 
 
 def _card_number_header() -> Any:

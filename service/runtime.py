@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
+from feature_store.cluster import GatedCluster
 from feature_store.loops import cancel_requested
 from feature_store.online import Client, OnlineStore
 from feature_store.resp import RespClient
@@ -124,7 +125,7 @@ def _connect(settings: Settings) -> tuple[Redis | RedisCluster, Client]:
             "Redis by itself when none is configured)"
         )
     if settings.redis_cluster:
-        cluster = RedisCluster.from_url(settings.redis_url)
+        cluster = GatedCluster.from_url(settings.redis_url)  # bursts wait, nothing is resent
         return cluster, cluster
     return Redis.from_url(settings.redis_url), RespClient.from_url(settings.redis_url)
 

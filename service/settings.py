@@ -111,7 +111,12 @@ class Settings(BaseSettings):
     webhook_backoff_base_seconds: float = Field(10.0, gt=0, le=3_600)
     webhook_backoff_cap_seconds: float = Field(3_600.0, gt=0, le=86_400)
     webhook_retention_days: int = Field(30, ge=1, le=3_650)
+    # Every route's body limit (score, feedback, ...), but for the admin routes that carry a
+    # file or a batch: each has its own (`service/limits.py`, docs/operations.md).
     max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    max_policy_body_bytes: int = Field(2_097_152, ge=16_384, le=16_777_216)
+    max_list_body_bytes: int = Field(1_048_576, ge=16_384, le=16_777_216)
+    max_labels_body_bytes: int = Field(524_288, ge=16_384, le=16_777_216)
     # A checkout scores a payment as it happens: a little clock skew is normal, an event from
     # the future would move every velocity window of the entities it names.
     event_time_max_future_seconds: int = Field(300, ge=0, le=86_400)

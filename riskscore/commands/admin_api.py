@@ -148,7 +148,10 @@ class AdminApi:
     def import_labels(self, rows: Sequence[dict[str, str]]) -> Iterator[tuple[int, Any]]:
         """(offset, report) of each batch of label rows sent, in order; the report lists the
         rows it refused by their index in the batch."""
-        for start, batch in self._batches(rows, {}, field="rows", limit="max_labels_per_request"):
+        pieces = self._batches(
+            rows, {}, field="rows", limit="max_labels_per_request", body="max_labels_body_bytes"
+        )
+        for start, batch in pieces:
             yield start, self._call("POST", "/v1/admin/labels", {"rows": batch}, start)
 
     def replay_webhooks(self, subscription_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -162,10 +165,11 @@ class AdminApi:
         *,
         field: str = "entries",
         limit: str = "max_list_entries_per_request",
+        body: str = "max_list_body_bytes",
     ) -> Iterator[tuple[int, list[Any]]]:
         """(offset, items) pieces that fit the service's limits on items and body size."""
         limits = self._call("GET", "/v1/admin/limits")
-        most, budget = limits[limit], limits["max_body_bytes"]
+        most, budget = limits[limit], limits[body]
         budget -= len(orjson.dumps({field: [], **extra})) + 16
         start, size, batch = 0, 0, list[Any]()
         for index, item in enumerate(items):

@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio.cluster import RedisCluster
 
 from feature_store.aggregates import ENTITIES_BY_NAME, WINDOWS_BY_NAME, count_key
+from feature_store.cluster import GatedCluster
 from feature_store.offline import compute_features
 from feature_store.online import OnlineStore, Transaction
 from feature_store.redis_server import RedisServer, start_cluster
@@ -118,3 +119,61 @@ def test_cluster_keys_idempotency_by_transaction_id_alone(cluster: list[RedisSer
     assert {f for f in firsts if f is not None} == {f"c4-card{winner}"}
     assert after[count_key(MERCHANT, WINDOW_24H)] == 1.0
     assert after[count_key(CUSTOMER, WINDOW_24H)] == 1.0
+
+
+def test_cluster_burst_beyond_the_connections_waits_instead_of_failing(
+    cluster: list[RedisServer],
+) -> None:
+    """Many more concurrent records than connections per node: each waits for the gate, none
+    fails (redis-py alone fails the surplus at once, and its pipeline then closes the
+    connections the others are using)."""
+    attributes = {"card_id": "c5-card", "merchant_id": "c5-m", "device_id": "c5-d"}
+
+    async def run() -> tuple[list[str | None], dict[str, float]]:
+        client = GatedCluster(host="127.0.0.1", port=cluster[0].port, max_connections=4)
+        store = OnlineStore(client, timeout_ms=10_000)
+        try:
+            burst = [
+                Transaction.build(f"c5-t{i}", T0 + i, 1.0, "USD", attributes) for i in range(60)
+            ]
+            retries = [Transaction.build("c5-t0", T0, 1.0, "USD", attributes)] * 20
+            readings = await asyncio.gather(
+                *[store.record(t, t.transaction_id) for t in [*burst, *retries]]
+            )
+            after = await store.read_and_update(
+                Transaction.build("c5-last", T0 + 100, 1.0, "USD", attributes)
+            )
+            return [r.first_fingerprint for r in readings], after
+        finally:
+            await client.aclose()
+
+    firsts, after = asyncio.run(run())
+    assert firsts.count(None) == 60  # each id of the burst recorded once
+    assert firsts.count("c5-t0") == 20  # the retries, whichever of them came first
+    assert after[count_key(CARD, WINDOW_24H)] == 60.0
+
+
+def test_cluster_duplicate_reads_nothing(cluster: list[RedisServer]) -> None:
+    """A call for a transaction id claimed before answers from the marker alone: no entity
+    call, so no aggregate, and nothing recorded on its (other) entities."""
+
+    async def run() -> tuple[dict[str, float], str | None, dict[str, float]]:
+        client = GatedCluster(host="127.0.0.1", port=cluster[0].port)
+        store = OnlineStore(client, timeout_ms=2000)
+        try:
+            first = {"card_id": "c6-card", "merchant_id": "c6-m"}
+            await store.record(Transaction.build("c6-t1", T0, 1.0, "USD", first), "first")
+            other = {"card_id": "c6-card2", "merchant_id": "c6-m"}
+            again = await store.record(Transaction.build("c6-t1", T0, 1.0, "USD", other), "b")
+            after = await store.read_and_update(
+                Transaction.build("c6-t2", T0 + 1, 1.0, "USD", other)
+            )
+            return again.aggregates, again.first_fingerprint, after
+        finally:
+            await client.aclose()
+
+    aggregates, first, after = asyncio.run(run())
+    assert first == "first"
+    assert all(value != value for value in aggregates.values())  # all NaN: nothing read
+    assert after[count_key(CARD, WINDOW_24H)] == 0.0  # card2 never saw c6-t1
+    assert after[count_key(MERCHANT, WINDOW_24H)] == 1.0

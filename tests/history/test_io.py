@@ -66,6 +66,35 @@ def test_normalise_names_every_missing_required_column() -> None:
     assert "missing required column(s) card_id, amount" in str(error.value)
 
 
+def test_normalise_strips_strings_and_reads_blanks_and_nan_as_missing() -> None:
+    frame = normalise(
+        _raw(
+            merchant_id=["  m1 ", "m2"],
+            device_id=[float("nan"), "   "],
+            email_domain=["\u3000example.com\t", None],
+        ),
+        source="x",
+    )
+    assert frame["merchant_id"].tolist() == ["m1", "m2"]
+    assert frame["device_id"].tolist() == [None, None]
+    assert frame["email_domain"].tolist() == ["example.com", None]
+
+
+def test_normalise_reads_numbers_in_a_string_column_as_text() -> None:
+    """A Parquet file may hold a code as integers: it is text in the history all the same."""
+    frame = normalise(_raw(merchant_mcc=[5732, 5999], card_bin=[424242, 411111]), source="x")
+    assert frame["merchant_mcc"].tolist() == ["5732", "5999"]
+    assert frame["card_bin"].tolist() == ["424242", "411111"]
+
+
+@pytest.mark.parametrize(
+    "pan", ["4111111111111111", "4111-1111-1111-1111", "\uff14" + "\uff11" * 15]
+)
+def test_normalise_refuses_a_card_number_however_its_digits_are_written(pan: str) -> None:
+    with pytest.raises(InvalidRowsError, match="column 'card_id', row 2: looks like a card"):
+        normalise(_raw(card_id=["card_1", pan]), source="src")
+
+
 def test_normalise_refuses_card_numbers_without_echoing_them() -> None:
     pan = "4111 1111 1111 1111"
     with pytest.raises(HistoryError) as error:

@@ -157,6 +157,71 @@ def test_default_policy_in_degraded_mode_approves_below_approve_below(
     assert reasons(scored)[-1] == "FEATURES_UNAVAILABLE"  # system reasons come last
 
 
+def _usd(namespace: str, number: int, amount: float) -> dict[str, Any]:
+    return transaction(namespace, number, amount=amount, currency="USD")
+
+
+def _assert_by_amount(small: dict[str, Any], large: dict[str, Any]) -> None:
+    """docs/policy.md, degraded mode: an ordinary small amount is approved, one above 500 USD
+    challenged by `degraded_high_amount`."""
+    assert small["degraded"] is True and large["degraded"] is True
+    assert small["decision"] == "approve" and small["rules_matched"] == []
+    assert reasons(small)[-1] == "FEATURES_UNAVAILABLE"
+    assert large["decision"] == "challenge", large
+    assert large["rules_matched"] == ["degraded_high_amount"]
+    assert reasons(large)[0] == "HIGH_AMOUNT" and "DEGRADED_MODE_LIMIT" not in reasons(large)
+
+
+def test_default_policy_when_features_time_out_challenges_only_large_amounts(
+    redis_server: RedisServer, default_policy: RunningService, namespace: str
+) -> None:
+    small = _degraded(redis_server, default_policy, _usd(namespace, 20, 40.0))
+    large = _degraded(redis_server, default_policy, _usd(namespace, 21, 900.0))
+    _assert_by_amount(small, large)
+    # The rule's edge, both sides: 500 USD is not above it, a cent more is.
+    at = _degraded(redis_server, default_policy, _usd(namespace, 22, 500.0))
+    above = _degraded(redis_server, default_policy, _usd(namespace, 23, 500.01))
+    assert at["decision"] == "approve" and at["rules_matched"] == []
+    assert above["decision"] == "challenge" and above["rules_matched"] == ["degraded_high_amount"]
+    # With its features the same large payment is the model's and the bands' to decide.
+    normal = _score(default_policy, _usd(namespace, 24, 900.0))
+    assert normal["degraded"] is False and normal["rules_matched"] == []
+    assert normal["decision"] == "approve"
+
+
+def test_default_policy_with_redis_down_challenges_only_large_amounts(namespace: str) -> None:
+    with RedisServer() as server:
+        service = RunningService.start(settings_for(server.url))
+        try:
+            server.stop()  # refused at once: "unavailable", no time budget involved
+            small = _score(service, _usd(namespace, 30, 40.0))
+            large = _score(service, _usd(namespace, 31, 900.0))
+        finally:
+            service.stop()
+    _assert_by_amount(small, large)
+
+
+def test_default_policy_sends_a_risky_degraded_score_to_review(
+    redis_server: RedisServer, default_policy: RunningService, namespace: str
+) -> None:
+    """What scores at or above `approve_below` without its history goes to review."""
+    # What the default model scores 0.014-0.057 at every hour of the week with no history: a
+    # British card in an Australian electronics shop, from a Mexican IP, shipped to Mexico.
+    body = _usd(namespace, 32, 200.0)
+    body["card"] = {**body["card"], "country": "GB"}
+    body["merchant"] = {**body["merchant"], "mcc": "5732", "country": "AU"}
+    body["device"] = {**body["device"], "ip_country": "MX"}
+    body["customer"] = {**body["customer"], "email_domain": "icloud.com", "account_age_days": 2400}
+    body.update(channel="app", billing_country="GB", shipping_country="MX")
+    scored = _degraded(redis_server, default_policy, body)
+    bands = DEFAULT_POLICY["bands"]
+    assert DEFAULT_POLICY["degraded"] == {"approve_below": 0.01, "otherwise": "review"}
+    assert 0.01 <= scored["score"] < bands["review_at"], scored
+    assert scored["rules_matched"] == []
+    assert scored["decision"] == "review"
+    assert reasons(scored)[-2:] == ["FEATURES_UNAVAILABLE", "DEGRADED_MODE_LIMIT"]
+
+
 def test_degraded_mode_keeps_the_band_of_a_risky_score(
     redis_server: RedisServer, low_bands: RunningService, namespace: str
 ) -> None:

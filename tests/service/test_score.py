@@ -96,11 +96,6 @@ def test_score_same_id_with_another_card_is_409_and_counts_once(
 def test_score_concurrent_bodies_for_one_id_get_one_decision(
     service_backend: Backend, namespace: str
 ) -> None:
-    if service_backend.cluster:
-        # Open defect: on the local cluster about 1 run in 4 lets both bodies through with a
-        # non-degraded 200 (redis-py's asyncio cluster client under concurrent pipelines is
-        # the suspect); the single-server path is atomic in one script call.
-        pytest.skip("open: concurrent bodies on a cluster are not yet reliably refused")
     first = transaction(namespace, 7)
     # Another card: on another slot than the first body's, as any other field would be.
     second = transaction(namespace, 7, card={**first["card"], "id": f"{namespace}card7"})
@@ -122,10 +117,19 @@ def test_score_concurrent_bodies_for_one_id_get_one_decision(
     statuses = [r.status_code for r in replies]
     assert set(statuses) <= {200, 409}, statuses
     decided = [body for body, r in zip(bodies, replies, strict=True) if r.status_code == 200]
-    # Every 200 carries the one decision of the body that came first; the other body is 409.
-    assert decided and all(body == decided[0] for body in decided)
-    assert statuses.count(409) == bodies.count(second if decided[0] is first else first)
+    # Every 200 carries the one decision of the body that came first; the other body is 409
+    # (a conflict). A retry of the first body may also be told it is still being scored
+    # (409, retry shortly) when its first attempt takes long on a loaded machine.
+    assert decided and all(body is decided[0] for body in decided)
+    for body, reply in zip(bodies, replies, strict=True):
+        if body is not decided[0]:
+            assert reply.status_code == 409, reply.text
+            assert reply.json()["title"] == "Transaction id reused with a different body"
+        elif reply.status_code == 409:
+            assert reply.json()["title"] == "Transaction is still being scored", reply.text
     assert len({r.json()["score"] for r in replies if r.status_code == 200}) == 1
+    # Within that budget no Redis call of the burst failed (a failure would be degraded).
+    assert not any(r.json()["degraded"] for r in replies if r.status_code == 200)
 
 
 def test_decision_lookup_shows_what_the_decision_was_made_with(
