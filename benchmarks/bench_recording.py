@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
+from dataclasses import dataclass
 
+import psutil
 import psycopg
 from redis.asyncio import Redis
 
@@ -37,15 +40,43 @@ def bodies(prefix: str, count: int) -> list[bytes]:
     return out
 
 
-async def writer_alone(url: str, records: list[bytes], batch: int) -> float:
+@dataclass(frozen=True)
+class Clocks:
+    """Wall time, this process's CPU, and the CPU of every process of the PostgreSQL server
+    (its backends, WAL writer, checkpointer: user + system) at one moment."""
+
+    wall: float
+    python_cpu: float
+    postgres_cpu: float
+
+    @classmethod
+    def now(cls, postmaster: psutil.Process) -> Clocks:
+        processes = [postmaster, *postmaster.children(recursive=True)]
+        server = 0.0
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                server += times.user + times.system
+        return cls(time.perf_counter(), time.process_time(), server)
+
+    def since(self, start: Clocks) -> Clocks:
+        return Clocks(
+            self.wall - start.wall,
+            self.python_cpu - start.python_cpu,
+            self.postgres_cpu - start.postgres_cpu,
+        )
+
+
+async def writer_alone(
+    url: str, postmaster: psutil.Process, records: list[bytes], batch: int
+) -> Clocks:
     writer = DecisionWriter()
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await partitions.maintain(connection)
-        started = time.perf_counter()
-        for low in range(0, len(records), batch):
-            async with connection.transaction():
-                await writer.write(connection, records[low : low + batch])
-        return time.perf_counter() - started
+        started = Clocks.now(postmaster)
+        for low in range(0, len(records), batch):  # as the recorder calls it: autocommit
+            await writer.write(connection, records[low : low + batch])
+        return Clocks.now(postmaster).since(started)
 
 
 async def fill_stream(redis: Redis, records: list[bytes]) -> None:
@@ -56,17 +87,19 @@ async def fill_stream(redis: Redis, records: list[bytes]) -> None:
             await pipe.execute()
 
 
-async def whole_recorder(redis_url: str, url: str, records: list[bytes], batch: int) -> float:
+async def whole_recorder(
+    redis_url: str, url: str, postmaster: psutil.Process, records: list[bytes], batch: int
+) -> Clocks:
     redis = Redis.from_url(redis_url)
     await fill_stream(redis, records)
     recorder = Recorder(redis, url, RecorderSettings(batch_size=batch, block_ms=100))
     task = asyncio.create_task(recorder.run())
-    started = time.perf_counter()
+    started = Clocks.now(postmaster)
     while recorder.counters.recorded < len(records):
         await asyncio.sleep(0.01)
         if task.done():
             task.result()
-    elapsed = time.perf_counter() - started
+    elapsed = Clocks.now(postmaster).since(started)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     left = await redis.xlen(STREAM)
@@ -76,10 +109,13 @@ async def whole_recorder(redis_url: str, url: str, records: list[bytes], batch: 
     return elapsed
 
 
-def report(name: str, count: int, seconds: float, size: int) -> None:
+def report(name: str, count: int, clocks: Clocks, size: int) -> None:
+    seconds = clocks.wall
     print(
         f"{name}: {count:,} records in {seconds:.2f} s = {count / seconds:,.0f} decisions/s "
-        f"({size / seconds / 1e6:.0f} MB/s of JSON)"
+        f"({size / seconds / 1e6:.0f} MB/s of JSON); CPU per record: Python "
+        f"{clocks.python_cpu / count * 1e6:.0f} us, "
+        f"PostgreSQL {clocks.postgres_cpu / count * 1e6:.0f} us"
     )
 
 
@@ -93,10 +129,14 @@ def main() -> None:
     print(f"{args.records:,} records of {size / args.records:,.0f} B mean JSON")
     with PostgresServer() as postgres, RedisServer() as redis_server:
         schema.upgrade(postgres.url)
-        seconds = asyncio.run(writer_alone(postgres.url, first, args.batch))
-        report("PostgreSQL alone (DecisionWriter)", args.records, seconds, size)
-        seconds = asyncio.run(whole_recorder(redis_server.url, postgres.url, second, args.batch))
-        report("recorder (stream -> PostgreSQL -> XACK)", args.records, seconds, size)
+        assert postgres.process is not None
+        postmaster = psutil.Process(postgres.process.pid)
+        clocks = asyncio.run(writer_alone(postgres.url, postmaster, first, args.batch))
+        report("PostgreSQL alone (DecisionWriter)", args.records, clocks, size)
+        clocks = asyncio.run(
+            whole_recorder(redis_server.url, postgres.url, postmaster, second, args.batch)
+        )
+        report("recorder (stream -> PostgreSQL -> XACK)", args.records, clocks, size)
 
 
 if __name__ == "__main__":

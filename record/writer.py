@@ -8,6 +8,7 @@ case, an event out) in the same transaction; one transaction per batch.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,7 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
+from psycopg.types.string import BytesBinaryDumper
 
 from record import partitions
 from record.errors import RecordError
@@ -26,24 +28,44 @@ TRANSACTION_FIELDS = (
     "merchant_country", "customer_id", "email_domain", "customer_account_age_days",
     "device_id", "ip", "ip_country", "channel", "billing_country", "shipping_country",
 )  # fmt: skip
-RECORD_SCALARS = ("decision", "score", "margin", "degraded")
+TRANSACTION_TEXTS = tuple(
+    name for name in TRANSACTION_FIELDS if name != "customer_account_age_days"
+)
 RECORD_LISTS = ("rules_matched", "shadow_rules_matched", "expired_rules")
 RECORD_DOCUMENTS = ("reasons", "features", "timings_us")  # json: validated, not taken apart
 RECORD_VERSIONS = ("model_version", "policy_version", "feature_set_version", "fingerprint")
-COPY = (
-    "COPY decisions (transaction_id, decided_at, occurred_at, decision, score, margin, "
-    "degraded, amount_minor, currency, card_id, card_bin, card_country, merchant_id, "
-    "merchant_mcc, merchant_country, customer_id, email_domain, customer_account_age_days, "
-    "device_id, ip, ip_country, channel, billing_country, shipping_country, rules_matched, "
-    "shadow_rules_matched, expired_rules, reasons, features, timings_us, model_version, "
-    "policy_version, feature_set_version, fingerprint, attributions, failed_rules, "
-    "degraded_cause) FROM STDIN"
+
+# The columns a batch writes, in the order of `_row`, with the type each value is sent as in
+# COPY's binary format (which skips the server's text parsing of numbers, times and arrays).
+# `bytea` marks values encoded here, sent as they are: a json value's binary form is its UTF-8
+# text (orjson's bytes), a text[] is `_text_array`'s. The server checks both as it reads them.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("transaction_id", "text"), ("decided_at", "timestamptz"), ("occurred_at", "timestamptz"),
+    ("decision", "text"), ("score", "float8"), ("margin", "float8"), ("degraded", "bool"),
+    ("amount_minor", "int8"), *((name, "text") for name in TRANSACTION_TEXTS),
+    ("customer_account_age_days", "int4"), *((name, "bytea") for name in RECORD_LISTS),
+    *((name, "bytea") for name in RECORD_DOCUMENTS), *((name, "text") for name in RECORD_VERSIONS),
+    ("attributions", "bytea"), ("failed_rules", "bytea"), ("degraded_cause", "text"),
+)  # fmt: skip
+COPY = sql.SQL("COPY decisions ({}) FROM STDIN (FORMAT BINARY)").format(
+    sql.SQL(", ").join(sql.Identifier(name) for name, _ in COLUMNS)
 )
+COPY_TYPES = [kind for _, kind in COLUMNS]
+# text[] in COPY's binary format (array_recv): ndim, has-NULLs flag, element type, then for
+# each dimension its length and lower bound, then each element as length and bytes.
+TEXT_OID = 25
+TEXT_ARRAY_HEADER = struct.Struct("!iiIii")
+LENGTH = struct.Struct("!i")
+EMPTY_TEXT_ARRAY = struct.pack("!iiI", 0, 0, TEXT_OID)
+TEXT, TEXT_OR_NULL = {str}, {str, type(None)}
+INT4 = range(-(2**31), 2**31)
+INT8 = range(-(2**63), 2**63)
 # Only the ids never recorded come back: a record sent twice (a retried XADD, a drained
-# spool, a re-claimed batch) is written once, even by two recorders at the same time.
+# spool, a re-claimed batch) is written once, even by two recorders at the same time. The
+# arrays go in binary (%b): a tenth of the CPU of quoting 5,000 ids as a text[] literal.
 CLAIM = """
 INSERT INTO recorded_transactions (transaction_id, decided_at, occurred_at)
-SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[])
+SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::timestamptz[])
 ON CONFLICT (transaction_id) DO NOTHING
 RETURNING transaction_id
 """
@@ -54,37 +76,42 @@ class RecordFormatError(RecordError):
     """A record is not the JSON object `docs/record.md` describes."""
 
 
-def _field(value: Any) -> str:
-    """One value in COPY's text format (built here: a third of the cost of `write_row`)."""
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    if isinstance(value, str):
-        return _escape(value)
-    if isinstance(value, int | float):
-        return repr(value)
-    raise TypeError(f"{type(value).__name__} where a text, number or boolean belongs")
+def _text(record: dict[str, Any], name: str) -> str | None:
+    """A text column's value (binary COPY sends it as it is: its type is checked here)."""
+    value = record.get(name)
+    if value is None or type(value) is str:
+        return value
+    raise RecordFormatError(f"{name} is {value!r}, not a text")
 
 
-def _escape(text: str) -> str:
-    """Backslashes and the separators of COPY's text format escaped (`str.replace` is several
-    times faster than `str.translate` on a record)."""
-    text = text.replace("\\", "\\\\")
-    if "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
+def _required(record: dict[str, Any], name: str) -> str:
+    value = record[name]
+    if type(value) is str:
+        return value
+    raise RecordFormatError(f"{name} is {value!r}, not a text")
 
 
-def _array(values: list[str]) -> str:
-    """A text[] literal: every element quoted, its quotes and backslashes escaped."""
-    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-    return _escape("{" + ",".join(quoted) + "}")
+def _number(value: Any, name: str) -> float:
+    if type(value) is float or (type(value) is int and value in INT8):
+        return float(value)
+    raise RecordFormatError(f"{name} is {value!r}, not a number")
 
 
-def _document(value: Any) -> str:
-    """A json column: orjson's output holds no raw tab or line break, only backslashes."""
-    return orjson.dumps(value).decode().replace("\\", "\\\\")
+def _text_array(value: Any, name: str) -> bytes:
+    """A list of texts in the binary form of a text[] (psycopg's list dumper is Python, and most
+    of these lists are empty): dimensions, no NULLs, element type text, then each element."""
+    if type(value) is not list:
+        raise RecordFormatError(f"{name} is {value!r}, not a list of texts")
+    if not value:
+        return EMPTY_TEXT_ARRAY
+    try:
+        elements = [item.encode() for item in value if type(item) is str]
+    except UnicodeEncodeError as exc:
+        raise RecordFormatError(f"{name} holds a text that is not UTF-8: {exc}") from exc
+    if len(elements) != len(value):
+        raise RecordFormatError(f"{name} is {value!r}, not a list of texts")
+    header = TEXT_ARRAY_HEADER.pack(1, 0, TEXT_OID, len(elements), 1)
+    return header + b"".join(LENGTH.pack(len(element)) + element for element in elements)
 
 
 def _time(milliseconds: int) -> datetime:
@@ -156,27 +183,34 @@ class DecisionWriter:
         """
         batch, malformed = self._parse_all(bodies)
         await self._learn_currencies(connection, batch.values())
-        lines: dict[str, str] = {}
+        rows: dict[str, tuple[Any, ...]] = {}
         for transaction_id, parsed in batch.items():
             try:
-                lines[transaction_id] = self._line(parsed)
-            except RecordFormatError as exc:
-                malformed.append((parsed.index, str(exc)))
-        valid = [batch[transaction_id] for transaction_id in lines]
+                rows[transaction_id] = self._row(parsed)
+            except (KeyError, TypeError, ValueError, ArithmeticError, RecordFormatError) as exc:
+                malformed.append(
+                    (parsed.index, f"{transaction_id}: not a decision record: {exc!r}")
+                )
+        valid = [batch[transaction_id] for transaction_id in rows]
         days = {parsed.decided_at.date() for parsed in valid}
         async with connection.transaction():
             if days - self.known_days:
                 await partitions.ensure_days(connection, days - self.known_days)
             fresh = await self._claim(connection, valid) if valid else []
             if fresh:
-                async with connection.cursor().copy(COPY) as copy:
-                    await copy.write("\n".join(lines[tid] for tid in fresh) + "\n")
-                new = [batch[tid] for tid in fresh]
-                for hook in self.hooks:
-                    await hook(
-                        connection,
-                        [NewDecision(p.transaction_id, p.decided_at, p.record) for p in new],
-                    )
+                cursor = connection.cursor()
+                # bytea's dumper by oid is psycopg's DB-API `Binary` one, in Python: this one
+                # (in C with psycopg[binary]) sends bytes as they are, as fast as `text`'s.
+                cursor.adapters.register_dumper(bytes, BytesBinaryDumper)
+                async with cursor.copy(COPY) as copy:
+                    copy.set_types(COPY_TYPES)
+                    for transaction_id in fresh:
+                        await copy.write_row(rows[transaction_id])
+                if self.hooks:
+                    new = [batch[tid] for tid in fresh]
+                    decisions = [NewDecision(p.transaction_id, p.decided_at, p.record) for p in new]
+                    for hook in self.hooks:
+                        await hook(connection, decisions)
         self.known_days |= days  # committed: the partitions exist
         return Written(len(fresh), malformed)
 
@@ -216,31 +250,41 @@ class DecisionWriter:
 
     def _minor_units(self, amount: Any, currency: str) -> int:
         """`amount` in integer minor units, rounded half away from zero as the database does."""
-        scaled = Decimal(repr(float(amount))).scaleb(self.exponents[currency])
-        return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        scaled = Decimal(repr(_number(amount, "amount"))).scaleb(self.exponents[currency])
+        minor = int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        if minor not in INT8:
+            raise RecordFormatError(f"amount {amount!r} is out of range")
+        return minor
 
-    def _line(self, parsed: _Parsed) -> str:
-        """A record as a line of COPY's text format, in the column order of `COPY`."""
+    def _row(self, parsed: _Parsed) -> tuple[Any, ...]:
+        """A record as a row of `COPY`, every value of the type its column is sent as."""
         record, transaction = parsed.record, parsed.record["transaction"]
-        try:
-            amount = self._minor_units(transaction["amount"], transaction["currency"])
-            fields = [
-                _field(parsed.transaction_id),
-                parsed.decided_at.isoformat(),
-                parsed.occurred_at.isoformat(),
-                *(_field(record[name]) for name in RECORD_SCALARS),
-                str(amount),
-                *(_field(transaction.get(name)) for name in TRANSACTION_FIELDS),
-                *(_array(record[name]) for name in RECORD_LISTS),
-                *(_document(record[name]) for name in RECORD_DOCUMENTS),
-                *(_field(record[name]) for name in RECORD_VERSIONS),
-                # Records written before these fields existed have none of them.
-                _document(record.get("attributions", [])),
-                _array(record.get("failed_rules", [])),
-                _field(record.get("degraded_cause")),
-            ]
-        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            raise RecordFormatError(
-                f"{parsed.transaction_id}: not a decision record: {exc!r}"
-            ) from exc
-        return "\t".join(fields)
+        age = transaction.get("customer_account_age_days")
+        if age is not None and (type(age) is not int or age not in INT4):
+            raise RecordFormatError(f"customer_account_age_days is {age!r}, not an integer")
+        margin, degraded = record["margin"], record["degraded"]
+        if type(degraded) is not bool:
+            raise RecordFormatError(f"degraded is {degraded!r}, not a boolean")
+        texts = [transaction.get(name) for name in TRANSACTION_TEXTS]
+        versions = [record[name] for name in RECORD_VERSIONS]
+        if not set(map(type, texts)) <= TEXT_OR_NULL or not set(map(type, versions)) <= TEXT:
+            raise RecordFormatError(f"not every text field is a text: {texts + versions!r}")
+        return (
+            parsed.transaction_id,
+            parsed.decided_at,
+            parsed.occurred_at,
+            _required(record, "decision"),
+            _number(record["score"], "score"),
+            None if margin is None else _number(margin, "margin"),
+            degraded,
+            self._minor_units(transaction["amount"], transaction["currency"]),
+            *texts,
+            age,
+            *(_text_array(record[name], name) for name in RECORD_LISTS),
+            *(orjson.dumps(record[name]) for name in RECORD_DOCUMENTS),
+            *versions,
+            # Records written before these fields existed have none of them.
+            orjson.dumps(record.get("attributions", [])),
+            _text_array(record.get("failed_rules", []), "failed_rules"),
+            _text(record, "degraded_cause"),
+        )
