@@ -1,11 +1,13 @@
-"""Recording throughput: decision records (about 3.9 KB of JSON each) into PostgreSQL.
+"""Recording throughput: decision records (about 5.2 KB of JSON each) into PostgreSQL.
 
-    .venv/bin/python -m benchmarks.bench_recording [--records 200000] [--batch 5000]
+    .venv/bin/python -m benchmarks.bench_recording [--records 200000] [--batch 5000] [--writers 2]
 
 Starts a private PostgreSQL (fsync on, the default durability) and a private Redis. Measures
-(1) the database alone: `DecisionWriter` batches (COPY into staging, INSERT ... ON CONFLICT)
-from memory; (2) the whole recorder: records waiting in the Redis stream, read with
-XREADGROUP, written, acknowledged and trimmed. Each phase writes fresh transaction ids.
+(1) the database alone: `DecisionWriter` batches (claim the ids, binary COPY) from memory; with
+`--writers N`, also N writer processes at once, each with its own connection and share of the
+records (N recorders on N cores); (2) the whole recorder: records waiting in the Redis stream,
+read with XREADGROUP, written, acknowledged and trimmed. Each phase writes fresh transaction
+ids. Every phase reports the CPU per record of Python and of the PostgreSQL server.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
+import threading
 import time
 from dataclasses import dataclass
 
@@ -79,6 +83,60 @@ async def writer_alone(
         return Clocks.now(postmaster).since(started)
 
 
+def parallel_writers(
+    url: str, postmaster: psutil.Process, records: list[bytes], batch: int, writers: int
+) -> Clocks:
+    """`writers` processes (forked: each inherits its share, nothing pickled) write at once.
+    Their backends are measured before they disconnect (a backend's CPU goes with it)."""
+    context = multiprocessing.get_context("fork")
+    ready, done = context.Barrier(writers + 1), context.Barrier(writers + 1)
+    release = context.Event()
+    spent: multiprocessing.Queue[float] = context.Queue()
+    shares = [records[i::writers] for i in range(writers)]
+    processes = [
+        context.Process(
+            target=_write_share, args=(url, share, batch, (ready, done), release, spent)
+        )
+        for share in shares
+    ]
+    for process in processes:
+        process.start()
+    ready.wait()  # every writer connected
+    started = Clocks.now(postmaster)
+    done.wait()  # every writer wrote its share, still connected
+    elapsed = Clocks.now(postmaster).since(started)
+    release.set()
+    python_cpu = sum(spent.get() for _ in processes)
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"a writer process exited with {process.exitcode}")
+    return Clocks(elapsed.wall, python_cpu, elapsed.postgres_cpu)
+
+
+def _write_share(
+    url: str,
+    records: list[bytes],
+    batch: int,
+    barriers: tuple[threading.Barrier, threading.Barrier],
+    release: threading.Event,
+    spent: multiprocessing.Queue[float],
+) -> None:
+    async def write() -> float:
+        writer = DecisionWriter()
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+            barriers[0].wait()
+            cpu = time.process_time()
+            for low in range(0, len(records), batch):
+                await writer.write(connection, records[low : low + batch])
+            cpu = time.process_time() - cpu
+            barriers[1].wait()
+            release.wait()
+            return cpu
+
+    spent.put(asyncio.run(write()))
+
+
 async def fill_stream(redis: Redis, records: list[bytes]) -> None:
     for low in range(0, len(records), 1_000):
         async with redis.pipeline(transaction=False) as pipe:
@@ -123,8 +181,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--writers", type=int, default=2, help="processes of the parallel phase")
     args = parser.parse_args()
     first, second = bodies("w", args.records), bodies("r", args.records)
+    third = bodies("p", args.records) if args.writers > 1 else []
     size = sum(map(len, first))
     print(f"{args.records:,} records of {size / args.records:,.0f} B mean JSON")
     with PostgresServer() as postgres, RedisServer() as redis_server:
@@ -133,6 +193,9 @@ def main() -> None:
         postmaster = psutil.Process(postgres.process.pid)
         clocks = asyncio.run(writer_alone(postgres.url, postmaster, first, args.batch))
         report("PostgreSQL alone (DecisionWriter)", args.records, clocks, size)
+        if third:
+            clocks = parallel_writers(postgres.url, postmaster, third, args.batch, args.writers)
+            report(f"PostgreSQL alone, {args.writers} writer processes", args.records, clocks, size)
         clocks = asyncio.run(
             whole_recorder(redis_server.url, postgres.url, postmaster, second, args.batch)
         )
