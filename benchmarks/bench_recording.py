@@ -20,6 +20,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
+import orjson
 import psutil
 import psycopg
 from redis.asyncio import Redis
@@ -30,12 +32,21 @@ from record.recorder import Recorder, RecorderSettings
 from record.server import PostgresServer
 from record.sink import FIELD, STREAM
 from record.writer import DecisionWriter
-from tests.record.records import record_body
+from tests.record.records import make_record
+
+NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
 def bodies(prefix: str, count: int) -> list[bytes]:
-    """`count` distinct records; a few hundred generated, the rest differ in their id."""
-    templates = [record_body(f"{prefix}-{i:09d}") for i in range(500)]
+    """`count` distinct records; a few hundred generated, the rest differ in their id. Each has
+    an attribution per feature, float32 as the score path writes them (about 6.6 KB a record,
+    as the service's)."""
+    rng = np.random.default_rng(7)
+    templates = []
+    for i in range(500):
+        record = make_record(f"{prefix}-{i:09d}")
+        attributions = rng.normal(0, 0.3, len(record["features"])).astype(np.float32)
+        templates.append(orjson.dumps({**record, "attributions": attributions}, option=NUMPY))
     out = []
     for i in range(count):
         template = templates[i % len(templates)]
