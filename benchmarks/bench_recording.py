@@ -1,13 +1,15 @@
-"""Recording throughput: decision records (about 5.2 KB of JSON each) into PostgreSQL.
+"""Recording throughput: decision records (about 6.6 KB of JSON each) into PostgreSQL.
 
     .venv/bin/python -m benchmarks.bench_recording [--records 200000] [--batch 5000] [--writers 2]
+        [--cases]
 
 Starts a private PostgreSQL (fsync on, the default durability) and a private Redis. Measures
 (1) the database alone: `DecisionWriter` batches (claim the ids, binary COPY) from memory; with
 `--writers N`, also N writer processes at once, each with its own connection and share of the
 records (N recorders on N cores); (2) the whole recorder: records waiting in the Redis stream,
 read with XREADGROUP, written, acknowledged and trimmed. Each phase writes fresh transaction
-ids. Every phase reports the CPU per record of Python and of the PostgreSQL server.
+ids. Every phase reports the CPU per record of Python and of the PostgreSQL server. `--cases`
+adds the review queue's batch hook (`cases.opening.open_cases`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import psutil
 import psycopg
 from redis.asyncio import Redis
 
+from cases.opening import open_cases
 from feature_store.redis_server import RedisServer
 from record import partitions, schema
 from record.recorder import Recorder, RecorderSettings
 from record.server import PostgresServer
 from record.sink import FIELD, STREAM
-from record.writer import DecisionWriter
+from record.writer import BatchHook, DecisionWriter
 from tests.record.records import make_record
 
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
@@ -83,9 +86,9 @@ class Clocks:
 
 
 async def writer_alone(
-    url: str, postmaster: psutil.Process, records: list[bytes], batch: int
+    url: str, postmaster: psutil.Process, records: list[bytes], batch: int, hooks: list[BatchHook]
 ) -> Clocks:
-    writer = DecisionWriter()
+    writer = DecisionWriter(hooks)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await partitions.maintain(connection)
         started = Clocks.now(postmaster)
@@ -95,7 +98,12 @@ async def writer_alone(
 
 
 def parallel_writers(
-    url: str, postmaster: psutil.Process, records: list[bytes], batch: int, writers: int
+    url: str,
+    postmaster: psutil.Process,
+    records: list[bytes],
+    batch: int,
+    writers: int,
+    hooks: list[BatchHook],
 ) -> Clocks:
     """`writers` processes (forked: each inherits its share, nothing pickled) write at once.
     Their backends are measured before they disconnect (a backend's CPU goes with it)."""
@@ -106,7 +114,7 @@ def parallel_writers(
     shares = [records[i::writers] for i in range(writers)]
     processes = [
         context.Process(
-            target=_write_share, args=(url, share, batch, (ready, done), release, spent)
+            target=_write_share, args=(url, share, batch, hooks, (ready, done), release, spent)
         )
         for share in shares
     ]
@@ -129,12 +137,13 @@ def _write_share(
     url: str,
     records: list[bytes],
     batch: int,
+    hooks: list[BatchHook],
     barriers: tuple[threading.Barrier, threading.Barrier],
     release: threading.Event,
     spent: multiprocessing.Queue[float],
 ) -> None:
     async def write() -> float:
-        writer = DecisionWriter()
+        writer = DecisionWriter(hooks)
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
             barriers[0].wait()
             cpu = time.process_time()
@@ -157,11 +166,16 @@ async def fill_stream(redis: Redis, records: list[bytes]) -> None:
 
 
 async def whole_recorder(
-    redis_url: str, url: str, postmaster: psutil.Process, records: list[bytes], batch: int
+    redis_url: str,
+    url: str,
+    postmaster: psutil.Process,
+    records: list[bytes],
+    batch: int,
+    hooks: list[BatchHook],
 ) -> Clocks:
     redis = Redis.from_url(redis_url)
     await fill_stream(redis, records)
-    recorder = Recorder(redis, url, RecorderSettings(batch_size=batch, block_ms=100))
+    recorder = Recorder(redis, url, RecorderSettings(batch_size=batch, block_ms=100), hooks)
     task = asyncio.create_task(recorder.run())
     started = Clocks.now(postmaster)
     while recorder.counters.recorded < len(records):
@@ -193,7 +207,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--writers", type=int, default=2, help="processes of the parallel phase")
+    parser.add_argument(
+        "--cases",
+        action="store_true",
+        help="with the review queue's batch hook (a quarter of the records are reviews: each "
+        "opens or links a case)",
+    )
     args = parser.parse_args()
+    hooks: list[BatchHook] = [open_cases] if args.cases else []
     first, second = bodies("w", args.records), bodies("r", args.records)
     third = bodies("p", args.records) if args.writers > 1 else []
     size = sum(map(len, first))
@@ -202,13 +223,15 @@ def main() -> None:
         schema.upgrade(postgres.url)
         assert postgres.process is not None
         postmaster = psutil.Process(postgres.process.pid)
-        clocks = asyncio.run(writer_alone(postgres.url, postmaster, first, args.batch))
+        clocks = asyncio.run(writer_alone(postgres.url, postmaster, first, args.batch, hooks))
         report("PostgreSQL alone (DecisionWriter)", args.records, clocks, size)
         if third:
-            clocks = parallel_writers(postgres.url, postmaster, third, args.batch, args.writers)
+            clocks = parallel_writers(
+                postgres.url, postmaster, third, args.batch, args.writers, hooks
+            )
             report(f"PostgreSQL alone, {args.writers} writer processes", args.records, clocks, size)
         clocks = asyncio.run(
-            whole_recorder(redis_server.url, postgres.url, postmaster, second, args.batch)
+            whole_recorder(redis_server.url, postgres.url, postmaster, second, args.batch, hooks)
         )
         report("recorder (stream -> PostgreSQL -> XACK)", args.records, clocks, size)
 
