@@ -108,6 +108,8 @@ class Record(msgspec.Struct):
     attributions: msgspec.Raw = msgspec.Raw(b"[]")
     failed_rules: list[str] = []
     degraded_cause: str | None = None
+    # Not a column: kept (as its JSON) so that a batch hook asking for it needs no full parse.
+    opens_case: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 _DECODER = msgspec.json.Decoder(Record)

@@ -8,12 +8,12 @@ decision starts: a case, an event out) in the same transaction; one transaction 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cached_property
 from typing import Any
 
+import msgspec
 import orjson
 from psycopg import AsyncConnection
 from psycopg.types.string import BytesBinaryDumper
@@ -36,6 +36,7 @@ __all__ = [
     "DecisionWriter",
     "NewDecision",
     "RecordFormatError",
+    "RecordView",
     "Written",
 ]
 
@@ -66,21 +67,60 @@ def _parse(index: int, body: bytes) -> _Parsed:
     return _Parsed(index, body, record, decided_at, occurred_at)
 
 
+# The fields of a record a `RecordView` answers from the writer's decoding: those `Record`
+# requires (present in every record it decoded), not the documents it keeps raw.
+DECODED = frozenset(
+    field.name
+    for field in msgspec.structs.fields(Record)
+    if field.required and field.name not in ("transaction", "reasons", "features", "timings_us")
+)
+
+
+class RecordView(Mapping[str, Any]):
+    """`NewDecision.record`: a record as a read-only mapping that reads as its JSON parsed into
+    a dict would. The fields the writer decoded (`DECODED`, and `opens_case`) come from that
+    decoding; any other key, iteration or length parses the whole JSON once. A hook that
+    reads the decision, score and rules of every new decision costs no second parse."""
+
+    __slots__ = ("_body", "_decoded", "_document")
+
+    def __init__(self, body: bytes, decoded: Record) -> None:
+        self._body = body
+        self._decoded = decoded
+        self._document: dict[str, Any] | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        if key in DECODED:
+            return getattr(self._decoded, key)
+        if key == "opens_case":
+            raw = self._decoded.opens_case
+            if raw is msgspec.UNSET:
+                raise KeyError(key)
+            return msgspec.json.decode(raw)
+        return self._whole()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
+
+    def _whole(self) -> dict[str, Any]:
+        if self._document is None:
+            self._document = orjson.loads(self._body)
+        return self._document
+
+
 @dataclass(frozen=True)
 class NewDecision:
     """A decision new to the record, as a batch hook sees it: its id, when it was decided, and
     the record as the score path encoded it (`scoring.record_codec`): `body`, its JSON, and
-    `record`, that JSON as a dict, parsed on first use (a hook that does not read it pays
-    nothing for it)."""
+    `record`, that JSON as a mapping (`RecordView`: parsed only as far as a hook reads it)."""
 
     transaction_id: str
     decided_at: datetime
     body: bytes
-
-    @cached_property
-    def record(self) -> dict[str, Any]:
-        document: dict[str, Any] = orjson.loads(self.body)
-        return document
+    record: Mapping[str, Any]
 
 
 # Runs inside the batch's transaction with the decisions that batch added (never a repeat): what
@@ -136,7 +176,13 @@ class DecisionWriter:
                 if self.hooks:
                     new = [batch[transaction_id] for transaction_id in fresh]
                     decisions = [
-                        NewDecision(p.record.transaction_id, p.decided_at, p.body) for p in new
+                        NewDecision(
+                            p.record.transaction_id,
+                            p.decided_at,
+                            p.body,
+                            RecordView(p.body, p.record),
+                        )
+                        for p in new
                     ]
                     for hook in self.hooks:
                         await hook(connection, decisions)
