@@ -6,7 +6,7 @@ TOAST threshold went out of line. With lz4, PostgreSQL's CPU per recorded decisi
 halves (docs/record.md, "Figures"). Only new rows are affected; nothing is rewritten.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
