@@ -167,3 +167,80 @@ def test_partitions_are_created_for_the_days_a_batch_needs(record_url: str) -> N
     assert _ids(record_url, DecisionFilter(until=datetime.now(UTC) - timedelta(days=39))) == [
         "tx-old"
     ]
+
+
+def test_texts_and_lists_keep_every_character(record_url: str) -> None:
+    odd = ['quote " and \\ backslash', "tab\tand\nline", "comma, {brace}", "ünïcødé ✓", ""]
+    body = record_body(
+        "tx-odd",
+        rules_matched=odd,
+        shadow_rules_matched=["NULL"],
+        failed_rules=odd[:2],
+        degraded_cause='cause "quoted"\t\\',
+        transaction={"card_id": "card\t\\N", "email_domain": None, "customer_id": "ü"},
+    )
+    assert run(write(record_url, [body])) == 1
+
+    async def find() -> dict[str, Any] | None:
+        async with await connect(record_url) as connection:
+            return await find_decision(connection, "tx-odd")
+
+    found = run(find())
+    assert found is not None
+    assert found["rules_matched"] == odd
+    assert found["shadow_rules_matched"] == ["NULL"]  # a text, not a NULL element
+    assert found["failed_rules"] == odd[:2]
+    assert found["degraded_cause"] == 'cause "quoted"\t\\'
+    assert (found["card_id"], found["email_domain"], found["customer_id"]) == (
+        "card\t\\N",
+        None,
+        "ü",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customer_account_age_days", 2**40),  # out of the int4 column: never wrapped around
+        ("customer_account_age_days", "12"),
+        ("card_id", 1234),
+        ("merchant_country", ["FR"]),
+        ("amount", "12.50"),
+        ("amount", 1e300),  # out of bigint minor units
+    ],
+)
+def test_a_value_of_the_wrong_type_makes_the_record_malformed(
+    record_url: str, field: str, value: object
+) -> None:
+    bad = record_body("tx-bad", transaction={field: value})
+
+    async def scenario() -> tuple[int, list[tuple[int, str]]]:
+        async with await connect(record_url) as connection:
+            written = await DecisionWriter().write(connection, [record_body("tx-good"), bad])
+            return written.new, written.malformed
+
+    new, malformed = run(scenario())
+    assert new == 1
+    assert [index for index, _ in malformed] == [1]
+    assert field in malformed[0][1]  # the reason names the field
+    assert _ids(record_url, DecisionFilter()) == ["tx-good"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("score", "0.5"), ("degraded", 0), ("rules_matched", "rule_a"), ("rules_matched", [1])],
+)
+def test_a_record_field_of_the_wrong_type_makes_the_record_malformed(
+    record_url: str, field: str, value: object
+) -> None:
+    async def scenario() -> tuple[int, list[tuple[int, str]]]:
+        async with await connect(record_url) as connection:
+            written = await DecisionWriter().write(
+                connection, [record_body("tx-bad", **{field: value})]
+            )
+            return written.new, written.malformed
+
+    new, malformed = run(scenario())
+    assert new == 0
+    assert len(malformed) == 1
+    assert field in malformed[0][1]

@@ -155,3 +155,28 @@ def test_a_malformed_record_is_refused_and_the_rest_recorded(
         orjson.loads(body)["decision"] == "maybe" for body in refused if body != b"{not json"
     )
     assert count_recorded(record_url) == (20, 20, 20)
+
+
+def test_a_quiet_stream_is_recorded_in_batches_not_record_by_record(
+    redis_url: str, record_url: str, namespace: str
+) -> None:
+    stream = f"{namespace}records"
+
+    async def batches(linger_ms: int, prefix: str) -> int:
+        redis = Redis.from_url(redis_url)
+        settings = RecorderSettings(stream=stream, linger_ms=linger_ms, block_ms=50)
+        recorder = Recorder(redis, record_url, settings)
+        task = asyncio.create_task(recorder.run())
+        for i in range(30):  # 300 records/s, one at a time, as a quiet worker sends them
+            await redis.xadd(stream, {"r": record_body(f"{prefix}{i}")})
+            await asyncio.sleep(0.01)
+        await wait_recorded(recorder, task, 30)
+        await stop(task)
+        await recorder.aclose()
+        await redis.aclose()
+        return recorder.counters.batches
+
+    # Over the 0.3 s of sending: one batch for the first record, one for all the others once
+    # the second's linger ends. Without lingering, each read takes what arrived meanwhile.
+    assert run(batches(1_000, f"{namespace}linger-")) <= 2
+    assert run(batches(0, f"{namespace}eager-")) >= 3

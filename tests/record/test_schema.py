@@ -138,3 +138,26 @@ def test_maintenance_drops_expired_days_with_their_records(record_url: str) -> N
     done = run(scenario())
     assert done.dropped == 1
     assert count_recorded(record_url) == (1, 1, 1)
+
+
+def test_every_partition_compresses_the_large_documents_with_lz4(record_url: str) -> None:
+    """pglz on a record's attributions cost as much as the rest of its COPY (docs/record.md)."""
+    with psycopg.connect(record_url, autocommit=True) as connection:
+        connection.execute("SELECT record_create_partitions(current_date, current_date + 30)")
+        rows = connection.execute(
+            """
+            SELECT c.relname, a.attname, a.attcompression
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            JOIN pg_attribute a ON a.attrelid = c.oid
+            WHERE i.inhparent = 'decisions'::regclass
+              AND a.attname IN ('features', 'reasons', 'attributions')
+            """
+        ).fetchall()
+    if not rows or {compression for _, name, compression in rows if name == "features"} != {"l"}:
+        pytest.skip("this PostgreSQL build has no lz4")
+    assert len(rows) >= 3 * 31
+    assert {(name, compression) for _, name, compression in rows} == {
+        ("features", "l"),
+        ("reasons", "l"),
+        ("attributions", "l"),
+    }

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
 import pytest
 from psycopg import AsyncConnection
 
-from record.writer import DecisionWriter, NewDecision
+from record.rows import decode
+from record.writer import DecisionWriter, NewDecision, RecordView
 from tests.record.conftest import connect, run
 from tests.record.records import record_body
 
@@ -57,3 +59,19 @@ def test_a_failing_hook_rolls_the_batch_back(record_url: str) -> None:
     with pytest.raises(HookError):
         run(write(DecisionWriter(hooks=[fail])))
     assert run(write(DecisionWriter())) == 1  # nothing of the failed batch was kept
+
+
+def test_a_hook_reads_the_record_as_its_json_parsed_would() -> None:
+    body = record_body("view-1", opens_case=True, decision="review", failed_rules=["r1"])
+    document = orjson.loads(body)
+    view = RecordView(body, decode(body))
+    assert dict(view) == document
+    assert len(view) == len(document)
+    for name in document:
+        assert view[name] == document[name], name
+    assert view["opens_case"] is True
+    plain = record_body("view-2")  # no opens_case: absent, as in the dict
+    assert "opens_case" not in RecordView(plain, decode(plain))
+    assert RecordView(plain, decode(plain)).get("opens_case") is None
+    with pytest.raises(KeyError):
+        RecordView(plain, decode(plain))["no_such_field"]
