@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from service import admin, problems, record_admin, record_routes, routes
 from service.auth import KeyRing
+from service.console.app import mount_console
 from service.logs import configure_logging
 from service.metrics import Metrics
 from service.middleware import RequestContext
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(routes.echo_router)
     problems.install(app)
     _serve_docs(app)
+    mount_console(app)
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
 
