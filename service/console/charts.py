@@ -14,7 +14,7 @@ from backtest.statistics import RuleStats
 WIDTH = 640
 ROW_HEIGHT = 22
 LABEL_WIDTH = 200
-BAR_AREA = WIDTH - LABEL_WIDTH - 60
+BAR_AREA = WIDTH - LABEL_WIDTH - 150  # room for the figures after the widest bar
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from service.console.charts import timeline
 from service.console.explanation import explain
 from service.console.rendering import page
 from service.console.security import refuse_card_numbers_in_query
+from service.problems import RequestError
 from service.record_routes import SUMMARY_FIELDS, recorded_body
 
 router = APIRouter()
@@ -32,10 +33,11 @@ PAGE_SIZE = 50
 HISTORY_SIZE = 30
 
 
-class FilterError(ValueError):
+class FilterError(RequestError):
+    """A field of a console form is refused (422 naming it)."""
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+        super().__init__(422, "Invalid form", f"{field}: {message}", field=field)
 
 
 def read_filters(query: dict[str, str]) -> DecisionFilter:

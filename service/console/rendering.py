@@ -27,6 +27,8 @@ def environment() -> Environment:
     env.filters["moment"] = moment
     env.filters["epoch"] = epoch
     env.filters["ratio"] = ratio
+    env.filters["figure"] = figure
+    env.filters["age"] = age
     return env
 
 
@@ -43,6 +45,25 @@ def epoch(value: float | None) -> str:
 
 def ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
+
+
+def age(seconds: float | None) -> str:
+    """A duration as a queue reads it: 45s, 12m, 3h 5m, 2d 4h."""
+    if seconds is None:
+        return "—"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3_600:
+        return f"{whole // 60}m"
+    if whole < 86_400:
+        return f"{whole // 3_600}h {whole % 3_600 // 60}m"
+    return f"{whole // 86_400}d {whole % 86_400 // 3_600}h"
+
+
+def figure(value: float | None) -> str:
+    """A feature value to four significant digits ("missing" when the feature had none)."""
+    return "missing" if value is None else f"{value:.4g}"
 
 
 def page(

@@ -55,8 +55,8 @@ def seed(http: httpx.Client) -> dict[str, str]:
         reply.raise_for_status()
         ids.append(body["transaction_id"])
     _wait_recorded(http, ids[-1])
-    for transaction_id, label in ((ids[0], "confirmed_fraud"), (ids[6], "chargeback"),
-                                  (ids[12], "confirmed_legitimate")):  # fmt: skip
+    for transaction_id, label in ((ids[0], "confirmed_fraud"), (ids[12], "chargeback"),
+                                  (ids[18], "confirmed_legitimate")):  # fmt: skip
         http.post(
             "/v1/feedback", json={"transaction_id": transaction_id, "label": label},
             headers=auth("feedback"),
@@ -69,7 +69,7 @@ def seed(http: httpx.Client) -> dict[str, str]:
             f"/v1/admin/lists/{name}", json={"entries": entries, "note": "chargeback 8812"},
             headers=auth("admin"),
         ).raise_for_status()  # fmt: skip
-    return {"card": f"{ns}card", "reviewed": ids[6]}
+    return {"card": f"{ns}card", "reviewed": ids[12]}
 
 
 def _wait_recorded(http: httpx.Client, transaction_id: str) -> None:

@@ -1,6 +1,8 @@
 // The console's own script (served by the service, the CSP allows no other): keyboard
-// shortcuts over lists of rows. A page marks its rows with data-row, the row's actions with
-// data-key="a" (a button or link the key presses). j/k move, Enter opens, ? shows the help.
+// shortcuts. A page marks its rows with data-row and a row's actions with data-key="a" (the
+// button the key presses); a page without rows marks the section whose data-key buttons the
+// keys press with data-keys. j/k move, Enter opens the row, ? shows or hides the help, Esc
+// leaves a text field.
 (function () {
   "use strict";
 
@@ -44,6 +46,7 @@
   }
 
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && typing(event)) { event.target.blur(); return; }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
     var key = event.key;
     if (key === "j") { move(1); event.preventDefault(); return; }
