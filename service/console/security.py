@@ -7,6 +7,7 @@ the whole console); state-changing request -> same origin and the session's CSRF
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from starlette.datastructures import MutableHeaders
@@ -45,9 +46,18 @@ class CsrfError(RequestError):
         super().__init__(403, "Forbidden", detail)
 
 
+@dataclass(frozen=True)
+class ConsoleRoute:
+    """What the service's access log and latency metric name a console request by."""
+
+    path: str
+
+
 class SecurityHeaders:
     """Adds `HEADERS` to every response of the console, its static files and errors too
-    (static files may be cached by the browser; pages never are)."""
+    (static files may be cached by the browser; pages never are). The request is then named
+    by its full path (`/console/queue`, `/console/static`) in the service's log and metrics,
+    which see the mounted console's own route otherwise (`/queue`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -67,7 +77,15 @@ class SecurityHeaders:
                     headers["cache-control"] = STATIC_CACHE
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            inner = getattr(route, "path", None)
+            if static:
+                scope["route"] = ConsoleRoute("/console/static")
+            elif isinstance(inner, str):
+                scope["route"] = ConsoleRoute(f"/console{inner}")
 
 
 def refuse_card_numbers_in_query(request: Request) -> None:

@@ -114,3 +114,13 @@ def test_a_card_number_in_a_form_or_a_search_is_refused(http: httpx.Client) -> N
     assert posted.status_code == 422 and pan not in posted.text
     searched = console.get("/console/decisions", params={"card_id": pan})
     assert searched.status_code == 422 and pan not in searched.text
+
+
+def test_console_requests_are_named_by_their_full_path_in_metrics(http: httpx.Client) -> None:
+    console = console_for(http, "analyst")
+    console.get("/console/status")
+    console.get("/console/static/console.js")
+    metrics = http.get("/metrics").text
+    assert 'route="/console/status",status="200"' in metrics
+    assert 'route="/console/static",status="200"' in metrics
+    assert 'route="/status"' not in metrics
