@@ -123,6 +123,10 @@ def test_an_admin_changes_a_list_in_the_browser(
     page.click("form.add button[type=submit]")
     entries = page.locator("table.entries tbody tr")
     expect(entries.filter(has_text=f"{namespace}dev-a")).to_contain_text("seen in case 12")
+    page.fill("textarea[name=entries]", f"{namespace}dev-c")
+    page.fill("input[name=expires_at]", "2001-01-01T00:00")
+    page.click("form.add button[type=submit]")
+    expect(page.locator(".error")).to_contain_text("is in the past")  # a 422 page is shown
     entries.filter(has_text=f"{namespace}dev-b").locator("button.remove").click()
     expect(page.locator("table.entries")).not_to_contain_text(f"{namespace}dev-b")
     expect(page.locator("table.entries")).to_contain_text(f"{namespace}dev-a")
