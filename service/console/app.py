@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -47,6 +48,7 @@ def mount_console(app: FastAPI) -> FastAPI:
     kinds: list[type[Exception]] = [RequestError, *(kind for kind, _, _ in STATUS_OF)]
     for kind in kinds:
         console.add_exception_handler(kind, _error_page)
+    console.add_exception_handler(RedisError, _redis_down)
     console.add_exception_handler(Exception, _error_page)
     console.add_middleware(SecurityHeaders)
     app.mount(PREFIX, console, name="console")
@@ -68,6 +70,14 @@ async def _to_login(request: Request, exc: LoginRequiredError) -> Response:
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:
     errors = [f"{field_path(error['loc'])}: {error['msg']}" for error in exc.errors()]
     return await _render_error(request, 422, "; ".join(errors))
+
+
+async def _redis_down(request: Request, exc: Exception) -> Response:
+    """Sessions live in Redis: without it nobody can be let in (scoring goes on)."""
+    logger.warning("console: Redis unavailable: %s", exc)
+    return await _render_error(
+        request, 503, "Redis, which keeps the console's sessions, does not answer; try again soon"
+    )
 
 
 async def _error_page(request: Request, exc: Exception) -> Response:

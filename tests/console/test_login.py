@@ -99,3 +99,14 @@ def test_failed_log_ins_are_limited_per_address() -> None:
             limited = log_in(http, KEYS["analyst"])
             assert limited.status_code == 429 and "too many" in limited.text
             assert limited.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_without_redis_the_console_says_so_with_a_503_page() -> None:
+    redis_server = RedisServer()
+    with redis_server, serving(settings_for(redis_server.url)) as running, running.client() as http:
+        console = console_for(http, "analyst")
+        redis_server.close()
+        reply = console.get("/console/status")
+        assert reply.status_code == 503
+        assert "keeps the console&#39;s sessions, does not answer" in reply.text
+        assert reply.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
