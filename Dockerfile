@@ -19,6 +19,7 @@ COPY scoring scoring
 COPY policy policy
 COPY backtest backtest
 COPY record record
+COPY cases cases
 COPY service service
 RUN pip install --no-deps .
 

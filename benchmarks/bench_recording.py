@@ -1,6 +1,6 @@
 """Recording throughput: decision records (about 3.9 KB of JSON each) into PostgreSQL.
 
-    .venv/bin/python -m benchmarks.bench_recording [--records 200000] [--batch 5000]
+    .venv/bin/python -m benchmarks.bench_recording [--records 200000] [--batch 5000] [--cases]
 
 Starts a private PostgreSQL (fsync on, the default durability) and a private Redis. Measures
 (1) the database alone: `DecisionWriter` batches (COPY into staging, INSERT ... ON CONFLICT)
@@ -17,6 +17,7 @@ import time
 import psycopg
 from redis.asyncio import Redis
 
+from cases.opening import open_cases
 from feature_store.redis_server import RedisServer
 from record import partitions, schema
 from record.recorder import Recorder, RecorderSettings
@@ -37,8 +38,8 @@ def bodies(prefix: str, count: int) -> list[bytes]:
     return out
 
 
-async def writer_alone(url: str, records: list[bytes], batch: int) -> float:
-    writer = DecisionWriter()
+async def writer_alone(url: str, records: list[bytes], batch: int, cases: bool) -> float:
+    writer = DecisionWriter(hooks=[open_cases] if cases else [])
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await partitions.maintain(connection)
         started = time.perf_counter()
@@ -56,10 +57,13 @@ async def fill_stream(redis: Redis, records: list[bytes]) -> None:
             await pipe.execute()
 
 
-async def whole_recorder(redis_url: str, url: str, records: list[bytes], batch: int) -> float:
+async def whole_recorder(
+    redis_url: str, url: str, records: list[bytes], batch: int, cases: bool
+) -> float:
     redis = Redis.from_url(redis_url)
     await fill_stream(redis, records)
-    recorder = Recorder(redis, url, RecorderSettings(batch_size=batch, block_ms=100))
+    settings = RecorderSettings(batch_size=batch, block_ms=100)
+    recorder = Recorder(redis, url, settings, [open_cases] if cases else [])
     task = asyncio.create_task(recorder.run())
     started = time.perf_counter()
     while recorder.counters.recorded < len(records):
@@ -87,15 +91,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument(
+        "--cases",
+        action="store_true",
+        help="with the review queue's batch hook (a quarter of the records are reviews: each "
+        "opens or links a case)",
+    )
     args = parser.parse_args()
     first, second = bodies("w", args.records), bodies("r", args.records)
     size = sum(map(len, first))
     print(f"{args.records:,} records of {size / args.records:,.0f} B mean JSON")
     with PostgresServer() as postgres, RedisServer() as redis_server:
         schema.upgrade(postgres.url)
-        seconds = asyncio.run(writer_alone(postgres.url, first, args.batch))
+        seconds = asyncio.run(writer_alone(postgres.url, first, args.batch, args.cases))
         report("PostgreSQL alone (DecisionWriter)", args.records, seconds, size)
-        seconds = asyncio.run(whole_recorder(redis_server.url, postgres.url, second, args.batch))
+        seconds = asyncio.run(
+            whole_recorder(redis_server.url, postgres.url, second, args.batch, args.cases)
+        )
         report("recorder (stream -> PostgreSQL -> XACK)", args.records, seconds, size)
 
 

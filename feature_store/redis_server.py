@@ -113,11 +113,17 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if _may_die_with_parent() else None,
         )
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()  # a server that never answered is not left behind
+            raise
         return self
 
     def _wait_until_ready(self) -> None:
-        client = redis.Redis(port=self.port, socket_timeout=0.5)
+        # 127.0.0.1, as the server binds: "localhost" may resolve to ::1, where another process
+        # may listen on the same port number.
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5)
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         try:
             while time.monotonic() < deadline:
@@ -157,7 +163,7 @@ class RedisServer:
 def start_cluster(masters: int = 3) -> list[RedisServer]:
     """Start `masters` cluster-enabled servers, split the slots evenly and join them."""
     servers = [RedisServer(cluster=True).start() for _ in range(masters)]
-    clients = [redis.Redis(port=s.port) for s in servers]
+    clients = [redis.Redis(host="127.0.0.1", port=s.port) for s in servers]
     try:
         bounds = [round(i * CLUSTER_SLOTS / masters) for i in range(masters + 1)]
         for client, low, high in zip(clients, bounds, bounds[1:], strict=False):

@@ -56,6 +56,7 @@ class Rule:
     expires_at: float | None  # epoch seconds
     condition: Node  # the checked form of `text`: what both back ends evaluate
     text: str
+    open_case: bool = False
 
     @cached_property  # built once: a match on the score path allocates nothing
     def hit(self) -> RuleHit:
@@ -75,6 +76,7 @@ class Outcome:
     expired: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # rules whose evaluation raised
     degraded_limit_applied: bool = False
+    opens_case: bool = False  # the decision opens a case in the review queue
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Policy:
     rules: tuple[Rule, ...]
     static_lists: StaticLists
     row_wise: RowWise  # every rule in one function, generated when the policy loads
+    cases_open_on: frozenset[str] = frozenset({"review"})  # decisions that open a case
+    case_rules: frozenset[str] = frozenset()  # active rules whose match opens a case
 
     def list_kinds(self) -> dict[str, ListKind]:
         return {name: declaration.kind for name, declaration in self.lists.items()}
@@ -139,6 +143,9 @@ class Policy:
             if not allowed and score >= self.degraded.approve_below:
                 outcome.decision = Decision(self.degraded.otherwise)
                 outcome.degraded_limit_applied = True
+        outcome.opens_case = outcome.decision.value in self.cases_open_on or any(
+            hit.rule_id in self.case_rules for hit in outcome.matched
+        )
         return outcome
 
     def _fail_all(self, outcome: Outcome, moment: float) -> None:

@@ -21,10 +21,12 @@ from policy.lists.kinds import ListKind, normalise_entry
 
 ACTIONS = ("allow", "review", "challenge", "decline")
 MODES = ("active", "shadow")
-TOP_FIELDS = ("description", "bands", "degraded", "lists", "rules")
+TOP_FIELDS = ("description", "bands", "degraded", "lists", "cases", "rules")
 BAND_FIELDS = ("review_at", "challenge_at", "decline_at")
 DEGRADED_FIELDS = ("approve_below", "otherwise")
 LIST_FIELDS = ("kind", "description", "entries")
+CASE_FIELDS = ("open_on",)
+CASE_DECISIONS = ("review", "challenge", "decline")  # what `cases.open_on` may name
 RULE_FIELDS = (
     "id",
     "description",
@@ -35,6 +37,7 @@ RULE_FIELDS = (
     "mode",
     "owner",
     "expires",
+    "open_case",
 )
 REQUIRED_RULE_FIELDS = ("id", "description", "when", "action", "reason_code", "owner")
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -60,6 +63,7 @@ class RuleSpec:
     owner: str
     expires: date | None
     position: Position
+    open_case: bool = False  # a match opens a case (a shadow rule's never does)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Document:
     degraded: Degraded = Degraded(0.0, "review")
     lists: dict[str, ListDeclaration] = field(default_factory=dict)
     rules: list[RuleSpec] = field(default_factory=list)
+    cases_open_on: tuple[str, ...] = ("review",)  # the decisions that open a case
 
 
 class _Reader:
@@ -158,6 +163,13 @@ def read_document(text: str, source: str) -> tuple[Document, list[Problem]]:
     for required in ("bands", "rules"):
         if required not in fields:
             reader.problem(root, f"the policy has no {required!r}")
+    _sections(reader, document, fields)
+    return document, reader.problems
+
+
+def _sections(
+    reader: _Reader, document: Document, fields: dict[str, tuple[yaml.Node, yaml.Node]]
+) -> None:
     if "description" in fields:
         document.description = reader.scalar(fields["description"][1], str, "description") or ""
     if "bands" in fields:
@@ -166,9 +178,38 @@ def read_document(text: str, source: str) -> tuple[Document, list[Problem]]:
         document.degraded = _degraded(reader, fields["degraded"][1])
     if "lists" in fields:
         document.lists = _lists(reader, fields["lists"][1])
+    if "cases" in fields:
+        document.cases_open_on = _cases(reader, fields["cases"][1])
     if "rules" in fields:
         document.rules = _rules(reader, fields["rules"][1])
-    return document, reader.problems
+
+
+def _cases(reader: _Reader, node: yaml.Node) -> tuple[str, ...]:
+    """`cases: {open_on: [review, challenge]}`: the decisions that open a case (a rule with
+    `open_case: true` opens one besides); without the section, a review opens one."""
+    fields = reader.mapping(node, CASE_FIELDS, "cases")
+    if "open_on" not in fields:
+        return ("review",)
+    items = fields["open_on"][1]
+    if not isinstance(items, yaml.SequenceNode):
+        reader.problem(items, "cases.open_on must be a list of decisions, e.g. [review]")
+        return ("review",)
+    decisions: list[str] = []
+    for item in items.value:
+        value = reader.scalar(item, str, "cases.open_on")
+        if value is None:
+            continue
+        if value not in CASE_DECISIONS:
+            reader.problem(
+                item,
+                f"cases.open_on: {value!r} is not one of {', '.join(CASE_DECISIONS)}"
+                f"{_suggest(value, CASE_DECISIONS)}",
+            )
+        elif value in decisions:
+            reader.problem(item, f"cases.open_on names {value!r} twice")
+        else:
+            decisions.append(value)
+    return tuple(decisions)
 
 
 def _bands(reader: _Reader, node: yaml.Node) -> dict[str, float]:
@@ -312,6 +353,7 @@ def _rule(reader: _Reader, node: yaml.Node) -> RuleSpec | None:
         reader.problem(fields["hard"][1], "only a decline rule can be hard", rule_id)
     _check_reason(reader, fields["reason_code"][1], values["reason_code"], rule_id)
     expires = _optional(reader, fields, "expires", date, None, rule_id)
+    open_case = _optional(reader, fields, "open_case", bool, False, rule_id)
     when_node = fields["when"][1]
     if None in values.values():
         return None  # a spec with a bad action or mode is kept for its expression's checks
@@ -328,6 +370,7 @@ def _rule(reader: _Reader, node: yaml.Node) -> RuleSpec | None:
         owner=str(values["owner"]),
         expires=expires,
         position=Position(node.start_mark.line + 1, node.start_mark.column + 1),
+        open_case=bool(open_case),
     )
 
 

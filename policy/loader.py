@@ -77,6 +77,7 @@ def _rule(spec: RuleSpec, condition: Node) -> Rule:
         expires_at=expiry_epoch(spec.expires) if spec.expires else None,
         condition=condition,
         text=spec.when,
+        open_case=spec.open_case,
     )
 
 
@@ -95,4 +96,6 @@ def _policy(document: Document, text: str, source: str, rules: tuple[Rule, ...])
         rules=rules,
         static_lists=static,
         row_wise=compile_rules([rule.plan for rule in rules], f"{source} {version}"),
+        cases_open_on=frozenset(document.cases_open_on),
+        case_rules=frozenset(rule.id for rule in rules if rule.open_case and not rule.shadow),
     )

@@ -51,6 +51,7 @@ WHERE (%(decision)s::text IS NULL OR d.decision = %(decision)s)
   AND (%(shadow_rule)s::text IS NULL OR %(shadow_rule)s = ANY(d.shadow_rules_matched))
   AND (%(card_id)s::text IS NULL OR d.card_id = %(card_id)s)
   AND (%(merchant_id)s::text IS NULL OR d.merchant_id = %(merchant_id)s)
+  AND (%(device_id)s::text IS NULL OR d.device_id = %(device_id)s)
   AND (%(degraded)s::boolean IS NULL OR d.degraded = %(degraded)s)
   AND (%(labelled)s::boolean IS NULL OR (c.kind IS NOT NULL) = %(labelled)s)
   AND (%(after_at)s::timestamptz IS NULL
@@ -97,6 +98,7 @@ class DecisionFilter:
     merchant_id: str | None = None
     degraded: bool | None = None
     labelled: bool | None = None
+    device_id: str | None = None
 
 
 @dataclass(frozen=True)

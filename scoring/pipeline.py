@@ -182,6 +182,7 @@ def _decide(
         degraded_cause=cause,
         timings=_timings(started_ns, fetched, modelled, explained, decided),
         decided_at_ms=int(time.time() * 1000),
+        opens_case=outcome.opens_case,
     )
 
 

@@ -124,6 +124,7 @@ def record_document(record: DecisionRecord) -> dict[str, Any]:
             "rules": timings.rules_us,
         },
         "decided_at_ms": record.decided_at_ms,
+        "opens_case": record.opens_case,
     }
 
 
@@ -148,6 +149,7 @@ def decode_document(document: dict[str, Any]) -> DecisionRecord:
             degraded_cause=document.get("degraded_cause"),
             timings=_timings(document["timings_us"]),
             decided_at_ms=int(document["decided_at_ms"]),
+            opens_case=bool(document.get("opens_case", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordFormatError(

@@ -91,6 +91,7 @@ class DecisionRecord:
     degraded_cause: DegradedCause | None
     timings: StageTimings
     decided_at_ms: int
+    opens_case: bool = False  # the policy decided it opens a case (the recorder opens it)
 
     @property
     def transaction_id(self) -> str:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
-from service import admin, problems, record_admin, record_routes, routes
+from service import admin, case_routes, problems, record_admin, record_routes, routes
 from service.auth import KeyRing
 from service.console.app import mount_console
 from service.logs import configure_logging
@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.keys = KeyRing(settings.effective_api_keys())
     app.include_router(routes.router)
     app.include_router(record_routes.router)
+    app.include_router(case_routes.router)
     app.include_router(admin.router)
     app.include_router(record_admin.router)
     if settings.echo_endpoint:

@@ -18,10 +18,13 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from cases.queue import QueueHealth
 from record.lag import RecordingLag
 from scoring.results import ScoreResult
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 1)
+# Time from a case's opening to its resolution: 10 minutes to 2 weeks.
+RESOLUTION_BUCKETS = (600, 1_800, 3_600, 14_400, 28_800, 86_400, 259_200, 604_800, 1_209_600)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -105,6 +108,34 @@ class Metrics:
             registry=r,
         )
 
+        # The review queue, measured from PostgreSQL at each scrape (`cases.queue`): every
+        # worker measures the same table, so the largest live value is the current one.
+        self.cases_unresolved = Gauge(
+            "riskscore_cases_unresolved",
+            "Unresolved cases by status (open, assigned) and age bucket since opening.",
+            ["status", "age"],
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.cases_oldest = Gauge(
+            "riskscore_cases_oldest_unresolved_age_seconds",
+            "Age of the oldest unresolved case (0 with none).",
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.cases_age_limit = Gauge(
+            "riskscore_cases_max_unresolved_age_seconds",
+            "RISKSCORE_CASE_MAX_AGE_SECONDS: the alert fires when the oldest case passes it.",
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.case_resolution = Histogram(
+            "riskscore_case_resolution_seconds",
+            "Time from a case's opening to its resolution (each resolution, reopened ones too).",
+            buckets=RESOLUTION_BUCKETS,
+            registry=r,
+        )
+
     def record_score(self, result: ScoreResult) -> None:
         decision, record = result.decision, result.record
         if decision.replayed or record is None:
@@ -125,6 +156,15 @@ class Metrics:
         gauges["stream_entries"].set(lag.stream_entries)
         gauges["unrecorded_entries"].set(lag.unrecorded_entries)
         gauges["spool_bytes"].set(lag.spool_bytes)
+
+    def observe_queue(self, health: QueueHealth, max_age_seconds: float) -> None:
+        for (status, age), count in health.unresolved.items():
+            self.cases_unresolved.labels(status, age).set(count)
+        self.cases_oldest.set(health.oldest_seconds)
+        self.cases_age_limit.set(max_age_seconds)
+
+    def case_resolved(self, seconds: float) -> None:
+        self.case_resolution.observe(seconds)
 
     def serving(self, gauge: Gauge, version: str) -> None:
         """Mark `version` as served by this worker, and the one it replaces as no longer."""

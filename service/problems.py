@@ -17,6 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from cases.errors import (
+    CaseConflictError,
+    CaseDecisionGoneError,
+    CaseStateError,
+    UnknownCaseError,
+)
 from feature_store.online import FeatureStoreError
 from history.card_numbers import mask_card_numbers_in
 from model.errors import ModelArtifactError
@@ -87,6 +93,10 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (ConflictError, 409, "Concurrent publish"),
     (BatchTooLargeError, 413, "Too many entries"),
     (WindowError, 422, "Invalid time window"),
+    (UnknownCaseError, 404, "Unknown case"),
+    (CaseStateError, 409, "Move not allowed in the case's state"),
+    (CaseConflictError, 409, "The card has another unresolved case"),
+    (CaseDecisionGoneError, 409, "Decision past the record's retention"),
 )
 
 
@@ -154,6 +164,7 @@ async def _domain(_: Request, exc: Exception) -> Response:
         if isinstance(exc, kind):
             field = getattr(exc, "field", None)  # a list entry or expiry names its field
             extra = {"errors": [{"field": field, "message": str(exc)}]} if field else {}
+            extra.update(getattr(exc, "problem_extra", {}))  # e.g. a case's current status
             return problem(status, title, str(exc), **extra)
     return await _unexpected(_, exc)
 

@@ -19,6 +19,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from redis.asyncio import Redis
 
+from cases.opening import open_cases
 from record import schema
 from record.decisions import find_decision
 from record.errors import RecordUnavailableError
@@ -37,7 +38,7 @@ RECORDER_RESTART_SECONDS = 5.0
 
 # What a decision new to the record starts, in the recorder's batch transaction (in the
 # service's recorder and in `riskscore recorder` alike).
-BATCH_HOOKS: tuple[BatchHook, ...] = ()
+BATCH_HOOKS: tuple[BatchHook, ...] = (open_cases,)
 
 
 @dataclass

@@ -7,13 +7,17 @@ Domain errors become problem details in `service/problems.py`, not here.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
 
 import orjson
+import psycopg
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from cases.queue import queue_health
 from feature_store.online import FeatureStoreError
+from record.errors import RecordUnavailableError
 from scoring.pipeline import Scorer
 from scoring.results import ScoreInput
 from service.auth import require
@@ -24,6 +28,7 @@ from service.responses import score_body
 from service.schemas import Health, Problem, ScoreRequest, ScoreResponse
 from service.settings import ApiKey
 
+logger = logging.getLogger(__name__)
 router = APIRouter(route_class=EdgeRoute)
 ScoreKey = Annotated[ApiKey, Depends(require("score"))]
 READY_TIMEOUT_SECONDS = 0.5
@@ -146,6 +151,19 @@ async def _recording_state(request: Request) -> str:
     return "behind: " + "; ".join(behind) if behind else "ok"
 
 
+async def _queue_state(request: Request) -> None:
+    """Measure the review queue for the scrape; an unreachable PostgreSQL leaves the gauges
+    at their last values (the recording lag and /readyz say the database is away)."""
+    record = request.app.state.runtime.record
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS), record.connection() as connection:
+            health = await queue_health(connection)
+    except (TimeoutError, RecordUnavailableError, psycopg.Error) as exc:
+        logger.warning("review queue not measured: %s", type(exc).__name__)
+        return
+    request.app.state.metrics.observe_queue(health, request.app.state.settings.case_max_age_seconds)
+
+
 async def _ping(scorer: Scorer) -> str:
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
@@ -159,6 +177,7 @@ async def _ping(scorer: Scorer) -> str:
 async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
     await _recording_state(request)  # the lag gauges, as of this scrape
+    await _queue_state(request)  # the review queue's gauges, as of this scrape
     return Response(registry.exposition(), media_type=CONTENT_TYPE)
 
 

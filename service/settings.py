@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     )
     spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
     record_retention_days: int = Field(180, ge=121, le=3_650)
+    # The review queue's alert: the oldest unresolved case is older than this (4 h).
+    case_max_age_seconds: int = Field(14_400, ge=60, le=30 * 86_400)
     max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)
     # A checkout scores a payment as it happens: a little clock skew is normal, an event from
     # the future would move every velocity window of the entities it names.
