@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from service.console import health_pages, list_pages, login, record_pages
+from service.console import case_pages, health_pages, list_pages, login, record_pages
 from service.console.access import LoginRequiredError, viewer
 from service.console.rendering import environment, page
 from service.console.security import SecurityHeaders
@@ -37,8 +37,9 @@ def mount_console(app: FastAPI) -> FastAPI:
     console.state = app.state  # one set of settings, keys and runtime for API and console
     app.state.console_templates = environment()
     console.mount("/static", StaticFiles(directory=STATIC), name="console-static")
-    for router in (login.router, record_pages.router, health_pages.router, list_pages.router):
-        console.include_router(router)
+    routers = (login, case_pages, record_pages, health_pages, list_pages)
+    for module in routers:
+        console.include_router(module.router)
     console.add_api_route("/", home, methods=["GET"], name="console.home")
     console.add_exception_handler(LoginRequiredError, _to_login)  # type: ignore[arg-type]
     console.add_exception_handler(HTTPException, _error_page)
@@ -57,7 +58,7 @@ def mount_console(app: FastAPI) -> FastAPI:
 
 async def home(request: Request) -> Response:
     await viewer(request)
-    return RedirectResponse(f"{PREFIX}/decisions", status_code=303)
+    return RedirectResponse(f"{PREFIX}/queue", status_code=303)
 
 
 async def _to_login(request: Request, exc: LoginRequiredError) -> Response:

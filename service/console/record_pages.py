@@ -2,7 +2,7 @@
 
 GET /console/decisions (filters, cursor pages: `record.decisions.list_decisions`, as
 GET /v1/decisions) ; GET /console/decisions/{id} (`record.labels.decision_with_labels`
-through `service.record_routes.recorded_body`, as GET /v1/decisions/{id}).
+through `service.record_routes.recorded_body`, as GET /v1/decisions/{id}, and its case).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from psycopg import AsyncConnection
 from starlette.responses import Response
 
+from cases.queue import case_of_decision
 from record.decisions import DecisionFilter, list_decisions
 from record.errors import CursorError, UnknownTransactionError
 from record.labels import decision_with_labels
@@ -111,10 +112,12 @@ async def decision(
     body = recorded_body(found)
     async with runtime.record.connection() as connection:
         history = await card_history(connection, found["card_id"])
+        case_id = await case_of_decision(connection, found["transaction_id"])
     context = {
         "decision": body,
         "reasons": explain(body),
         "timeline": timeline(history, transaction_id),
+        "case_id": case_id,
     }
     return page(request, "decision.html", context, session=session)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +100,39 @@ def console_for(http: httpx.Client, scope: str) -> Console:
     match = CSRF_INPUT.search(page.text)
     assert match is not None, page.text
     return Console(http, cookie, match.group(1))
+
+
+# The default policy sends a disposable e-mail domain to review, and a review opens a case.
+REVIEW_CUSTOMER = {"id": "cust", "email_domain": "mailinator.com"}
+
+
+def case_of(http: httpx.Client, card_id: str, timeout_seconds: float = 15.0) -> dict[str, Any]:
+    """The card's case, once the recorder has opened it (read over the API)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        reply = http.get("/v1/cases", params={"card_id": card_id}, headers=auth("analyst"))
+        assert reply.status_code == 200, reply.text
+        found = reply.json()["cases"]
+        if found or time.monotonic() > deadline:
+            assert found, f"no case opened for {card_id}"
+            return dict(found[-1])
+        time.sleep(0.05)
+
+
+def reviewed(
+    http: httpx.Client, namespace: str, number: int, **changes: Any
+) -> tuple[dict[str, Any], int]:
+    """A decision in review, recorded, and the case it opened (its id)."""
+    decision = scored(http, namespace, number, customer=REVIEW_CUSTOMER, **changes)
+    assert decision["decision"] == "review", decision
+    return decision, int(case_of(http, f"{namespace}card")["case_id"])
+
+
+def recorded_features(http: httpx.Client, transaction_id: str) -> dict[str, Any]:
+    """The features a recorded decision was made with."""
+    found = recorded(http, transaction_id)
+    features: dict[str, Any] = found["features"]
+    return features
 
 
 def scored(http: httpx.Client, namespace: str, number: int, **changes: Any) -> dict[str, Any]:

@@ -27,6 +27,8 @@ from tests.console.browser import chromium, watched
 from tests.service.conftest import KEYS, RunningService, auth, settings_for, transaction
 
 PAGES = (
+    ("queue", "/console/queue"),
+    ("case", "/console/cases/{case}"),
     ("decisions", "/console/decisions?card_id={card}"),
     ("decision", "/console/decisions/{reviewed}"),
     ("rules", "/console/rules"),
@@ -47,6 +49,9 @@ def seed(http: httpx.Client) -> dict[str, str]:
             changes["customer"] = {"id": f"{ns}c{number}", "email_domain": "mailinator.com"}
         if number % 5 == 1:  # many cards on one device: the shadow rule
             changes["card"] = {"id": f"{ns}card{number}", "bin": "424242", "country": "FR"}
+        if number % 7 == 2:  # a card of its own in review: a case of its own
+            changes["card"] = {"id": f"{ns}card{number}", "bin": "535353", "country": "DE"}
+            changes["customer"] = {"id": f"{ns}c{number}", "email_domain": "mailinator.com"}
         variants.append(changes)
     ids = []
     for number, changes in enumerate(variants):
@@ -69,7 +74,20 @@ def seed(http: httpx.Client) -> dict[str, str]:
             f"/v1/admin/lists/{name}", json={"entries": entries, "note": "chargeback 8812"},
             headers=auth("admin"),
         ).raise_for_status()  # fmt: skip
-    return {"card": f"{ns}card", "reviewed": ids[12]}
+    case = _first_case(http, f"{ns}card")
+    http.post(f"/v1/cases/{case}/claim", json={"note": "on it"}, headers=auth("analyst"))
+    return {"card": f"{ns}card", "reviewed": ids[12], "case": str(case)}
+
+
+def _first_case(http: httpx.Client, card_id: str) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        reply = http.get("/v1/cases", params={"card_id": card_id}, headers=auth("analyst"))
+        found = reply.json()["cases"]
+        if found:
+            return int(found[0]["case_id"])
+        time.sleep(0.1)
+    raise RuntimeError(f"no case opened on {card_id} within 30 s")
 
 
 def _wait_recorded(http: httpx.Client, transaction_id: str) -> None:
@@ -85,7 +103,9 @@ def _wait_recorded(http: httpx.Client, transaction_id: str) -> None:
 def shoot(service: RunningService, values: dict[str, str], out: Path, executable: str) -> None:
     base = service.url.replace("127.0.0.1", "localhost")
     with chromium(executable) as browser:
-        for scope, pages in (("analyst", PAGES[:3] + PAGES[4:]), ("admin", PAGES[3:4])):
+        lists = [entry for entry in PAGES if entry[0] == "lists"]
+        others = [entry for entry in PAGES if entry[0] != "lists"]
+        for scope, pages in (("analyst", others), ("admin", lists)):
             watched_page = watched(browser, base)
             page = watched_page.page
             page.set_viewport_size({"width": 1280, "height": 900})

@@ -1,0 +1,89 @@
+"""The analyst's day in a real Chromium: log in, open the queue, open a case, assign it and
+resolve it as fraud with the keyboard, see the label in the record, and the card's next score
+count it in its label features."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.console.conftest import CHROMIUM, NO_CHROMIUM, recorded_features, reviewed, scored
+from tests.service.conftest import RunningService, auth
+
+pytestmark = [pytest.mark.redis, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
+
+if CHROMIUM is not None:
+    from playwright.sync_api import Browser, expect
+
+    from tests.console.browser import chromium
+    from tests.console.test_pages import logged_in
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert CHROMIUM is not None
+    with chromium(CHROMIUM) as running:
+        yield running
+
+
+def test_an_analyst_resolves_a_case_as_fraud_and_the_next_score_knows(
+    browser: Browser, service: RunningService, http: httpx.Client, namespace: str
+) -> None:
+    decision, case_id = reviewed(http, namespace, 1)
+    transaction_id = decision["transaction_id"]
+    assert recorded_features(http, transaction_id)["card_fraud_count_30d"] == 0
+    watched_page = logged_in(browser, service, "analyst")
+    page = watched_page.page
+
+    page.click("nav >> text=Queue")
+    page.fill("input[name=card_id]", f"{namespace}card")
+    page.click("form.filters button[type=submit]")
+    row = page.locator(f"tr[data-case='{case_id}']")
+    expect(row).to_have_class("selected")  # the first row is selected: j/k move from it
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/console/cases/{case_id}")
+    expect(page.locator("#shortcuts")).to_contain_text("resolve as fraud")
+
+    page.keyboard.press("a")
+    expect(page.locator("dd.assignee")).to_have_text("test-analyst")
+    page.fill("form.resolve textarea[name=note]", "cardholder denies it; device seen in ring 7")
+    page.keyboard.press("Escape")
+    page.keyboard.press("f")
+    expect(page.locator("h1 .case-status")).to_have_text("resolved: fraud")
+    expect(page.locator("table.events")).to_contain_text("device seen in ring 7")
+    expect(page.locator("dd.label")).to_have_text("confirmed_fraud")
+    assert watched_page.violations() == []
+
+    record = http.get(f"/v1/decisions/{transaction_id}", headers=auth("analyst")).json()
+    assert record["label"]["kind"] == "confirmed_fraud"
+    assert (record["label"]["source"], record["label"]["reported_by"]) == (
+        "analyst",
+        "test-analyst",
+    )
+    following = scored(http, namespace, 2)
+    assert recorded_features(http, following["transaction_id"])["card_fraud_count_30d"] == 1
+
+
+def test_the_queue_is_worked_from_the_keyboard(
+    browser: Browser, service: RunningService, http: httpx.Client, namespace: str
+) -> None:
+    cases = [reviewed(http, f"{namespace}{card}", n)[1] for n, card in ((3, "a"), (4, "b"))]
+    watched_page = logged_in(browser, service, "analyst")
+    page = watched_page.page
+    page.goto("/console/queue?rule=disposable_email&status=open")
+    first, second = (page.locator(f"tr[data-case='{case_id}']") for case_id in cases)
+    for _ in range(page.locator("tr[data-row]").count()):  # down to the first of ours
+        if "selected" in (first.get_attribute("class") or ""):
+            break
+        page.keyboard.press("j")
+    page.keyboard.press("j")
+    expect(second).to_have_class("selected")
+    page.keyboard.press("k")
+    expect(first).to_have_class("selected")
+    page.keyboard.press("l")  # resolve the selected case as legitimate, from the queue
+    expect(page.locator(f"tr[data-case='{cases[0]}']")).to_have_count(0)  # no longer open
+    page.goto(f"/console/cases/{cases[0]}")
+    expect(page.locator("h1 .case-status")).to_have_text("resolved: legitimate")
+    assert watched_page.violations() == []
