@@ -20,6 +20,7 @@ from cases.errors import CaseCursorError, UnknownCaseError
 from cases.machine import RESOLUTIONS, Move, move
 from cases.opening import open_by_hand
 from cases.queue import CaseFilter, case_decisions, case_events, find_case, list_cases
+from record.decisions import DecisionFilter, list_decisions
 from record.labels import LabelEvent, decision_with_labels
 from record.window import WindowError, parse_moment
 from scoring.feedback import record_label_on
@@ -40,6 +41,7 @@ SORTS = {"opened": "opened_at", "score": "score", "status": "status", "assignee"
 PAGE_SIZE = 100
 MOVES = ("claim", "resolve", "note", "reopen")
 NOTE_MAX = 2_000
+DEVICE_HISTORY = 20  # the device's other recent decisions on a case page
 
 
 def read_case_filters(query: dict[str, str], me: str) -> CaseFilter:
@@ -125,18 +127,25 @@ async def case(case_id: CaseId, request: Request, session: Viewer, runtime: Runt
 
 async def case_context(connection: AsyncConnection, case_id: int) -> dict[str, Any]:
     """What the case page shows: the case, its decision with why, the card's history, the
-    decisions linked to it and every event."""
+    device's other recent decisions, the decisions linked to it and every event."""
     found = await find_case(connection, case_id)
     if found is None:
         raise UnknownCaseError(f"no case {case_id}")
     decision = await decision_with_labels(connection, found["transaction_id"])
     body = recorded_body(decision) if decision is not None else None
     history = await card_history(connection, found["card_id"])
+    device = []
+    if found["device_id"] is not None:
+        page_of = await list_decisions(
+            connection, DecisionFilter(device_id=found["device_id"]), limit=DEVICE_HISTORY + 1
+        )
+        device = [d for d in page_of.decisions if d["transaction_id"] != found["transaction_id"]]
     return {
         "case": found,
         "decision": body,
         "reasons": explain(body) if body is not None else [],
         "timeline": timeline(history, found["transaction_id"]),
+        "device_decisions": device[:DEVICE_HISTORY],
         "linked": await case_decisions(connection, case_id),
         "events": await case_events(connection, case_id),
         "resolutions": RESOLUTIONS,

@@ -28,6 +28,9 @@ def test_the_queue_lists_the_cases_the_record_opened(http: httpx.Client, namespa
     assert case_page.status_code == 200
     assert decision["transaction_id"] in case_page.text
     assert "BLOCK_LISTED_EMAIL_DOMAIN" in case_page.text
+    other = scored(http, f"{namespace}o", 9, device={"id": f"{namespace}dev", "ip_country": "FR"})
+    device_table = console.get(f"/console/cases/{case_id}").text.split('<table class="device">')[1]
+    assert other["transaction_id"] in device_table.split("</table>")[0]
 
 
 def test_bad_queue_filters_are_a_422_naming_the_field(http: httpx.Client) -> None:
