@@ -56,7 +56,11 @@ def sessions_of(request: Request) -> SessionStore:
 async def viewer(request: Request) -> Session:
     session = await sessions_of(request).load(request.cookies.get(COOKIE))
     if session is None:
-        raise LoginRequiredError(request.url.path)
+        # Back to the page after the log-in; a form sent after the session ended is not
+        # replayed (its page is shown again instead).
+        query = f"?{request.url.query}" if request.url.query else ""
+        back = f"{request.url.path}{query}" if request.method == "GET" else "/console/"
+        raise LoginRequiredError(back)
     request.state.key_name = session.key_name  # the actor in logs and the audit
     return session
 

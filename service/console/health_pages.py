@@ -8,7 +8,6 @@ names them, and the recording lag: `record.lag`).
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,7 +22,6 @@ from service.console.charts import rule_bars
 from service.console.rendering import page
 
 router = APIRouter()
-logger = logging.getLogger(__name__)
 LAG_TIMEOUT_SECONDS = 1.0
 
 

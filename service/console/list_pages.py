@@ -18,6 +18,7 @@ from service.admin import AuditedRoute, note
 from service.console.access import AdminEditor, RuntimeDep, Viewer
 from service.console.rendering import page
 from service.console.security import read_form
+from service.console.session import Session
 from service.limits import BatchTooLargeError, check_batch
 from service.runtime import Runtime
 
@@ -52,7 +53,7 @@ async def show(name: str, request: Request, session: Viewer, runtime: RuntimeDep
 
 
 async def _list_page(
-    request: Request, session: Any, runtime: Runtime, name: str, extra: dict[str, Any]
+    request: Request, session: Session, runtime: Runtime, name: str, extra: dict[str, Any]
 ) -> Response:
     store = runtime.list_store()
     entries = await store.show(name, SHOWN_ENTRIES)

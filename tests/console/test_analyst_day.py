@@ -4,6 +4,7 @@ count it in its label features."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -38,12 +39,16 @@ def test_an_analyst_resolves_a_case_as_fraud_and_the_next_score_knows(
     page = watched_page.page
 
     page.click("nav >> text=Queue")
+    expect(page.locator("h1")).to_have_text("Review queue")  # swapped in: fill the queue's form
     page.fill("input[name=card_id]", f"{namespace}card")
     page.click("form.filters button[type=submit]")
+    expect(page).to_have_url(re.compile(rf"card_id={namespace}card"))
+    expect(page.locator("tr[data-row]")).to_have_count(1)
     row = page.locator(f"tr[data-case='{case_id}']")
     expect(row).to_have_class("selected")  # the first row is selected: j/k move from it
     page.keyboard.press("Enter")
-    page.wait_for_url(f"**/console/cases/{case_id}")
+    # htmx swaps the page and pushes its address: no load event to wait for, the URL changes.
+    expect(page).to_have_url(re.compile(rf"/console/cases/{case_id}$"))
     expect(page.locator("#shortcuts")).to_contain_text("resolve as fraud")
 
     page.keyboard.press("a")

@@ -57,6 +57,10 @@ def test_without_a_session_pages_go_to_the_log_in(http: httpx.Client) -> None:
     assert reply.headers["location"] == "/console/login?next=/console/rules"
     forged = http.get("/console/rules", headers={"Cookie": "rs_console=made-up"})
     assert forged.status_code == 303
+    searched = http.get("/console/decisions", params={"card_id": "c1"})
+    assert searched.headers["location"] == "/console/login?next=/console/decisions%3Fcard_id%3Dc1"
+    posted = http.post("/console/cases/1/claim", data={"csrf_token": "x"})
+    assert posted.status_code == 303 and posted.headers["location"].endswith("next=/console/")
 
 
 def test_log_out_ends_the_session(http: httpx.Client) -> None:
