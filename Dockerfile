@@ -20,6 +20,7 @@ COPY policy policy
 COPY backtest backtest
 COPY record record
 COPY cases cases
+COPY webhooks webhooks
 COPY service service
 RUN pip install --no-deps .
 

@@ -54,7 +54,8 @@ def main() -> None:
         now = datetime.now(UTC)
         out = Path(folder) / "history.parquet"
         started = time.perf_counter()
-        rows = export_history(postgres.url, now - timedelta(days=1), now + timedelta(days=1), out)
+        window = (now - timedelta(days=1), now + timedelta(days=1))
+        rows = export_history(postgres.url, *window, out).rows
         seconds = time.perf_counter() - started
         print(f"exported {rows:,} decisions in {seconds:.1f} s ({rows / seconds:,.0f} rows/s), "
               f"{out.stat().st_size / 1e6:.0f} MB of Parquet")  # fmt: skip

@@ -17,6 +17,8 @@ import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from webhooks.sources import cases_changed
+
 CASE_COLUMNS = """
   c.case_id, c.status, c.resolution, c.assignee, c.transaction_id, c.card_id, c.device_id,
   c.decided_at, c.score, c.rules_matched, c.opened_by, c.opened_at, c.updated_at,
@@ -240,7 +242,9 @@ async def add_events(
     ]
     cursor = connection.cursor(row_factory=dict_row)
     await cursor.execute(EVENTS_IN, columns)
-    return await cursor.fetchall()
+    stored = await cursor.fetchall()
+    await cases_changed(connection, stored)  # case.opened / case.resolved out, same transaction
+    return stored
 
 
 async def add_event(connection: AsyncConnection, event: CaseEvent) -> dict[str, Any]:

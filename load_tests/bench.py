@@ -196,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-recording", action="store_true", help="skip the recording on/off comparison"
     )
+    parser.add_argument(
+        "--no-webhooks", action="store_true", help="skip the webhooks on/off comparison"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -208,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         (args.out / "recording.json").write_text(json.dumps(recording, indent=2) + "\n")
         text += "\n\nRecording on vs off (side by side, alternating rounds):\n\n"
         text += recording_table(recording, args.connections)
+    if not args.no_webhooks:
+        from load_tests.webhooks_bench import compare_webhooks, webhooks_table
+
+        webhooks = compare_webhooks(args.out, args.connections, args.seconds, args.rounds)
+        (args.out / "webhooks.json").write_text(json.dumps(webhooks, indent=2) + "\n")
+        text += "\n\nWebhooks on vs off (side by side, alternating rounds):\n\n"
+        text += webhooks_table(webhooks, args.connections)
     stamp = time.strftime("%Y-%m-%d %H:%M")
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "bench.md").write_text(

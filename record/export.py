@@ -1,17 +1,20 @@
 """Live traffic as history: [since, until) of the record in the raw history schema.
 
 record (decisions + current labels) -> COPY ... TO STDOUT as CSV -> `history.io.normalise`
-(the same checks every history gets) -> Parquet or CSV for `riskscore train` and backtests.
+(the same checks every history gets) -> (unlabelled rows settled by the chargeback window:
+`history.chargeback_window`) -> Parquet or CSV for `riskscore train` and backtests.
 """
 
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
+from history.chargeback_window import Settlement
 from record.errors import RecordUnavailableError
 
 # The columns of history/schema.py, in its order. The label is the current one: a reversal
@@ -32,18 +35,36 @@ COPY (
 """
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: its rows, and what settling the unlabelled ones did (if asked)."""
+
+    rows: int
+    settlement: Settlement | None = None
+
+
 def export_history(
-    database_url: str, since: datetime, until: datetime, out: Path, *, labelled_only: bool = False
-) -> int:
+    database_url: str,
+    since: datetime,
+    until: datetime,
+    out: Path,
+    *,
+    labelled_only: bool = False,
+    unlabelled_after_days: int | None = None,
+) -> Exported:
     """Write the decisions made in [since, until) to `out` (.parquet or .csv) as a history
-    (only the labelled ones with `labelled_only`); returns the number of rows. Raises
+    (only the labelled ones with `labelled_only`). With `unlabelled_after_days`, a transaction
+    still unlabelled that long after it was made is written as legitimate and every younger
+    one is left out (`settle_unlabelled`, as of the moment the record was read). Raises
     `history.io.HistoryError` for a bad `out` suffix."""
     import pandas as pd
 
+    from history.chargeback_window import settle_unlabelled
     from history.io import HistoryError, normalise, save_history  # pandas: the training extra
 
     if out.suffix not in (".parquet", ".csv"):
         raise HistoryError(f"{out}: unknown format {out.suffix!r}; use .parquet or .csv")
+    read_at = datetime.now(UTC)  # no label reported after this is in the export
     with tempfile.TemporaryDirectory(prefix="riskscore-export-") as folder:
         staged = Path(folder) / "record.csv"
         try:
@@ -52,8 +73,13 @@ def export_history(
             raise RecordUnavailableError(f"cannot export the record: {exc}") from exc
         raw = pd.read_csv(staged, dtype=str, keep_default_na=False, na_values=[""])
     history = normalise(raw, source=f"the record [{since.isoformat()}, {until.isoformat()})")
+    settlement = None
+    if unlabelled_after_days is not None:
+        history, settlement = settle_unlabelled(
+            history, unlabelled_after_days, pd.Timestamp(read_at)
+        )
     save_history(history, out)
-    return len(history)
+    return Exported(len(history), settlement)
 
 
 def _copy_out(database_url: str, parameters: tuple[datetime, datetime, bool], staged: Path) -> None:

@@ -15,6 +15,7 @@ from riskscore.commands import history, labels, model, offline, policy, serve, s
 from riskscore.commands import lists as list_commands
 from riskscore.commands import loadtest as loadtest_command
 from riskscore.commands import record as record_commands
+from riskscore.commands import webhooks as webhook_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy.register(commands)
     loadtest_command.register(commands)
     record_commands.register(commands)
+    webhook_commands.register(commands)
     return parser
 
 

@@ -1,7 +1,8 @@
 """Labels sent back for scored transactions: an event in the record, then the label features.
 
 label -> the recorded transaction (waiting briefly for one scored seconds ago) -> a label event
-in PostgreSQL (`record.labels`, validated against the timeline) -> the current label decides
+in PostgreSQL (`record.labels`, validated against the timeline) with its label.recorded event
+(`webhooks`) in the same transaction -> the current label decides
 whether the transaction's fraud counts on its entities (a reversal takes it back out). The one
 path of every label: `POST /v1/feedback` and the bulk import (`service/record_admin.py`).
 """
@@ -23,6 +24,7 @@ from record.labels import LabelEvent, add_label, current_label
 from record.writer import TRANSACTION_FIELDS
 from scoring.decisions import DecisionStore
 from scoring.errors import RecordPendingError, UnknownTransactionError
+from webhooks.sources import label_recorded
 
 FRAUD_LABELS = ("chargeback", "confirmed_fraud")
 LABELS = (*FRAUD_LABELS, "confirmed_legitimate")
@@ -60,7 +62,10 @@ async def record_label_on(
 ) -> LabelOutcome:
     """`record_label` on a connection the caller holds (a bulk import, row after row)."""
     row = await _recorded(connection, decisions, event.transaction_id)
-    stored, new = await add_label(connection, event)
+    async with connection.transaction():  # the event out commits with the label, or neither
+        stored, new = await add_label(connection, event)
+        if new:
+            await label_recorded(connection, stored)
     current = await current_label(connection, event.transaction_id)
     txn = _transaction(row)
     if current is not None and current.is_fraud:

@@ -20,7 +20,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
-from service import admin, case_routes, problems, record_admin, record_routes, routes
+from service import (
+    admin,
+    case_routes,
+    problems,
+    record_admin,
+    record_routes,
+    routes,
+    webhook_admin,
+)
 from service.auth import KeyRing
 from service.console.app import mount_console
 from service.logs import configure_logging
@@ -81,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(case_routes.router)
     app.include_router(admin.router)
     app.include_router(record_admin.router)
+    app.include_router(webhook_admin.router)
     if settings.echo_endpoint:
         app.include_router(routes.echo_router)
     problems.install(app)

@@ -21,12 +21,72 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from cases.queue import QueueHealth
 from record.lag import RecordingLag
 from scoring.results import ScoreResult
+from webhooks.deliveries import QueueDepth
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 1)
 # Time from a case's opening to its resolution: 10 minutes to 2 weeks.
 RESOLUTION_BUCKETS = (600, 1_800, 3_600, 14_400, 28_800, 86_400, 259_200, 604_800, 1_209_600)
 SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+WEBHOOK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class WebhookMetrics:
+    """What the delivery worker reports (a `webhooks.worker.DeliveryObserver`), and the
+    queue as measured at each scrape."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.attempts = Counter(
+            "riskscore_webhook_attempts_total",
+            "Delivery attempts, by result (ok: a 2xx; failed: anything else).",
+            ["result"],
+            registry=registry,
+        )
+        self.attempt_duration = Histogram(
+            "riskscore_webhook_attempt_duration_seconds",
+            "Time of one delivery attempt (the POST, redirects included).",
+            buckets=WEBHOOK_BUCKETS,
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "riskscore_webhook_deliveries_total",
+            "Deliveries finished, by outcome (delivered, or dead: dead-lettered after the bound).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "riskscore_webhook_delivery_latency_seconds",
+            "From an event's commit to its delivery's 2xx (retries included).",
+            buckets=WEBHOOK_BUCKETS,
+            registry=registry,
+        )
+        self.queue = {
+            name: Gauge(
+                f"riskscore_webhook_{name}",
+                text,
+                multiprocess_mode="livemax",
+                registry=registry,
+            )
+            for name, text in (
+                ("pending_deliveries", "Deliveries waiting to be sent or retried."),
+                ("dead_deliveries", "Dead-lettered deliveries (replay puts them back)."),
+                ("oldest_pending_seconds", "Age of the oldest pending delivery's event."),
+            )
+        }
+
+    def attempted(self, ok: bool, seconds: float) -> None:
+        self.attempts.labels("ok" if ok else "failed").inc()
+        self.attempt_duration.observe(seconds)
+
+    def finished(self, status: str, latency_seconds: float) -> None:
+        self.deliveries.labels(status).inc()
+        if status == "delivered":
+            self.latency.observe(latency_seconds)
+
+    def observe_queue(self, depth: QueueDepth) -> None:
+        self.queue["pending_deliveries"].set(depth.pending)
+        self.queue["dead_deliveries"].set(depth.dead)
+        self.queue["oldest_pending_seconds"].set(depth.oldest_pending_seconds or 0.0)
 
 
 class Metrics:
@@ -93,6 +153,7 @@ class Metrics:
                 ("spool_bytes", "Bytes of records in the spool, waiting for Redis."),
             )
         }
+        self.webhooks = WebhookMetrics(r)
         self.model_info = Gauge(
             "riskscore_model_info",
             "The model version being served (value 1).",

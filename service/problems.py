@@ -41,6 +41,7 @@ from scoring.errors import (
     UnknownTransactionError,
 )
 from service.limits import BatchTooLargeError
+from webhooks.errors import SecretsKeyError, SubscriptionError, UnknownSubscriptionError
 
 logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -97,6 +98,9 @@ STATUS_OF: tuple[tuple[type[Exception], int, str], ...] = (
     (CaseStateError, 409, "Move not allowed in the case's state"),
     (CaseConflictError, 409, "The card has another unresolved case"),
     (CaseDecisionGoneError, 409, "Decision past the record's retention"),
+    (SubscriptionError, 422, "Subscription refused"),
+    (UnknownSubscriptionError, 404, "Unknown subscription"),
+    (SecretsKeyError, 503, "Webhook secrets key missing"),
 )
 
 

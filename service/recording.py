@@ -31,6 +31,7 @@ from record.writer import BatchHook
 from scoring.record_codec import replay_of_row
 from scoring.results import Replay
 from service.settings import Settings
+from webhooks.sources import decisions_created
 
 logger = logging.getLogger(__name__)
 POOL_TIMEOUT_SECONDS = 2.0  # a lookup waits this long for a connection, then 503
@@ -38,7 +39,7 @@ RECORDER_RESTART_SECONDS = 5.0
 
 # What a decision new to the record starts, in the recorder's batch transaction (in the
 # service's recorder and in `riskscore recorder` alike).
-BATCH_HOOKS: tuple[BatchHook, ...] = (open_cases,)
+BATCH_HOOKS: tuple[BatchHook, ...] = (open_cases, decisions_created)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from record.errors import RecordUnavailableError
 from scoring.pipeline import Scorer
 from scoring.results import ScoreInput
 from service.auth import require
+from service.delivery import observe_queue
 from service.edge import EdgeRoute
 from service.metrics import CONTENT_TYPE, Metrics
 from service.problems import problem
@@ -178,6 +179,7 @@ async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
     await _recording_state(request)  # the lag gauges, as of this scrape
     await _queue_state(request)  # the review queue's gauges, as of this scrape
+    await observe_queue(request.app.state.runtime, registry)  # the webhook queue's
     return Response(registry.exposition(), media_type=CONTENT_TYPE)
 
 

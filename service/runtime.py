@@ -1,7 +1,8 @@
 """What a worker holds while it serves, wired together: Redis clients, stores, the scorer and
 the followers that keep its model and policy in step with what was published.
 
-startup -> connect -> the record (`runtime.record`: sink, pool, recorder)
+startup -> connect -> the record (`runtime.record`: sink, pool, recorder) -> webhook
+delivery (`runtime.delivery`)
 -> model (a refused one leaves the worker not ready) -> policy (published in
 Redis, else the file) -> lists -> follow every `reload_interval_ms` -> shutdown closes all.
 """
@@ -28,6 +29,7 @@ from policy.publishing.store import PolicyStore, PolicyStoreError
 from scoring.decisions import DecisionStore
 from scoring.pipeline import Scorer
 from service.artifacts import ArtifactsRoot
+from service.delivery import Delivery
 from service.followers import ModelFollower, PolicyFollower
 from service.metrics import Metrics
 from service.recording import Recording
@@ -48,6 +50,7 @@ class Runtime:
     model_follower: ModelFollower
     policy_follower: PolicyFollower
     record: Recording
+    delivery: Delivery
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
@@ -73,6 +76,7 @@ class Runtime:
             ModelFollower(scorer, metrics, control, artifacts, settings.model_verify_key_file),
             PolicyFollower(scorer, metrics, lists, policies, settings.policy_file),
             record,
+            Delivery.start(settings, metrics),
         )
         with contextlib.suppress(ModelArtifactError):  # logged; the worker is not ready
             runtime.model_follower.load(artifacts.configured)
@@ -105,6 +109,7 @@ class Runtime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.delivery.close()
         await self.record.close()
         if self.hot_client is not self.admin_client:
             await self.hot_client.aclose()

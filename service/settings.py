@@ -12,11 +12,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from history.chargeback_window import CHARGEBACK_WINDOW_DAYS
 from model.errors import ModelSignatureError
 from model.signing import read_verify_key
+from webhooks.errors import SecretsKeyError
+from webhooks.sealing import parse_key
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = ROOT / "model_artifacts" / "default"
@@ -85,9 +95,22 @@ class Settings(BaseSettings):
         description="Where workers keep records while Redis cannot take them (persistent!).",
     )
     spool_max_bytes: int = Field(1 << 30, ge=1 << 20)
-    record_retention_days: int = Field(180, ge=121, le=3_650)
+    # Longer than the chargeback window: a chargeback needs its decision in the record.
+    record_retention_days: int = Field(180, ge=CHARGEBACK_WINDOW_DAYS + 1, le=3_650)
     # The review queue's alert: the oldest unresolved case is older than this (4 h).
     case_max_age_seconds: int = Field(14_400, ge=60, le=30 * 86_400)
+    webhooks: Literal["inprocess", "off"] = Field(
+        "inprocess", description="off when `riskscore webhooks deliver` runs elsewhere."
+    )
+    webhook_secrets_key: SecretStr | None = Field(
+        None, description="32 bytes, base64: seals subscription secrets (docs/webhooks.md)."
+    )
+    webhook_concurrency: int = Field(16, ge=1, le=1_000)
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(12, ge=1, le=100)
+    webhook_backoff_base_seconds: float = Field(10.0, gt=0, le=3_600)
+    webhook_backoff_cap_seconds: float = Field(3_600.0, gt=0, le=86_400)
+    webhook_retention_days: int = Field(30, ge=1, le=3_650)
     max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)
     # A checkout scores a payment as it happens: a little clock skew is normal, an event from
     # the future would move every velocity window of the entities it names.
@@ -117,6 +140,16 @@ class Settings(BaseSettings):
             except ModelSignatureError as exc:
                 raise ValueError(f"{exc} (the release public key, PEM)") from exc
         return path
+
+    @field_validator("webhook_secrets_key")
+    @classmethod
+    def _secrets_key_is_32_bytes(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None:
+            try:
+                parse_key(key.get_secret_value())
+            except SecretsKeyError as exc:
+                raise ValueError(str(exc)) from exc
+        return key
 
     @model_validator(mode="after")
     def _no_development_key_in_production(self) -> Settings:

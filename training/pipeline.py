@@ -42,7 +42,13 @@ from training.manifest import fingerprint as fingerprint
 from training.metrics import EvaluationSet
 from training.model_card import write_model_card
 from training.parity_sample import build_parity_sample
-from training.split import DAY_MS, TimeSplit, split_by_time, split_by_windows
+from training.split import (
+    DAY_MS,
+    TimeSplit,
+    require_both_classes,
+    split_by_time,
+    split_by_windows,
+)
 from training.tuning import TuningResult, tune_parameters
 
 Progress = Callable[[str], object]
@@ -73,6 +79,7 @@ def train_artifact(
     matrix = features.to_numpy(dtype=np.float32)
     ts_ms = times_ms(history["timestamp"])
     split = time_split(ts_ms, options)
+    require_both_classes(split, labels)
     fitted, tuned = _fit(matrix, labels, ts_ms, split, options, step)
     step("fit")
     evaluations = {
@@ -163,7 +170,10 @@ def _labels(history: pd.DataFrame) -> npt.NDArray[np.int8]:
     labels = history["is_fraud"]
     if bool(labels.isna().any()):
         row = int(np.flatnonzero(labels.isna().to_numpy())[0]) + 1
-        raise FitError(f"column 'is_fraud', row {row}: missing; training needs every row labelled")
+        raise FitError(
+            f"column 'is_fraud', row {row}: missing; training needs every row labelled (a live "
+            "export: `--unlabelled-after-days` settles the unlabelled ones)"
+        )
     return labels.to_numpy(dtype=np.int8)
 
 

@@ -111,6 +111,21 @@ def _ms(day: date, days_after: int = 0) -> int:
     return int(midnight.timestamp() * 1000)
 
 
+def require_both_classes(split: TimeSplit, labels: npt.NDArray[np.int8]) -> None:
+    """Raise `SplitError` naming the first window that holds only frauds or only legitimate
+    transactions: it can neither fit nor measure a classifier."""
+    for name in ("train", "validation", "test"):
+        rows = getattr(split, name)
+        frauds = int(labels[rows].sum())
+        if frauds in (0, len(rows)):
+            low, high = (datetime.fromtimestamp(ms / 1000, tz=UTC) for ms in split.bounds_ms[name])
+            raise SplitError(
+                f"the {name} window ({low:%Y-%m-%d %H:%M} to {high:%Y-%m-%d %H:%M} UTC) holds "
+                f"{frauds:,} frauds and {len(rows) - frauds:,} legitimate transactions: it "
+                "needs both; widen it, or move it where both are labelled"
+            )
+
+
 def _split(ts_ms: Ints, bounds: dict[str, tuple[int, int]], gap_days: float) -> TimeSplit:
     rows = {
         name: np.flatnonzero((ts_ms >= low) & (ts_ms < high))

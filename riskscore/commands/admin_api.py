@@ -151,6 +151,10 @@ class AdminApi:
         for start, batch in self._batches(rows, {}, field="rows", limit="max_labels_per_request"):
             yield start, self._call("POST", "/v1/admin/labels", {"rows": batch}, start)
 
+    def replay_webhooks(self, subscription_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        path = f"/v1/admin/webhooks/subscriptions/{subscription_id}/replay"
+        return dict(self._call("POST", path, body))
+
     def _batches(
         self,
         items: Sequence[Any],

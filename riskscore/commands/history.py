@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from riskscore.commands.offline import unlabelled_after_days_argument
 from riskscore.commands.record import database_url_argument, require_database_url
 
 WINDOW_HELP = "an ISO date or time (2026-03-01, 2026-03-01T12:00:00Z), `now`, or an age (30d, 12h)"
@@ -37,9 +38,11 @@ def export_arguments(parser: argparse.ArgumentParser, *, labelled_only: bool = F
     parser.add_argument("--until", default="now", help=f"up to (excluded): {WINDOW_HELP}")
     parser.add_argument("--out", type=Path, required=True, help="output .parquet or .csv")
     if not labelled_only:
-        parser.add_argument(
+        labels = parser.add_mutually_exclusive_group()
+        labels.add_argument(
             "--labelled-only", action="store_true", help="only transactions with a label"
         )
+        unlabelled_after_days_argument(labels)
     database_url_argument(parser)
 
 
@@ -61,7 +64,14 @@ def export_command(args: argparse.Namespace) -> int:
     try:
         since, until = parse_window(args.since, args.until)
         schema.check(url)
-        rows = export_history(url, since, until, args.out, labelled_only=args.labelled_only)
+        exported = export_history(
+            url,
+            since,
+            until,
+            args.out,
+            labelled_only=args.labelled_only,
+            unlabelled_after_days=getattr(args, "unlabelled_after_days", None),
+        )
     except (RecordError, HistoryError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
@@ -69,8 +79,11 @@ def export_command(args: argparse.Namespace) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 2
     seconds = time.perf_counter() - started
+    if exported.settlement is not None:
+        sys.stderr.write(f"{exported.settlement.describe()}\n")
+    window = f"[{since.isoformat()}, {until.isoformat()})"
     sys.stderr.write(
-        f"wrote {rows:,} transactions decided in [{since.isoformat()}, {until.isoformat()}) "
-        f"to {args.out} in {seconds:.1f} s\n"
+        f"wrote {exported.rows:,} transactions decided in {window} to {args.out} "
+        f"in {seconds:.1f} s\n"
     )
     return 0

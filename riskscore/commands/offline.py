@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from history.chargeback_window import CHARGEBACK_WINDOW_DAYS
 from riskscore.commands import signing
 from riskscore.commands.signing import add_signing_key_argument, signing_key_or_exit
 from riskscore.commands.training_options import training_options_or_exit
@@ -175,6 +176,7 @@ def _train_parser(commands: Commands) -> None:
     for flag, meaning in WINDOW_FLAGS.items():
         split.add_argument(f"--{flag}", type=_day, metavar="YYYY-MM-DD", help=meaning)
     parser.add_argument("--label-delay-days", type=float, help=f"{DELAY_HELP} (default 30)")
+    unlabelled_after_days_argument(parser)
     tuning = parser.add_argument_group("hyperparameter search (Optuna)")
     tuning.add_argument("--tune", action="store_true", help="search the parameters first")
     tuning.add_argument("--tune-trials", type=int, help="at most this many trials (default 30)")
@@ -210,6 +212,8 @@ def _train(args: argparse.Namespace) -> int:
     signing_key = signing_key_or_exit(args.signing_key_file)
     options = training_options_or_exit(args)
     history = load_or_exit(args.data, args.drop_invalid)
+    if args.unlabelled_after_days is not None:
+        history = _settled_or_exit(history, args.unlabelled_after_days)
     stages = ("features", *(("tune",) if options.tuning.enabled else ()), "fit", "export", "write")
     try:
         with tqdm(total=len(stages), desc="train", file=sys.stderr) as bar:
@@ -232,6 +236,42 @@ def _train(args: argparse.Namespace) -> int:
         f"{', signed' if signing_key else ''}\n"
     )
     return 0
+
+
+def unlabelled_after_days_argument(parser: Any) -> None:
+    """`--unlabelled-after-days [N]`, of `history export` and `train` alike."""
+    parser.add_argument(
+        "--unlabelled-after-days",
+        type=_whole_days,
+        nargs="?",
+        const=CHARGEBACK_WINDOW_DAYS,
+        metavar="N",
+        help="take a transaction nobody labelled within N days of it as legitimate, and leave "
+        f"out every transaction younger than N days (N: default {CHARGEBACK_WINDOW_DAYS}, "
+        "the chargeback window; docs/training.md)",
+    )
+
+
+def _whole_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days (1 or more)")
+    return days
+
+
+def _settled_or_exit(history: Any, after_days: int) -> Any:
+    """The history with its unlabelled rows settled as of the newest time it knows."""
+    from history.chargeback_window import newest_time, settle_unlabelled
+
+    settled, settlement = settle_unlabelled(history, after_days, newest_time(history))
+    sys.stderr.write(f"{settlement.describe()}\n")
+    if settled.empty:
+        sys.stderr.write("error: no transaction left to train on\n")
+        raise SystemExit(2)
+    return settled
 
 
 def _predict_parser(commands: Commands) -> None:

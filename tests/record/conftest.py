@@ -1,10 +1,11 @@
 """Helpers of the record's tests (the PostgreSQL fixtures are in tests/conftest.py): a Redis
-that survives a restart, and a count of what was recorded."""
+that survives a restart, a count of what was recorded, and `riskscore recorder` processes."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -53,3 +54,16 @@ def count_recorded(url: str) -> tuple[int, int, int]:
         ).fetchone()  # type: ignore[misc]
         (claimed,) = connection.execute("SELECT count(*) FROM recorded_transactions").fetchone()  # type: ignore[misc]
         return rows, distinct, claimed
+
+
+def recorder_process(
+    redis_url: str, database_url: str, stream: str, consumer: str
+) -> subprocess.Popen[bytes]:
+    """`riskscore recorder` in a process of its own: batches of 500, and a dead recorder's
+    batch taken over after 1 s."""
+    command = [
+        sys.executable, "-m", "riskscore.cli", "recorder",
+        "--redis-url", redis_url, "--database-url", database_url, "--stream", stream,
+        "--consumer", consumer, "--batch-size", "500", "--claim-idle-ms", "1000",
+    ]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

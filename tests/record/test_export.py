@@ -46,7 +46,7 @@ def test_export_writes_the_record_as_history_with_current_labels(
     since = datetime.fromtimestamp((occurred - DAY_MS) / 1000, UTC)
     until = datetime.fromtimestamp((occurred + DAY_MS) / 1000, UTC)
     out = tmp_path / f"history{suffix}"
-    assert export_history(record_url, since, until, out) == 4
+    assert export_history(record_url, since, until, out).rows == 4
     history = load_history(out)
     assert list(history["transaction_id"]) == ["tx-0", "tx-1", "tx-2", "tx-3"]
     assert list(history["amount"]) == [10.5, 11.5, 12.5, 13.5]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from record.recorder import Recorder, RecorderSettings
 from record.server import PostgresServer
 from record.sink import RecordSink
 from record.spool import Spool
-from tests.record.conftest import DurableRedisServer, count_recorded, run
+from tests.record.conftest import DurableRedisServer, count_recorded, recorder_process, run
 from tests.record.records import record_body
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -106,17 +104,6 @@ def test_redis_stopped_for_10_seconds_loses_nothing(
         run(scenario())
     finally:
         server.close()
-
-
-def recorder_process(
-    redis_url: str, database_url: str, stream: str, consumer: str
-) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "riskscore.cli", "recorder",
-        "--redis-url", redis_url, "--database-url", database_url, "--stream", stream,
-        "--consumer", consumer, "--batch-size", "500", "--claim-idle-ms", "1000",
-    ]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_the_recorder_killed_mid_batch_loses_nothing(

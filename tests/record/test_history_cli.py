@@ -94,3 +94,21 @@ def test_history_export_refuses_bad_flags(
     assert main([*args, "--database-url", record_url]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "h.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--unlabelled-after-days", "0"], "'0' is not a whole number of days"),
+        (["--unlabelled-after-days", "soon"], "'soon' is not a whole number of days"),
+        (["--unlabelled-after-days", "--labelled-only"], "not allowed with argument"),
+    ],
+)
+def test_history_export_refuses_a_bad_chargeback_window(
+    tmp_path: Path, flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["history", "export", "--since", "1d", *flags, "--out", str(tmp_path / "h.csv")]
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--database-url", "postgresql://127.0.0.1:1/none"])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err

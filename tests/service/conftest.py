@@ -1,6 +1,8 @@
 """Fixtures of the end-to-end tests: the real app under a real uvicorn server, in a thread, on a
 free port, against a real Redis of the module's own (policy keys are global to a server): one
-server, or in the modules that ask for it, each test once on a server and once on a cluster.
+server, or in the modules that ask for it, each test once on a server and once on a cluster;
+or, for tests whose figures cover the whole record, a service with a Redis and a PostgreSQL
+database of the test's own (`record_service`).
 
 Tests that are not about the feature-time budget run with `PATIENT_FEATURE_TIMEOUT_MS`, so a
 stall of the shared machine cannot turn their decisions degraded; tests of degraded mode make
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -146,6 +149,27 @@ def service(service_backend: Backend) -> Iterator[RunningService]:
     running = RunningService.start(service_backend.settings())
     yield running
     running.stop()
+
+
+@pytest.fixture
+def record_settings() -> dict[str, Any]:
+    """Settings overrides of `record_service`; a module overrides this fixture for its own."""
+    return {}
+
+
+@pytest.fixture
+def record_service(
+    record_url: str, record_settings: dict[str, Any], tmp_path: Path
+) -> Iterator[RunningService]:
+    """A service with a Redis and a record of its own: a fresh migrated database
+    (`record_url`), reached through the service's real `runtime.record` (its pool, sink, spool
+    and in-process recorder), for tests whose figures cover the whole record."""
+    with RedisServer() as server:
+        settings = settings_for(
+            server.url, database_url=record_url, spool_dir=tmp_path / "spool", **record_settings
+        )
+        with serving(settings) as running:
+            yield running
 
 
 @pytest.fixture

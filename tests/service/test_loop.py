@@ -5,7 +5,7 @@ exported as a history, then backtested and trained on with the commands users ru
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,36 +14,20 @@ import orjson
 import pandas as pd
 import pytest
 
-from feature_store.redis_server import RedisServer
 from history.io import load_history, normalise
 from history.simulator import SimulationConfig, simulate
+from model.manifest import Manifest
 from record.writer import DecisionWriter
 from riskscore.cli import main
-from service.app import create_app
 from tests.record.conftest import connect, run
 from tests.record.records import make_record
-from tests.servers import ThreadedServer
-from tests.service.conftest import KEYS, settings_for
-from tests.service.test_record_admin import RecordPlug, Service
+from tests.service.conftest import KEYS, RunningService
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 DAYS = 100
 COLUMNS = ("currency", "card_id", "card_bin", "card_country", "merchant_id", "merchant_mcc",
            "merchant_country", "customer_id", "email_domain", "device_id", "ip", "ip_country",
            "channel", "billing_country", "shipping_country")  # fmt: skip
-
-
-@pytest.fixture
-def service(record_url: str) -> Iterator[Service]:
-    """A service whose label counts may take their time on a loaded test machine."""
-    with RedisServer() as redis:
-        app = create_app(settings_for(redis.url, feature_timeout_ms=2_000))
-        server = ThreadedServer(app).start()
-        app.state.runtime.record = RecordPlug(record_url)
-        try:
-            yield Service(server)
-        finally:
-            server.stop()
 
 
 def traffic() -> pd.DataFrame:
@@ -97,14 +81,17 @@ def label_file(history: pd.DataFrame, path: Path) -> Path:
 
 
 def test_scored_traffic_labelled_exported_backtested_and_trained(
-    service: Service, record_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    record_service: RunningService,
+    record_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     history = traffic()
     write(record_url, history)
     old = history[history["timestamp"] < datetime.now(UTC) - timedelta(days=90)]
     old_fraud = old[old["is_fraud"] == 1.0]["transaction_id"].iloc[0]  # a 90-day-old chargeback
     labels = label_file(history, tmp_path / "labels.parquet")
-    admin = ["--url", service.url, "--key", KEYS["admin"]]
+    admin = ["--url", record_service.url, "--key", KEYS["admin"]]
     assert main(["labels", "import", str(labels), *admin]) == 0
     assert f"{len(history):,} recorded" in capsys.readouterr().out
 
@@ -125,3 +112,61 @@ def test_scored_traffic_labelled_exported_backtested_and_trained(
     model = tmp_path / "model"
     assert main(["train", "--data", str(out), "--out", str(model), "--gap-days", "3"]) == 0
     assert (model / "manifest.json").exists()
+
+
+def test_unlabelled_live_traffic_is_settled_by_the_chargeback_window_and_trained_on(
+    record_service: RunningService, record_url: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Only the chargebacks labelled, as in production: the legitimate rest stays unlabelled
+    until the window has passed; the transactions still inside it are left out."""
+    history = traffic()
+    write(record_url, history)
+    frauds = history[history["is_fraud"] == 1.0]
+    chargebacks = label_file(frauds, tmp_path / "chargebacks.parquet")
+    assert main(["labels", "import", str(chargebacks), "--url", record_service.url,
+                 "--key", KEYS["admin"]]) == 0  # fmt: skip
+    export = ["history", "export", "--since", f"{DAYS + 2}d", "--database-url", record_url]
+    raw = tmp_path / "raw.parquet"
+    assert main([*export, "--out", str(raw)]) == 0
+    model = tmp_path / "model"
+    capsys.readouterr()
+    assert main(["train", "--data", str(raw), "--out", str(model), "--gap-days", "3"]) == 2
+    assert "--unlabelled-after-days" in capsys.readouterr().err
+
+    settled = tmp_path / "settled.parquet"
+    before = pd.Timestamp.now(tz="UTC")
+    assert main([*export, "--out", str(settled), "--unlabelled-after-days", "30"]) == 0
+    after = pd.Timestamp.now(tz="UTC")
+    exported = load_history(settled)
+    history["timestamp"] = history["timestamp"].dt.floor("ms")  # as recorded
+    frauds = history[history["is_fraud"] == 1.0]
+    past = [
+        int((history["timestamp"] <= at - pd.Timedelta(days=30)).sum()) for at in (before, after)
+    ]
+    assert past[0] <= len(exported) <= past[1]
+    cut = exported["timestamp"].max()
+    assert exported["is_fraud"].notna().all()
+    assert exported["is_fraud"].sum() == (frauds["timestamp"] <= cut).sum() > 0
+    legitimate = int((exported["is_fraud"] == 0.0).sum())
+    assert legitimate == ((history["is_fraud"] == 0.0) & (history["timestamp"] <= cut)).sum()
+    waited = exported["label_timestamp"] - exported["timestamp"]
+    assert (waited[exported["is_fraud"] == 0.0] == pd.Timedelta(days=30)).all()
+    inside, inside_frauds = len(history) - len(exported), int((frauds["timestamp"] > cut).sum())
+    assert inside_frauds > 0  # chargebacks of the last 30 days: known, but left out too
+    report = capsys.readouterr().err
+    assert (f"{legitimate:,} unlabelled transactions past it taken as legitimate; {inside:,} "
+            f"still inside it left out ({inside_frauds:,} of them labelled)") in report  # fmt: skip
+    assert f"wrote {len(exported):,} transactions" in report
+
+    # `riskscore train` settles the raw export by the same definition (as of the file's newest
+    # time) and trains on what is known.
+    assert main(["train", "--data", str(raw), "--out", str(model), "--gap-days", "3",
+                 "--unlabelled-after-days", "30"]) == 0  # fmt: skip
+    file = load_history(raw)
+    newest = max(file["timestamp"].max(), file["label_timestamp"].max())
+    known = file[file["timestamp"] <= newest - pd.Timedelta(days=30)]
+    unlabelled = int(known["is_fraud"].isna().sum())
+    assert f"{unlabelled:,} unlabelled transactions past it" in capsys.readouterr().err
+    trained = Manifest.model_validate_json((model / "manifest.json").read_text()).training_data
+    assert (trained.rows, trained.frauds) == (len(known), int((known["is_fraud"] == 1.0).sum()))

@@ -5,62 +5,33 @@ giving the figures `backtest.live` computes."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import orjson
 import pandas as pd
 import psycopg
 import pytest
 
 from backtest.live import live_body, live_report
-from feature_store.redis_server import RedisServer
 from policy.loader import load_policy
 from record.writer import DecisionWriter
 from riskscore.cli import main
-from service.app import create_app
 from service.settings import DEFAULT_POLICY_FILE
 from tests.record.conftest import connect, run
 from tests.record.records import record_body
-from tests.servers import ThreadedServer
-from tests.service.conftest import KEYS, auth, settings_for
+from tests.service.conftest import KEYS, RunningService, auth
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 NOW_MS = int(time.time() * 1000)
 DAY_MS = 86_400_000
 
 
-class RecordPlug:
-    """`runtime.record` as the routes use it (`pool.connection()`), on a real PostgreSQL: the
-    service's own wiring of the record gives the same interface."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.pool = self
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        async with await connect(self.url) as connection:
-            yield connection
-
-
-class Service:
-    def __init__(self, server: ThreadedServer) -> None:
-        self.server, self.url = server, server.url
-
-
 @pytest.fixture
-def service(record_url: str) -> Iterator[Service]:
-    with RedisServer() as redis:
-        app = create_app(settings_for(redis.url, max_labels_per_request=2))
-        server = ThreadedServer(app).start()
-        app.state.runtime.record = RecordPlug(record_url)
-        try:
-            yield Service(server)
-        finally:
-            server.stop()
+def record_settings() -> dict[str, Any]:
+    return {"max_labels_per_request": 2}
 
 
 def fill(url: str) -> None:
@@ -86,7 +57,10 @@ def label_events(url: str) -> list[tuple[str, str, str, str]]:
 
 
 def test_labels_import_records_rows_and_reports_refused_ones(
-    service: Service, record_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    record_service: RunningService,
+    record_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     fill(record_url)
     now = datetime.now(UTC)
@@ -101,7 +75,7 @@ def test_labels_import_records_rows_and_reports_refused_ones(
         f"tx-new,stolen,{now.isoformat()},\n"
         f"tx-new,confirmed_legitimate,{now.isoformat()},\n"
     )
-    connection = ["--url", service.url, "--key", KEYS["admin"]]
+    connection = ["--url", record_service.url, "--key", KEYS["admin"]]
     assert main(["labels", "import", str(file), *connection]) == 1
     out, err = capsys.readouterr()
     assert "6 rows: 2 recorded, 0 already recorded, 4 refused; 1 fraud labels counted" in out
@@ -119,35 +93,36 @@ def test_labels_import_records_rows_and_reports_refused_ones(
     assert len(label_events(record_url)) == 2
 
 
-def test_label_batches_over_the_limit_are_refused(service: Service, record_url: str) -> None:
-    import httpx
-
+def test_label_batches_over_the_limit_are_refused(record_service: RunningService) -> None:
     row = {"transaction_id": "tx", "label": "chargeback", "reported_at": "2026-01-01T00:00:00Z"}
     reply = httpx.post(
-        f"{service.url}/v1/admin/labels", json={"rows": [row] * 3}, headers=auth("admin")
+        f"{record_service.url}/v1/admin/labels", json={"rows": [row] * 3}, headers=auth("admin")
     )
     assert reply.status_code == 413
     assert "rows: 3" in reply.json()["detail"]
     scope = httpx.post(
-        f"{service.url}/v1/admin/labels", json={"rows": [row]}, headers=auth("score")
+        f"{record_service.url}/v1/admin/labels", json={"rows": [row]}, headers=auth("score")
     )
     assert scope.status_code == 403
 
 
 def test_policy_health_gives_the_live_reports_figures(
-    service: Service, record_url: str, tmp_path: Path
+    record_service: RunningService, record_url: str, tmp_path: Path
 ) -> None:
-    import httpx
-
     fill(record_url)
     file = tmp_path / "one.parquet"
     at = pd.Timestamp.now(tz="UTC")
     pd.DataFrame(
         {"transaction_id": ["tx-new"], "label": ["chargeback"], "reported_at": [at]}
     ).to_parquet(file)
-    assert main(["labels", "import", "--url", service.url, "--key", KEYS["admin"], str(file)]) == 0
+    assert (
+        main(["labels", "import", "--url", record_service.url, "--key", KEYS["admin"], str(file)])
+        == 0
+    )
     reply = httpx.get(
-        f"{service.url}/v1/admin/policy/health", params={"since": "30d"}, headers=auth("admin")
+        f"{record_service.url}/v1/admin/policy/health",
+        params={"since": "30d"},
+        headers=auth("admin"),
     )
     assert reply.status_code == 200
     body = reply.json()
@@ -164,6 +139,8 @@ def test_policy_health_gives_the_live_reports_figures(
     rules = {rule["rule_id"]: rule for rule in body["rules"]}
     assert (rules["blocked_card"]["matches"], rules["blocked_card"]["frauds"]) == (1, 1)
     bad = httpx.get(
-        f"{service.url}/v1/admin/policy/health", params={"since": "soon"}, headers=auth("admin")
+        f"{record_service.url}/v1/admin/policy/health",
+        params={"since": "soon"},
+        headers=auth("admin"),
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "since"

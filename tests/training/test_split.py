@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from training.config import Windows
-from training.split import DAY_MS, SplitError, split_by_time, split_by_windows
+from training.split import (
+    DAY_MS,
+    SplitError,
+    require_both_classes,
+    split_by_time,
+    split_by_windows,
+)
 
 
 def test_split_by_time_orders_windows_with_a_gap() -> None:
@@ -90,3 +96,17 @@ def test_split_by_windows_refuses_an_empty_window() -> None:
     windows = Windows(None, date(2026, 1, 20), date(2026, 1, 22), date(2026, 1, 30))
     with pytest.raises(SplitError, match=r"the test window \(2026-01-22 00:00 to 2026-01-31"):
         split_by_windows(ts, windows, validation_fraction=0.2)
+
+
+def test_a_window_of_one_class_is_refused_naming_it() -> None:
+    ts = np.arange(0, 100 * DAY_MS, DAY_MS // 4, dtype=np.int64)
+    split = split_by_time(ts, test_fraction=0.2, validation_fraction=0.1, gap_days=5)
+    labels = (np.arange(len(ts)) % 7 == 0).astype(np.int8)
+    require_both_classes(split, labels)  # frauds and legitimate ones in every window
+    labels[split.test] = 1  # a live export's last days: only the early chargebacks known
+    frauds = len(split.test)
+    with pytest.raises(SplitError, match=rf"the test window .* holds {frauds} frauds and 0 legit"):
+        require_both_classes(split, labels)
+    labels[split.train] = 0
+    with pytest.raises(SplitError, match=r"the train window .* holds 0 frauds"):
+        require_both_classes(split, labels)

@@ -116,3 +116,16 @@ def test_train_with_a_config_and_windows_records_them(
     card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
     assert f"the config file `{config}`" in card
     assert json.loads((tmp_path / "model" / "manifest.json").read_text())["training_config"]
+
+
+def test_train_says_when_the_chargeback_window_leaves_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "recent.csv"
+    data.write_text(
+        "transaction_id,timestamp,card_id,merchant_id,amount,is_fraud\n"
+        "a,2026-03-01T00:00:00Z,c1,m1,10,\n"
+        "b,2026-03-20T00:00:00Z,c2,m1,12,1\n"
+    )
+    result = _train("--data", str(data), "--unlabelled-after-days", "30")
+    assert result.returncode == 2
+    assert "0 unlabelled transactions past it taken as legitimate; 2 still inside" in result.stderr
+    assert "no transaction left to train on" in result.stderr
