@@ -1,19 +1,24 @@
 """The analyst's day in a real Chromium: log in, open the queue, open a case, assign it and
-resolve it as fraud with the keyboard, see the label in the record, and the card's next score
-count it in its label features."""
+resolve it as fraud with the keyboard, see the label in the record, the card's next score count
+it in its label features, and a webhook receiver get the case and the label, signed."""
 
 from __future__ import annotations
 
+import base64
+import os
 import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from feature_store.redis_server import RedisServer
 from tests.console.conftest import CHROMIUM, NO_CHROMIUM, recorded_features, reviewed, scored
-from tests.service.conftest import RunningService, auth
+from tests.service.conftest import RunningService, auth, serving, settings_for
+from tests.webhooks.receiver import Receiver
 
 pytestmark = [pytest.mark.redis, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
+SUBSCRIPTIONS = "/v1/admin/webhooks/subscriptions"
 
 if CHROMIUM is not None:
     from playwright.sync_api import Browser, expect
@@ -92,3 +97,39 @@ def test_the_queue_is_worked_from_the_keyboard(
     page.goto(f"/console/cases/{cases[0]}")
     expect(page.locator("h1 .case-status")).to_have_text("resolved: legitimate")
     assert watched_page.violations() == []
+
+
+def test_a_resolution_in_the_console_reaches_a_webhook_receiver_signed(
+    browser: Browser, record_url: str, namespace: str
+) -> None:
+    """The loop's last step: the case and the label leave as signed events, received by a
+    real receiver on a free port that checks every signature."""
+    secrets_key = base64.b64encode(os.urandom(32)).decode()
+    with RedisServer() as redis_server, Receiver() as receiver:
+        settings = settings_for(
+            redis_server.url, database_url=record_url, webhook_secrets_key=secrets_key
+        )
+        with serving(settings) as running, running.client() as http:
+            kinds = ["case.resolved", "label.recorded"]
+            reply = http.post(SUBSCRIPTIONS, json={"url": receiver.url, "kinds": kinds},
+                              headers=auth("admin"))  # fmt: skip
+            assert reply.status_code == 201, reply.text
+            receiver.secret = reply.json()["secret"]
+            decision, case_id = reviewed(http, namespace, 5)
+            page = logged_in(browser, running, "analyst").page
+            page.goto(f"/console/cases/{case_id}")
+            page.keyboard.press("a")
+            expect(page.locator("dd.assignee")).to_have_text("test-analyst")
+            page.keyboard.press("f")
+            expect(page.locator("h1 .case-status")).to_have_text("resolved: fraud")
+            got = receiver.wait_for(lambda seen: {r.kind for r in seen} >= set(kinds))
+    assert all(event.verified for event in got)
+    resolved = next(event for event in got if event.kind == "case.resolved")
+    assert resolved.body["data"]["case_id"] == case_id
+    assert resolved.body["data"]["resolution"] == "fraud"
+    assert resolved.body["data"]["actor"] == "test-analyst"
+    label = next(event for event in got if event.kind == "label.recorded")
+    assert label.body["data"]["transaction_id"] == decision["transaction_id"]
+    assert (label.body["data"]["kind"], label.body["data"]["source"]) == (
+        "confirmed_fraud", "analyst",
+    )  # fmt: skip
