@@ -8,17 +8,15 @@ aggregate over the unresolved cases).
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from cases.errors import CaseCursorError
 from cases.store import CASE_COLUMNS, CASE_OF_DECISION
+from record.pages import Keyset
 
 # Every filter is optional: NULL switches it off (run unprepared, as `record.decisions` does).
 # Oldest first, as a queue is worked; the cursor is the last row's key.
@@ -52,7 +50,7 @@ LEFT JOIN decisions d ON d.decided_at = l.decided_at AND d.transaction_id = l.tr
 WHERE l.case_id = %s
 ORDER BY l.decided_at, l.transaction_id
 """
-MAX_PAGE_SIZE = 500
+CASE_PAGES = Keyset("opened_at", "case_id", int, "cases", CaseCursorError)
 # Age buckets of the unresolved cases (upper bounds, seconds): 1 h, 4 h, 1 day, 7 days.
 AGE_BUCKETS = (3_600, 14_400, 86_400, 604_800)
 AGE_LABELS = ("0-1h", "1h-4h", "4h-1d", "1d-7d", "7d+")
@@ -91,37 +89,8 @@ async def list_cases(
 
     Raises `CaseCursorError` for a cursor this function did not hand out.
     """
-    limit = max(1, min(limit, MAX_PAGE_SIZE))
-    after_at, after_id = decode_cursor(cursor) if cursor else (None, None)
-    parameters = {**filters.__dict__, "after_at": after_at, "after_id": after_id, "limit": limit}
-    rows = connection.cursor(row_factory=dict_row)
-    await rows.execute(LIST, parameters, prepare=False)
-    found = await rows.fetchall()
-    last = found[-1] if len(found) == limit else None
-    next_cursor = encode_cursor(last["opened_at"], last["case_id"]) if last else None
+    found, next_cursor = await CASE_PAGES.page(connection, LIST, filters.__dict__, cursor, limit)
     return CasePage(found, next_cursor)
-
-
-def encode_cursor(opened_at: datetime, case_id: int) -> str:
-    raw = orjson.dumps([opened_at.isoformat(), case_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        opened_at, case_id = orjson.loads(raw)
-        moment = datetime.fromisoformat(opened_at)
-    except (ValueError, TypeError) as exc:
-        raise CaseCursorError(f"cursor {cursor!r} is not one a page of cases handed out") from exc
-    if (
-        moment.tzinfo is None
-        or not isinstance(case_id, int)
-        or isinstance(case_id, bool)
-        or not 0 < case_id < 2**63
-    ):
-        raise CaseCursorError(f"cursor {cursor!r} is not one a page of cases handed out")
-    return moment, case_id
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,14 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
 
-from record.errors import CursorError
+from record.pages import Keyset
 
 COLUMNS = """
   d.transaction_id, d.decided_at, d.occurred_at, d.decision, d.score, d.margin, d.degraded,
@@ -59,7 +57,7 @@ WHERE (%(decision)s::text IS NULL OR d.decision = %(decision)s)
 ORDER BY d.decided_at DESC, d.transaction_id DESC
 LIMIT %(limit)s
 """
-MAX_PAGE_SIZE = 500
+DECISION_PAGES = Keyset("decided_at", "transaction_id", str, "decisions")
 
 
 async def find_decision(connection: AsyncConnection, transaction_id: str) -> dict[str, Any] | None:
@@ -118,32 +116,10 @@ async def list_decisions(
 
     Raises `CursorError` for a cursor this function did not hand out.
     """
-    limit = max(1, min(limit, MAX_PAGE_SIZE))
-    after_at, after_id = decode_cursor(cursor) if cursor else (None, None)
-    parameters = {**filters.__dict__, "after_at": after_at, "after_id": after_id, "limit": limit}
-    rows = connection.cursor(row_factory=dict_row)
-    await rows.execute(LIST, parameters, prepare=False)
-    found = await rows.fetchall()
-    last = found[-1] if len(found) == limit else None
-    next_cursor = encode_cursor(last["decided_at"], last["transaction_id"]) if last else None
+    found, next_cursor = await DECISION_PAGES.page(
+        connection, LIST, filters.__dict__, cursor, limit
+    )
     return Page(found, next_cursor)
-
-
-def encode_cursor(decided_at: datetime, transaction_id: str) -> str:
-    raw = orjson.dumps([decided_at.isoformat(), transaction_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        decided_at, transaction_id = orjson.loads(raw)
-        moment = datetime.fromisoformat(decided_at)
-    except (ValueError, TypeError) as exc:
-        raise CursorError(f"cursor {cursor!r} is not one a page of decisions handed out") from exc
-    if moment.tzinfo is None or not isinstance(transaction_id, str):
-        raise CursorError(f"cursor {cursor!r} is not one a page of decisions handed out")
-    return moment, transaction_id
 
 
 # What the live rule report needs of each decision in a window: the rules matched (live and

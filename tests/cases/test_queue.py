@@ -11,9 +11,8 @@ from cases.errors import CaseCursorError
 from cases.machine import Move, move
 from cases.queue import (
     AGE_LABELS,
+    CASE_PAGES,
     CaseFilter,
-    decode_cursor,
-    encode_cursor,
     list_cases,
     queue_health,
 )
@@ -92,9 +91,9 @@ def test_a_cursor_not_handed_out_is_refused(record_url: str) -> None:
 
     with pytest.raises(CaseCursorError, match="not one a page of cases handed out"):
         run(bad())
-    too_big = encode_cursor(datetime.now(UTC), 2**63)  # a bigint could not hold it
+    too_big = CASE_PAGES.encode(datetime.now(UTC), 2**63)  # a bigint could not hold it
     with pytest.raises(CaseCursorError):
-        decode_cursor(too_big)
+        CASE_PAGES.decode(too_big)
 
 
 def test_queue_health_counts_unresolved_cases_by_age(record_url: str) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from record.decisions import (
+    DECISION_PAGES,
     DecisionFilter,
-    decode_cursor,
     find_decision,
     list_decisions,
 )
@@ -158,7 +158,7 @@ def test_list_decisions_pages_cover_everything_once(record_url: str) -> None:
 @pytest.mark.parametrize("cursor", ["not-base64!", "bm90IGpzb24", "WyIyMDI2LTAxLTAxIiwxXQ"])
 def test_decode_cursor_refuses_foreign_cursors(cursor: str) -> None:
     with pytest.raises(CursorError):
-        decode_cursor(cursor)
+        DECISION_PAGES.decode(cursor)
 
 
 def test_partitions_are_created_for_the_days_a_batch_needs(record_url: str) -> None:
