@@ -17,7 +17,11 @@ from tests.console.conftest import CHROMIUM, NO_CHROMIUM, recorded_features, rev
 from tests.service.conftest import RunningService, auth, serving, settings_for
 from tests.webhooks.receiver import Receiver
 
-pytestmark = [pytest.mark.redis, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM),
+]
 SUBSCRIPTIONS = "/v1/admin/webhooks/subscriptions"
 
 if CHROMIUM is not None:

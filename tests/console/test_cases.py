@@ -11,7 +11,7 @@ import pytest
 from tests.console.conftest import console_for, reviewed, scored
 from tests.service.conftest import auth
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 
 def test_the_queue_lists_the_cases_the_record_opened(http: httpx.Client, namespace: str) -> None:

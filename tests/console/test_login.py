@@ -13,7 +13,7 @@ from service.console.security import CONTENT_SECURITY_POLICY
 from tests.console.conftest import console_for, log_in, login_form
 from tests.service.conftest import KEYS, serving, settings_for, stream_entries
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 
 def test_a_bad_key_is_refused_and_audited(http: httpx.Client, console_redis: str) -> None:

@@ -12,7 +12,11 @@ import pytest
 from tests.console.conftest import CHROMIUM, NO_CHROMIUM, scored
 from tests.service.conftest import KEYS, RunningService, auth
 
-pytestmark = [pytest.mark.redis, pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)]
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM),
+]
 
 if CHROMIUM is not None:
     from playwright.sync_api import Browser, expect

@@ -7,7 +7,7 @@ import pytest
 
 from tests.console.conftest import console_for, scored
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 
 def test_the_search_filters_the_record(http: httpx.Client, namespace: str) -> None:

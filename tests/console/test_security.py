@@ -11,7 +11,7 @@ from service.console.security import CONTENT_SECURITY_POLICY
 from tests.console.conftest import console_for
 from tests.service.conftest import stream_entries
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 PAGES = ["/console/decisions", "/console/rules", "/console/lists", "/console/status"]
 
 
