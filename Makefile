@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+	@command -v chromium >/dev/null 2>&1 || echo "make test: no Chromium found, so the console's browser tests were skipped (apt-get install chromium)"
 
 format: $(STAMP)
 	$(BIN)/ruff format .

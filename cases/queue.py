@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from cases.errors import CaseCursorError
-from cases.store import CASE_COLUMNS
+from cases.store import CASE_COLUMNS, CASE_OF_DECISION
 from record.pages import Keyset
 
 # Every filter is optional: NULL switches it off (run unprepared, as `record.decisions` does).
@@ -127,3 +127,10 @@ async def case_decisions(connection: AsyncConnection, case_id: int) -> list[dict
     cursor = connection.cursor(row_factory=dict_row)
     await cursor.execute(DECISIONS, (case_id,))
     return await cursor.fetchall()
+
+
+async def case_of_decision(connection: AsyncConnection, transaction_id: str) -> int | None:
+    """The case a decision belongs to (opened on it or linked to it); None when none."""
+    cursor = await connection.execute(CASE_OF_DECISION, (transaction_id,))
+    row = await cursor.fetchone()
+    return None if row is None else int(row[0])

@@ -22,6 +22,9 @@ window and the matured label ring was added; older keys expire on their own).
     rs:v1:audit                                   stream  admin actions: who, what, when
     rs:v1:model:current                           string  model directory every worker serves
                                                           (set by the admin reload; no TTL)
+    rs:v1:console:session:<sha256 of the id>      hash    a console session (key name, scopes,
+                                                          CSRF token); expires when idle
+    rs:v1:console:login:<client address>          string  console log-in attempts in the window
 """
 
 from __future__ import annotations
@@ -59,3 +62,12 @@ def decision_key(transaction_id: str) -> str:
 
 AUDIT_STREAM = f"{PREFIX}:audit"
 MODEL_POINTER = f"{PREFIX}:model:current"
+
+
+def console_session_key(session_hash: str) -> str:
+    """A console session, by the sha256 of its id: Redis never holds an id a cookie carries."""
+    return f"{PREFIX}:console:session:{session_hash}"
+
+
+def console_login_key(client: str) -> str:
+    return f"{PREFIX}:console:login:{client}"

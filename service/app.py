@@ -30,6 +30,7 @@ from service import (
     webhook_admin,
 )
 from service.auth import KeyRing
+from service.console.app import mount_console
 from service.limits import body_limits
 from service.logs import configure_logging
 from service.metrics import Metrics
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(routes.echo_router)
     problems.install(app)
     _serve_docs(app)
+    mount_console(app)
     app.add_middleware(RequestContext, body_limit=body_limits(settings), metrics=metrics)
     return app
 

@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     max_list_entries_per_request: int = Field(10_000, ge=1, le=100_000)
     max_labels_per_request: int = Field(1_000, ge=1, le=100_000)
     reload_interval_ms: int = Field(250, ge=50, le=5_000)
+    # The console (`/console`): a session ends after this long idle, and after the maximum
+    # whatever its use; log-in attempts per client address and window.
+    console_session_idle_seconds: int = Field(1_800, ge=60, le=86_400)
+    console_session_max_seconds: int = Field(43_200, ge=300, le=604_800)
+    console_login_attempts: int = Field(10, ge=1, le=1_000)
+    console_login_window_seconds: int = Field(300, ge=10, le=86_400)
     echo_endpoint: bool = Field(False, description="Serve POST /v1/echo, for benchmarks only.")
     log_level: str = "INFO"
 
