@@ -37,7 +37,7 @@ from training.config import TrainingOptions as TrainingOptions
 from training.diagnostics import Diagnostics, diagnose
 from training.export import ParityError, export_onnx, onnx_session
 from training.fit import FitError, FittedModel, fit_model
-from training.manifest import Exported, build_manifest
+from training.manifest import Exported, build_manifest, normal_ranges
 from training.manifest import fingerprint as fingerprint
 from training.metrics import EvaluationSet
 from training.model_card import write_model_card
@@ -81,7 +81,10 @@ def train_artifact(
     }
     exported = _export(fitted, matrix[split.test])
     step("export")
-    manifest = build_manifest(history, labels, split, fitted, evaluations, exported, options, tuned)
+    ranges = normal_ranges(matrix[split.train])
+    manifest = build_manifest(
+        history, labels, split, fitted, evaluations, exported, options, tuned, ranges
+    )
     if out_dir.is_dir() and not (out_dir / MANIFEST_FILE).exists():
         out_dir = out_dir / manifest.model_version
     _check_sample(out_dir, manifest, exported)
