@@ -91,6 +91,12 @@ class Model:
         margins = self.margins(row)
         return float(calibrate(self.manifest.calibration, margins)[0]), float(margins[0])
 
+    def contributions(self, row: npt.NDArray[np.float32]) -> Floats:
+        """Exact TreeSHAP of one row's margin (the bias is `shap.bias`), rounded to float32,
+        the precision of its table (the record writes them so, exactly)."""
+        values: Floats = self.shap.contributions(row).astype(np.float32).astype(np.float64)
+        return values
+
     def explain(self, row: npt.NDArray[np.float32]) -> Explanation:
         """Score one transaction and attribute its margin exactly (TreeSHAP).
 
@@ -98,8 +104,7 @@ class Model:
         classifier's float32 probability exactly as in `scores`; `margin` is the trees' sum
         (bias + contributions), more precise than `margins` where that probability nears 1.
         """
-        # Rounded to float32, the precision of the table (the record writes them so, exactly).
-        contributions = self.shap.contributions(row).astype(np.float32).astype(np.float64)
+        contributions = self.contributions(row)
         return Explanation(
             score=self.score_one(row)[0],
             margin=self.shap.bias + float(contributions.sum()),

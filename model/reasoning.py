@@ -32,19 +32,20 @@ class ModelReason:
 
 
 def _code_table() -> npt.NDArray[np.intp]:
-    """(features, sides): the index into MODEL_CODES of each feature's code on each side."""
+    """(sides, features): the index into MODEL_CODES of each feature's code on each side."""
     matches = feature_reasons()
-    table = np.full((len(FEATURE_NAMES), len(_SIDES)), _NO_CODE, dtype=np.intp)
+    table = np.full((len(_SIDES), len(FEATURE_NAMES)), _NO_CODE, dtype=np.intp)
     for i, name in enumerate(FEATURE_NAMES):
         for j, side in enumerate(_SIDES):
             codes = matches[(name, side)]
             if codes:
-                table[i, j] = MODEL_CODES.index(codes[0])
+                table[j, i] = MODEL_CODES.index(codes[0])
     return table
 
 
 _CODE_TABLE = _code_table()
-_ANY = _SIDES.index(Side.ANY)
+_HIGH, _LOW, _MISSING, _ANY = (_CODE_TABLE[_SIDES.index(side)] for side in _SIDES)
+_HAS_ANY = _ANY >= 0
 
 
 def sides(
@@ -64,13 +65,15 @@ def sides(
 def feature_codes(
     values: npt.NDArray[np.float64], low: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.intp]:
-    """Each feature's code (index into MODEL_CODES) for these values, or -1 for none."""
-    side = sides(values, low, high)
-    rows = np.arange(len(values))
-    codes = np.where(side >= 0, _CODE_TABLE[rows, np.maximum(side, 0)], _NO_CODE)
-    # A category or time names its code on any known value.
-    known = ~np.isnan(values)
-    return np.where(known & (_CODE_TABLE[:, _ANY] >= 0), _CODE_TABLE[:, _ANY], codes)
+    """Each feature's code (index into MODEL_CODES) for these values, or -1 for none. A
+    category or a time names its code on any known value."""
+    with np.errstate(invalid="ignore"):
+        is_high = (values >= high) & (values > low)
+        is_low = (values <= low) & (values < high)
+    missing = np.isnan(values)
+    codes = np.where(is_high, _HIGH, np.where(is_low, _LOW, _NO_CODE))
+    codes = np.where(missing, _MISSING, np.where(_HAS_ANY, _ANY, codes))
+    return codes
 
 
 def model_reasons(
@@ -87,15 +90,13 @@ def model_reasons(
     """
     pushed = np.asarray(contributions, dtype=np.float64)
     codes = feature_codes(np.asarray(values, dtype=np.float64), low, high)
-    behind = (pushed > 0) & (codes >= 0)
-    totals = np.bincount(codes[behind], weights=pushed[behind], minlength=len(MODEL_CODES))
-    order = np.argsort(-totals, kind="stable")[:top]
-    return [
-        ModelReason(
-            MODEL_CODES[i],
-            float(totals[i]),
-            {FEATURE_NAMES[f]: float(pushed[f]) for f in np.flatnonzero(behind & (codes == i))},
-        )
-        for i in order
-        if totals[i] > 0
-    ]
+    behind = np.flatnonzero((pushed > 0) & (codes >= 0))
+    by_code: dict[int, dict[str, float]] = {}
+    totals: dict[int, float] = {}
+    for feature, code, value in zip(
+        behind.tolist(), codes[behind].tolist(), pushed[behind].tolist(), strict=True
+    ):
+        by_code.setdefault(code, {})[FEATURE_NAMES[feature]] = value
+        totals[code] = totals.get(code, 0.0) + value
+    ranked = sorted(totals, key=lambda code: (-totals[code], code))[:top]
+    return [ModelReason(MODEL_CODES[code], totals[code], by_code[code]) for code in ranked]

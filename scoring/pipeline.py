@@ -163,12 +163,12 @@ def _decide(
     top: list[ModelReason] = []
     attributions: tuple[float, ...] = ()
     if score >= policy.bands["review_at"]:
-        explanation = model.explain(row)
-        margin = explanation.margin
+        contributions = model.contributions(row)
+        margin = model.shap.bias + float(contributions.sum())  # the trees' sum: more precise
         top = model_reasons(
-            explanation.contributions, values, model.normal_low, model.normal_high, MODEL_REASONS
+            contributions, values, model.normal_low, model.normal_high, MODEL_REASONS
         )
-        attributions = tuple(explanation.contributions.tolist())  # in FEATURE_NAMES order
+        attributions = tuple(contributions.tolist())  # in FEATURE_NAMES order
     explained = time.perf_counter_ns()
     # Rules read the model's features and those declared for rules only (after them, so the
     # record's attributions line up with the model's features first).
