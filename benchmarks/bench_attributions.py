@@ -7,8 +7,9 @@ Times, per single row of a simulated history: `Model.score_one` (what every deci
 exact TreeSHAP alone (`TreeShap.contributions`), what an explained decision adds
 (`Model.contributions` then `model_reasons`, at or above the review band) and the whole of it
 with the score, on the rows the model scores at or above the review band; and for comparison
-XGBoost's own attributions of one row (exact TreeSHAP and Saabas). CPU time of the calling thread (`time.thread_time_ns`) is printed beside wall time:
-on a shared machine the difference is time the thread was not running.
+XGBoost's own attributions of one row (exact TreeSHAP and Saabas). CPU time of the calling
+thread (`time.thread_time_ns`) is printed beside wall time: on a shared machine the difference
+is time the thread was not running.
 """
 
 from __future__ import annotations
