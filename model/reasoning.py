@@ -66,10 +66,10 @@ def feature_codes(
     values: npt.NDArray[np.float64], low: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.intp]:
     """Each feature's code (index into MODEL_CODES) for these values, or -1 for none. A
-    category or a time names its code on any known value."""
-    with np.errstate(invalid="ignore"):
-        is_high = (values >= high) & (values > low)
-        is_low = (values <= low) & (values < high)
+    category or a time names its code on any known value. (Comparing NaN gives False and no
+    warning.)"""
+    is_high = (values >= high) & (values > low)
+    is_low = (values <= low) & (values < high)
     missing = np.isnan(values)
     codes = np.where(is_high, _HIGH, np.where(is_low, _LOW, _NO_CODE))
     codes = np.where(missing, _MISSING, np.where(_HAS_ANY, _ANY, codes))
