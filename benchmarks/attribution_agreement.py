@@ -1,13 +1,15 @@
-"""Do Saabas attributions give the same reason codes as exact TreeSHAP? On the default model's
-test window, regenerated as `make model` makes it.
+"""Do the service's attributions give the same reason codes as XGBoost's exact TreeSHAP? On
+the default model's test window, regenerated as `make model` makes it.
 
     .venv/bin/python benchmarks/attribution_agreement.py [--model model_artifacts/default]
 
 Simulates the history of `make model` (400 000 transactions, 120 days, seed 7; refused unless
 its fingerprint is the manifest's), computes the features, keeps the manifest's test window and
-compares the top-3 model reason codes (`model.reasons.model_reasons`) from the attributions
-the service computes (`attributions.onnx`) with those from XGBoost's exact TreeSHAP
-(`pred_contribs=True`). Takes a minute or two.
+compares the top-3 model reason codes (`model.reasoning.model_reasons`, with the model's
+normal ranges) from the attributions the service computes (`Model.explain`: exact TreeSHAP,
+`model/treeshap.py`) with those from XGBoost's exact TreeSHAP (`pred_contribs=True`); and,
+for reference, those of the Saabas path attributions the service used before
+(`attributions.onnx`). Takes a few minutes.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from history.io import load_history, save_history
 from history.simulator import SimulationConfig, simulate
 from model.artifact import Model, load_model
 from model.manifest import CONTRIBUTIONS_OUTPUT, XGBOOST_FILE, Manifest
-from model.reasons import model_reasons
+from model.reasoning import model_reasons
 from training.pipeline import fingerprint
 
 MAKE_MODEL = SimulationConfig(transactions=400_000, days=120, seed=7)
@@ -57,8 +59,15 @@ def _ms(iso: str) -> int:
     return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
-def _top3(contributions: npt.NDArray[np.float32]) -> list[list[str]]:
-    return [[code for code, _ in model_reasons(row[:-1], top=3)] for row in contributions]
+def _top3(
+    model: Model, rows: npt.NDArray[np.float32], contributions: npt.NDArray[np.float64]
+) -> list[list[str]]:
+    """The top-3 model codes of each row from its contributions (one column per feature)."""
+    low, high = model.normal_low, model.normal_high
+    return [
+        [reason.code for reason in model_reasons(c, values, low, high, top=3)]
+        for values, c in zip(rows, contributions, strict=True)
+    ]
 
 
 def _agreement(ours: list[list[str]], exact: list[list[str]]) -> tuple[float, ...]:
@@ -83,6 +92,7 @@ def main() -> None:
     model = load_model(args.model, intra_op_threads=0)
     rows = _test_window(model)
     (saabas,) = model.explainer.run([CONTRIBUTIONS_OUTPUT], {model.manifest.onnx_input: rows})
+    ours = np.array([model.explain(rows[i : i + 1]).contributions for i in range(len(rows))])
     classifier = xgb.XGBClassifier()
     classifier.load_model(args.model / XGBOOST_FILE)
     exact = classifier.get_booster().predict(
@@ -90,19 +100,28 @@ def main() -> None:
         pred_contribs=True,
         iteration_range=(0, classifier.best_iteration + 1),
     )
-    ours, theirs = _top3(saabas), _top3(exact)
+    print(
+        f"largest |service - XGBoost exact| contribution: {np.abs(ours - exact[:, :-1]).max():.3g}"
+    )
+    theirs = _top3(model, rows, exact[:, :-1])
     scores = model.scores(rows)
-    _print_table(model.manifest, scores, ours, theirs)
+    _print_table(
+        model.manifest, scores, "service (exact TreeSHAP)", _top3(model, rows, ours), theirs
+    )
+    _print_table(
+        model.manifest, scores, "Saabas, for reference", _top3(model, rows, saabas[:, :-1]), theirs
+    )
 
 
 def _print_table(
     manifest: Manifest,
     scores: npt.NDArray[np.float64],
+    name: str,
     ours: list[list[str]],
     exact: list[list[str]],
 ) -> None:
     review_at = manifest.suggested_score_bands.review_at
-    print(f"model {manifest.model_version}: top-3 model reason codes, Saabas vs exact TreeSHAP")
+    print(f"model {manifest.model_version}: top-3 model reason codes, {name} vs XGBoost exact")
     print(
         f"  {'rows':<30} {'count':>7} {'top-1 equal':>12} {'top-1 in top-3':>15} "
         f"{'top-3 equal':>12} {'top-3 overlap':>14}"

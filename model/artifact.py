@@ -1,7 +1,8 @@
 """The fraud model at run time: a verified ONNX artifact, its sessions and its calibration.
 
 feature vector (manifest order) -> ONNX Runtime -> raw probability -> margin -> calibrated score,
-and for one transaction online, in the same run, the attributions of the margin to features.
+and for a transaction that is explained, the exact TreeSHAP attributions of its margin to
+features (`model.treeshap`) and each feature's normal range (reason codes' directions).
 Used by the service and by offline prediction alike, so both score the same way.
 """
 
@@ -18,7 +19,7 @@ import onnxruntime as ort
 from pydantic import ValidationError
 
 from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
-from model.calibration import Floats, calibrate, logit, margins_from_probabilities, platt
+from model.calibration import Floats, calibrate, margins_from_probabilities
 from model.errors import ModelArtifactError
 from model.manifest import (
     ATTRIBUTIONS_FILE,
@@ -29,18 +30,20 @@ from model.manifest import (
     PROBABILITIES_OUTPUT,
     REQUIRED_FILES,
     SCHEMA_VERSION,
+    XGBOOST_FILE,
     Manifest,
 )
-from model.parity import check_graphs, read_parity_sample
+from model.parity import check_graphs, check_treeshap, read_parity_sample
 from model.signing import verify_manifest
+from model.treeshap import TreeShap
 
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """One transaction's score and the attribution of its margin to features.
+    """One transaction's score and the exact TreeSHAP attribution of its margin to features.
 
-    `bias + contributions.sum() == margin` (float32 rounding aside); `contributions` is in
-    feature-definition order, in log-odds. `score` is exactly what `Model.scores` gives.
+    `bias + contributions.sum() == margin`; `contributions` is in feature-definition order,
+    in log-odds. `score` is exactly what `Model.scores` gives.
     """
 
     score: float
@@ -59,8 +62,12 @@ class Model:
     directory: Path
     manifest: Manifest
     session: ort.InferenceSession
-    # attributions.onnx: the same classifier and the attribution ensemble, for `explain`.
+    # attributions.onnx: the same classifier and Saabas path attributions (checked at load;
+    # offline comparisons read it, the score path explains with `shap`).
     explainer: ort.InferenceSession
+    shap: TreeShap  # exact TreeSHAP, from model.json
+    normal_low: Floats  # each feature's normal range, in manifest order (`NormalRange`)
+    normal_high: Floats
 
     @property
     def version(self) -> str:
@@ -78,24 +85,31 @@ class Model:
         """Calibrated fraud probabilities for rows of features in manifest order."""
         return calibrate(self.manifest.calibration, self.margins(features))
 
+    def score_one(self, row: npt.NDArray[np.float32]) -> tuple[float, float]:
+        """(calibrated score, margin) of one row of shape (1, features), as `scores` and
+        `margins` give them, in one ONNX Runtime run."""
+        margins = self.margins(row)
+        return float(calibrate(self.manifest.calibration, margins)[0]), float(margins[0])
+
+    def contributions(self, row: npt.NDArray[np.float32]) -> Floats:
+        """Exact TreeSHAP of one row's margin (the bias is `shap.bias`), rounded to float32,
+        the precision of its table (the record writes them so, exactly)."""
+        values: Floats = self.shap.contributions(row).astype(np.float32).astype(np.float64)
+        return values
+
     def explain(self, row: npt.NDArray[np.float32]) -> Explanation:
-        """Score one transaction and attribute its margin: one ONNX Runtime run.
+        """Score one transaction and attribute its margin exactly (TreeSHAP).
 
         `row` is float32 of shape (1, features) in manifest order. `score` comes from the
         classifier's float32 probability exactly as in `scores`; `margin` is the trees' sum
-        (bias + contributions), more precise than `margins` where that probability nears 1:
-        calibrating it gives `score` within about 1e-6.
+        (bias + contributions), more precise than `margins` where that probability nears 1.
         """
-        probabilities, contributions = self.explainer.run(
-            _EXPLAIN_OUTPUTS, {self.manifest.onnx_input: row}
-        )
-        values = contributions[0].astype(np.float64)
-        score = platt(self.manifest.calibration, logit(np.float64(probabilities[0, 1])))
+        contributions = self.contributions(row)
         return Explanation(
-            score=float(score),
-            margin=float(values.sum()),
-            bias=float(values[-1]),
-            contributions=values[:-1],
+            score=self.score_one(row)[0],
+            margin=self.shap.bias + float(contributions.sum()),
+            bias=self.shap.bias,
+            contributions=contributions,
         )
 
 
@@ -137,7 +151,31 @@ def load_model(
     sample_path = directory / PARITY_SAMPLE_FILE
     sample = read_parity_sample(sample_path, contents[PARITY_SAMPLE_FILE], len(manifest.features))
     check_graphs(directory, manifest, sample, session, explainer)
-    return Model(directory, manifest, session, explainer)
+    shap = TreeShap.from_xgboost(
+        directory / XGBOOST_FILE,
+        contents[XGBOOST_FILE],
+        len(manifest.features),
+        manifest.best_iteration + 1,
+    )
+    check_treeshap(directory / XGBOOST_FILE, shap, sample)
+    low, high = _normal_ranges(manifest_path, manifest)
+    return Model(directory, manifest, session, explainer, shap, low, high)
+
+
+def _normal_ranges(path: Path, manifest: Manifest) -> tuple[Floats, Floats]:
+    """Each feature's normal range, in manifest order; refused unless there is one for each
+    feature and none for anything else."""
+    ranges = manifest.normal_ranges
+    absent = [name for name in manifest.features if name not in ranges]
+    unknown = sorted(set(ranges) - set(manifest.features))
+    if absent or unknown:
+        raise ModelArtifactError(
+            f"{path}: field 'normal_ranges' must hold one range per feature (absent: "
+            f"{absent or 'none'}; unknown: {unknown or 'none'}); reason codes need them"
+        )
+    low = np.array([ranges[name].low for name in manifest.features], dtype=np.float64)
+    high = np.array([ranges[name].high for name in manifest.features], dtype=np.float64)
+    return low, high
 
 
 def _read_listed_files(directory: Path, manifest: Manifest) -> dict[str, bytes]:
@@ -190,7 +228,8 @@ def _parse_manifest(path: Path, content: bytes) -> Manifest:
     if found != SCHEMA_VERSION:
         raise ModelArtifactError(
             f"{path}: field 'schema_version' is {found!r}; this build serves version "
-            f"{SCHEMA_VERSION} (with a parity sample): retrain the model with this build"
+            f"{SCHEMA_VERSION} (with a parity sample and normal ranges): retrain the model with "
+            "this build"
         )
     try:
         return Manifest.model_validate(document)

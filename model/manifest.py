@@ -1,10 +1,10 @@
 """The model artifact's manifest: what training writes and what the scorer checks at load.
 
 One schema for both sides. A model artifact is a folder holding `manifest.json`, `model.onnx`
-(what the service runs), `attributions.onnx` (the same classifier plus per-feature
-attributions, for the online path), `parity_sample.npz` (rows and XGBoost's outputs for them,
-re-run at load), `model.json` (the native XGBoost model), the model card and, when signed,
-`manifest.sig`.
+(what the service runs), `attributions.onnx` (the same classifier plus Saabas path
+attributions), `parity_sample.npz` (rows and XGBoost's outputs for them, re-run at load),
+`model.json` (the native XGBoost model: the trees exact TreeSHAP is compiled from at load),
+the model card and, when signed, `manifest.sig`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MANIFEST_FILE = "manifest.json"
 ONNX_FILE = "model.onnx"
@@ -24,9 +24,10 @@ PARITY_SAMPLE_FILE = "parity_sample.npz"
 # Beside the manifest, not listed in it: it signs the manifest's bytes (model/signing.py).
 SIGNATURE_FILE = "manifest.sig"
 # Files `load_model` needs: each must be listed in `files`, so that each is hash-checked.
-REQUIRED_FILES = (ONNX_FILE, ATTRIBUTIONS_FILE, PARITY_SAMPLE_FILE)
+REQUIRED_FILES = (ONNX_FILE, ATTRIBUTIONS_FILE, PARITY_SAMPLE_FILE, XGBOOST_FILE)
 # 3: the parity sample. Older artifacts carry nothing to verify their graphs with at load.
-SCHEMA_VERSION = 3
+# 4: `normal_ranges`, which reason codes need to say which way a value lies.
+SCHEMA_VERSION = 4
 # Outputs of `attributions.onnx`: the classifier's (N, 2) probabilities and (N, features + 1)
 # contributions to the margin, the last column being the bias.
 PROBABILITIES_OUTPUT = "probabilities"
@@ -95,6 +96,21 @@ class ParitySampleSummary(_Strict):
     leaves_reached: int
 
 
+class NormalRange(_Strict):
+    """A feature's normal range: the lower and upper quartile of its known values in the
+    training window. A value at or above `high` is high, at or below `low` low (reason codes
+    say which way a value lies only against this range: `model/reasoning.py`)."""
+
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NormalRange:
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} is above high {self.high}")
+        return self
+
+
 class TuningRecord(_Strict):
     """The hyperparameter search training ran: on `validation`, the last part of the training
     window by time, `trials` trials scored by `metric`, against the starting parameters'."""
@@ -139,6 +155,9 @@ class Manifest(_Strict):
     parity: Parity
     attributions: Attributions
     parity_sample: ParitySampleSummary
+    normal_ranges: dict[str, NormalRange] = Field(
+        description="each feature's normal range in the training window, for reason codes"
+    )
     files: dict[str, str] = Field(description="sha256 of each file of the artifact")
     # Absent from artifacts trained before training configs existed.
     training_config: TrainingConfigRecord | None = None

@@ -27,6 +27,7 @@ from model.manifest import (
     PROBABILITIES_OUTPUT,
     Manifest,
 )
+from model.treeshap import TreeShap
 
 # Log-odds: a margin (XGBoost's, against bias + contributions or against the margin recovered
 # from a graph's probability) and each contribution. Export checks the test window with it too.
@@ -191,3 +192,21 @@ def _refuse(
         f"{abs(got - expected):.3g}, tolerance {allowed:.3g}); the graph is not the one "
         "that was exported"
     )
+
+
+# Rows of the parity sample exact TreeSHAP is checked on at load, evenly spread (all of them
+# take about a second: a model.json of other trees misses the margin on nearly every row).
+TREESHAP_ROWS = 256
+
+
+def check_treeshap(path: Path, shap: TreeShap, sample: ParitySample) -> None:
+    """Raise `ModelArtifactError` unless exact TreeSHAP from `path` (model.json) adds up to
+    XGBoost's margin on `TREESHAP_ROWS` parity rows: trees other than the exported ones do
+    not."""
+    rows = np.unique(np.linspace(0, len(sample.features) - 1, TREESHAP_ROWS).astype(np.int64))
+    for row in rows.tolist():
+        features = sample.features[row]
+        total = shap.bias + float(shap.contributions(features).sum())
+        expected = float(sample.margin[row])
+        if not abs(total - expected) <= MARGIN_TOLERANCE:
+            _refuse(path, row, "bias + exact TreeSHAP", total, expected, MARGIN_TOLERANCE)

@@ -1,8 +1,9 @@
 """The score path, in plain Python: no HTTP types here; `service/` is a thin layer over it.
 
 request -> idempotency + features (one Redis round trip) -> feature vector in manifest order
--> ONNX Runtime (score and per-feature attributions) -> reason codes -> policy -> decision
--> typed results (`scoring.results`), the record stored for retries, lookups and feedback.
+-> ONNX Runtime (score) -> at or above the review band, exact TreeSHAP attributions and the
+model's reason codes -> policy -> decision -> typed results (`scoring.results`), the record
+stored for retries, lookups and feedback.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from feature_store.online import (
     feature_values,
     rule_feature_values,
 )
-from model.artifact import Explanation, Model
-from model.reasons import REASON_CODES, model_reasons
+from model.artifact import Model
+from model.reasoning import ModelReason, model_reasons
+from model.reasons import REASON_CODES
 from policy.decision import Outcome, Policy
 from policy.lists.kinds import ListLookup
 from scoring.decisions import DecisionStore
@@ -153,10 +155,20 @@ def _decide(
     """Features -> model -> attributions -> rules, each stage timed; the record of it all."""
     fetched = time.perf_counter_ns()
     values = feature_values(txn, aggregates)
-    explanation = model.explain(np.array([values], dtype=np.float32))
+    row = np.array([values], dtype=np.float32)
+    score, margin = model.score_one(row)
     modelled = time.perf_counter_ns()
-    top = model_reasons(explanation.contributions, MODEL_REASONS)
-    attributions = tuple(explanation.contributions.tolist())  # in FEATURE_NAMES order
+    # Reasons, and the attributions behind them, only where a decision may need explaining:
+    # below the review band a score is too small for any reason to be true of it.
+    top: list[ModelReason] = []
+    attributions: tuple[float, ...] = ()
+    if score >= policy.bands["review_at"]:
+        contributions = model.contributions(row)
+        margin = model.shap.bias + float(contributions.sum())  # the trees' sum: more precise
+        top = model_reasons(
+            contributions, values, model.normal_low, model.normal_high, MODEL_REASONS
+        )
+        attributions = tuple(contributions.tolist())  # in FEATURE_NAMES order
     explained = time.perf_counter_ns()
     # Rules read the model's features and those declared for rules only (after them, so the
     # record's attributions line up with the model's features first).
@@ -165,16 +177,16 @@ def _decide(
     outcome = policy.decide(
         attributes=txn.attributes,
         features=features,
-        score=explanation.score,
+        score=score,
         degraded=cause is not None,
         lists=lists,
     )
     decided = time.perf_counter_ns()
     return DecisionRecord(
         request=request,
-        decision=_decision(request, model, policy, explanation, outcome, top, cause),
+        decision=_decision(request, model, policy, score, outcome, top, cause),
         features=features,
-        margin=explanation.margin,
+        margin=float(margin),
         attributions=attributions,
         shadow_rules_matched=tuple([hit.rule_id for hit in outcome.shadow]),
         expired_rules=tuple(outcome.expired),
@@ -202,15 +214,15 @@ def _decision(
     request: ScoreInput,
     model: Model,
     policy: Policy,
-    explanation: Explanation,
+    score: float,
     outcome: Outcome,
-    top: list[tuple[str, float]],
+    top: list[ModelReason],
     cause: DegradedCause | None,
 ) -> ScoreDecision:
     return ScoreDecision(
         transaction_id=request.transaction_id,
         decision=outcome.decision,
-        score=round(explanation.score, 6),
+        score=round(score, 6),
         reasons=_reasons(outcome, top, cause),
         rules_matched=tuple([hit.rule_id for hit in outcome.matched]),
         model_version=model.version,
@@ -220,18 +232,19 @@ def _decision(
     )
 
 
-def _reasons(
-    outcome: Outcome, top: list[tuple[str, float]], cause: str | None
-) -> tuple[Reason, ...]:
+def _reasons(outcome: Outcome, top: list[ModelReason], cause: str | None) -> tuple[Reason, ...]:
     """Rule reasons first (they decided), then the model's, then system conditions."""
     reasons: list[Reason] = []
     for hit in outcome.matched:
         reason = _UNWEIGHTED[hit.reason_code]
         if reason not in reasons:
             reasons.append(reason)
-    for code, weight in top:
-        known = _UNWEIGHTED[code]
-        reasons.append(Reason(code, known.source, known.message, round(weight, 4)))
+    for picked in top:
+        known = _UNWEIGHTED[picked.code]
+        weight = round(picked.weight, 4)
+        reasons.append(
+            Reason(known.code, known.source, known.message, weight, picked.contributions)
+        )
     if cause is not None:
         reasons.append(_UNWEIGHTED["FEATURES_UNAVAILABLE"])
         if outcome.degraded_limit_applied:

@@ -4,9 +4,13 @@ score path -> `DecisionRecord` -> `encode_record` -> stored decision (Redis), an
 that keeps records -> `decode_record` -> the typed record again (retries, feedback, lookups).
 
 The document is flat: the score response's fields at the top level, then what the decision was
-made from. Documents without `record_version` were written before the field existed; they hold
-the same fields except `attributions` (a list in the order of `features`), `failed_rules` and
-`degraded_cause`, and decode with those empty. A newer version than this build knows is refused.
+made from. Version 2: each model reason carries `contributions` (the features behind it and
+their exact TreeSHAP attributions), and `attributions` is exact TreeSHAP of a decision scored
+at or above the review band, empty below it. Version 1 held Saabas path attributions of every
+decision and reasons without contributions (they decode with none). Documents without
+`record_version` were written before the field existed; they hold the same fields as version 1
+except `attributions`, `failed_rules` and `degraded_cause`, and decode with those empty. A
+newer version than this build knows is refused.
 """
 
 from __future__ import annotations
@@ -30,14 +34,14 @@ from scoring.results import (
 )
 
 # Raise it with any change of the document's layout, and teach `decode_document` the old one.
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 
 def encode_record(record: DecisionRecord) -> bytes:
     """The record as JSON bytes (a missing feature value, NaN, is written as null)."""
     document = record_document(record)
-    # Attributions are float32 sums (ONNX Runtime's): float32's shortest digits write them
-    # exactly, in about 60 % of the bytes of float64's.
+    # Attributions are float32 values (`Model.explain` rounds them to its table's precision):
+    # float32's shortest digits write them exactly, in about 60 % of the bytes of float64's.
     document["attributions"] = np.array(record.attributions, dtype=np.float32)
     return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
@@ -57,7 +61,7 @@ def encode_replay(record: DecisionRecord) -> bytes:
     """The replay record Redis keeps for the retry window: the decision as answered, the
     body's fingerprint and the decision time (about a tenth of the whole record)."""
     document = {
-        **_decision_document(record.decision),
+        **_decision_document(record.decision, contributions=False),
         "fingerprint": record.request.fingerprint,
         "decided_at_ms": record.decided_at_ms,
     }
@@ -82,13 +86,15 @@ def replay_of_row(row: dict[str, Any]) -> Replay:
     return Replay(_decision(document), str(row["fingerprint"]), document["decided_at_ms"])
 
 
-def _decision_document(decision: ScoreDecision) -> dict[str, Any]:
+def _decision_document(decision: ScoreDecision, *, contributions: bool = True) -> dict[str, Any]:
+    """The answer's fields; with `contributions` (the record, not the replay), each model
+    reason's features behind it."""
     return {
         "record_version": RECORD_VERSION,
         "transaction_id": decision.transaction_id,
         "decision": decision.decision,
         "score": decision.score,
-        "reasons": [_reason_document(reason) for reason in decision.reasons],
+        "reasons": [_reason_document(reason, contributions) for reason in decision.reasons],
         "rules_matched": decision.rules_matched,
         "model_version": decision.model_version,
         "policy_version": decision.policy_version,
@@ -157,13 +163,16 @@ def decode_document(document: dict[str, Any]) -> DecisionRecord:
         ) from exc
 
 
-def _reason_document(reason: Reason) -> dict[str, Any]:
-    return {
+def _reason_document(reason: Reason, contributions: bool) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "code": reason.code,
         "source": reason.source,
         "message": reason.message,
         "weight": reason.weight,
     }
+    if contributions and reason.source is ReasonSource.MODEL:
+        document["contributions"] = dict(reason.contributions)
+    return document
 
 
 def _decision(document: dict[str, Any]) -> ScoreDecision:
@@ -172,7 +181,13 @@ def _decision(document: dict[str, Any]) -> ScoreDecision:
         decision=Decision(document["decision"]),
         score=float(document["score"]),
         reasons=tuple(
-            Reason(r["code"], ReasonSource(r["source"]), r["message"], r["weight"])
+            Reason(
+                r["code"],
+                ReasonSource(r["source"]),
+                r["message"],
+                r["weight"],
+                {str(name): float(value) for name, value in r.get("contributions", {}).items()},
+            )
             for r in document["reasons"]
         ),
         rules_matched=tuple(document["rules_matched"]),

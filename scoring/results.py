@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from model.reasons import ReasonSource
@@ -37,12 +37,15 @@ class ScoreInput:
 @dataclass(frozen=True, slots=True)
 class Reason:
     """One reason code of a decision; `weight` is the summed attribution of a model reason
-    (log-odds), None for rule and system reasons."""
+    (log-odds), None for rule and system reasons. `contributions` are the features behind a
+    model reason and their attributions (they add up to `weight`; kept in the record, not
+    part of the score response, nor of equality: a replay equals the answer given)."""
 
     code: str
     source: ReasonSource
     message: str
     weight: float | None
+    contributions: Mapping[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,8 @@ class DecisionRecord:
     """Everything kept of one decision: what was asked, what it was made from, what it was.
 
     `features` is keyed by feature name in definition order, a missing value NaN;
-    `attributions` follow the same order (`attribution_of` pairs them with the names).
+    `attributions` follow the same order (`attribution_of` pairs them with the names): exact
+    TreeSHAP for a decision scored at or above the review band, none below it.
     `decision` is the answer as first given (`replayed` false).
     """
 

@@ -163,13 +163,13 @@ class Reason(BaseModel):
 
 SCORE_RESPONSE_EXAMPLE: dict[str, Any] = {
     "transaction_id": "tx_0001",
-    "decision": "approve",
-    "score": 0.0123,
+    "decision": "review",
+    "score": 0.2134,
     "reasons": [
         {
-            "code": "AMOUNT_UNUSUAL",
+            "code": "AMOUNT_ABOVE_USUAL",
             "source": "model",
-            "message": "The amount is unusual for this card, customer or merchant.",
+            "message": "The amount is above the usual amounts of this card, customer or merchant.",
             "weight": 0.41,
         }
     ],

@@ -1,5 +1,6 @@
 """The committed default model: intact, trained on today's feature definitions, its ONNX
-model and attributions agree with its XGBoost model, and its parity sample reaches every leaf."""
+model and exact attributions agree with its XGBoost model, its parity sample reaches every
+leaf, and it carries a normal range for every feature."""
 
 from __future__ import annotations
 
@@ -55,6 +56,14 @@ def test_default_parity_sample_is_xgboosts_own_outputs_on_every_leaf() -> None:
     check_sample_reaches_every_leaf_with_xgboosts_outputs(DEFAULT)
 
 
+def test_default_manifest_holds_a_normal_range_per_feature() -> None:
+    manifest = json.loads((DEFAULT / MANIFEST_FILE).read_text())
+    ranges = manifest["normal_ranges"]
+    assert list(ranges) == list(FEATURE_NAMES)
+    assert all(r["low"] <= r["high"] for r in ranges.values())
+    assert ranges["amount_usd"]["low"] < ranges["amount_usd"]["high"]
+
+
 def test_default_manifest_lists_the_feature_definitions_in_order() -> None:
     manifest = json.loads((DEFAULT / MANIFEST_FILE).read_text())
     assert manifest["features"] == list(FEATURE_NAMES)
@@ -72,7 +81,7 @@ def test_default_onnx_agrees_with_xgboost_on_a_sample() -> None:
 
 
 @pytest.mark.slow
-def test_default_attributions_equal_xgboost_approx_contribs_on_fresh_rows() -> None:
+def test_default_explanations_equal_xgboost_exact_treeshap_on_fresh_rows() -> None:
     model = load_model(DEFAULT)
     history = normalise(simulate(SimulationConfig(transactions=3000, days=10, seed=98)), "s")
     features = compute_features(history).to_numpy(dtype=np.float32)
@@ -84,8 +93,7 @@ def test_default_attributions_equal_xgboost_approx_contribs_on_fresh_rows() -> N
     classifier.load_model(DEFAULT / XGBOOST_FILE)
     expected = classifier.get_booster().predict(
         xgb.DMatrix(rows, missing=np.nan),
-        pred_contribs=True,
-        approx_contribs=True,
+        pred_contribs=True,  # exact, path-dependent TreeSHAP
         iteration_range=(0, classifier.best_iteration + 1),
     )
     margins = classifier.predict(rows, output_margin=True)

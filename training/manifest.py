@@ -7,6 +7,7 @@ Assembled after fitting and export, before the artifact is written; the schema i
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from feature_store.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from model.manifest import (
     Attributions,
     Manifest,
+    NormalRange,
     Parity,
     ParitySampleSummary,
     TrainingConfigRecord,
@@ -90,6 +92,19 @@ def _config_record(options: TrainingOptions, tuned: TuningResult | None) -> Trai
     )
 
 
+def normal_ranges(train: npt.NDArray[np.float32]) -> dict[str, NormalRange]:
+    """Each feature's lower and upper quartile over its known values in the training window
+    (0 and 0 for a feature never known there: any known value is then off its range)."""
+    with warnings.catch_warnings():  # an all-missing column is expected, and handled
+        warnings.simplefilter("ignore", RuntimeWarning)
+        quartiles = np.nanquantile(train.astype(np.float64), [0.25, 0.75], axis=0)
+    quartiles = np.nan_to_num(quartiles, nan=0.0)
+    return {
+        name: NormalRange(low=float(low), high=float(high))
+        for name, low, high in zip(FEATURE_NAMES, quartiles[0], quartiles[1], strict=True)
+    }
+
+
 def build_manifest(
     history: pd.DataFrame,
     labels: npt.NDArray[np.int8],
@@ -99,6 +114,7 @@ def build_manifest(
     exported: Exported,
     options: TrainingOptions,
     tuned: TuningResult | None,
+    ranges: dict[str, NormalRange],
 ) -> Manifest:
     """The manifest, its `files` left empty for the writer to fill in."""
     ts = history["timestamp"]
@@ -139,6 +155,7 @@ def build_manifest(
             tolerance=ATTRIBUTION_TOLERANCE,
         ),
         parity_sample=exported.coverage,
+        normal_ranges=ranges,
         files={},
         training_config=_config_record(options, tuned),
     )

@@ -30,14 +30,15 @@ from model.manifest import (
     Manifest,
     sha256_file,
 )
-from model.parity import check_graphs, save_parity_sample
+from model.parity import check_graphs, check_treeshap, save_parity_sample
 from model.signing import sign_manifest
+from model.treeshap import TreeShap
 from training.attributions import export_attributions
 from training.config import TrainingOptions as TrainingOptions
 from training.diagnostics import Diagnostics, diagnose
 from training.export import ParityError, export_onnx, onnx_session
 from training.fit import FitError, FittedModel, fit_model
-from training.manifest import Exported, build_manifest
+from training.manifest import Exported, build_manifest, normal_ranges
 from training.manifest import fingerprint as fingerprint
 from training.metrics import EvaluationSet
 from training.model_card import write_model_card
@@ -88,10 +89,13 @@ def train_artifact(
     }
     exported = _export(fitted, matrix[split.test])
     step("export")
-    manifest = build_manifest(history, labels, split, fitted, evaluations, exported, options, tuned)
+    ranges = normal_ranges(matrix[split.train])
+    manifest = build_manifest(
+        history, labels, split, fitted, evaluations, exported, options, tuned, ranges
+    )
     if out_dir.is_dir() and not (out_dir / MANIFEST_FILE).exists():
         out_dir = out_dir / manifest.model_version
-    _check_sample(out_dir, manifest, exported)
+    _check_sample(out_dir, manifest, exported, fitted)
     diagnostics = diagnose(
         fitted.classifier,
         FEATURE_NAMES,
@@ -152,8 +156,10 @@ def _export(fitted: FittedModel, test: npt.NDArray[np.float32]) -> Exported:
     return Exported(exported, attributions, sample, coverage)
 
 
-def _check_sample(out_dir: Path, manifest: Manifest, exported: Exported) -> None:
-    """The check `load_model` will run, run first here: no artifact fails it when loaded."""
+def _check_sample(
+    out_dir: Path, manifest: Manifest, exported: Exported, fitted: FittedModel
+) -> None:
+    """The checks `load_model` will run, run first here: no artifact fails them when loaded."""
     try:
         check_graphs(
             out_dir,
@@ -162,6 +168,10 @@ def _check_sample(out_dir: Path, manifest: Manifest, exported: Exported) -> None
             onnx_session(exported.onnx.model_bytes),
             onnx_session(exported.attributions.model_bytes),
         )
+        trees = bytes(fitted.classifier.get_booster().save_raw("json"))
+        path = out_dir / XGBOOST_FILE
+        shap = TreeShap.from_xgboost(path, trees, len(manifest.features), fitted.best_iteration + 1)
+        check_treeshap(path, shap, exported.sample)
     except ModelArtifactError as exc:
         raise ParityError(f"{exc}; not publishing") from exc
 

@@ -89,7 +89,7 @@ def test_load_model_explains_a_folder_that_is_no_artifact(tmp_path: Path) -> Non
         load_model(tmp_path)
 
 
-def test_explain_scores_as_scores_and_attributes_the_xgboost_margin(
+def test_explain_gives_xgboost_exact_treeshap_and_scores_as_scores(
     artifact: Path, simulated_history: pd.DataFrame
 ) -> None:
     model = load_model(artifact)
@@ -99,8 +99,7 @@ def test_explain_scores_as_scores_and_attributes_the_xgboost_margin(
     classifier.load_model(artifact / XGBOOST_FILE)
     expected = classifier.get_booster().predict(
         xgb.DMatrix(rows, missing=np.nan),
-        pred_contribs=True,
-        approx_contribs=True,
+        pred_contribs=True,  # exact, path-dependent TreeSHAP
         iteration_range=(0, classifier.best_iteration + 1),
     )
     margins = classifier.predict(rows, output_margin=True)
@@ -147,4 +146,60 @@ def test_load_model_refuses_a_manifest_without_attribution_parity(artifact: Path
     del manifest["attributions"]
     (artifact / MANIFEST_FILE).write_text(json.dumps(manifest))
     with pytest.raises(ModelArtifactError, match="field 'attributions': Field required"):
+        load_model(artifact)
+
+
+def test_load_model_refuses_a_manifest_without_normal_ranges(artifact: Path) -> None:
+    path = artifact / MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    del manifest["normal_ranges"]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ModelArtifactError, match=r"manifest\.json: field 'normal_ranges'"):
+        load_model(artifact)
+
+
+def test_load_model_refuses_normal_ranges_that_are_invalid_or_incomplete(artifact: Path) -> None:
+    manifest = json.loads((artifact / MANIFEST_FILE).read_text())
+    ranges = manifest["normal_ranges"]
+    upside_down = {**ranges, "amount_usd": {"low": 90.0, "high": 20.0}}
+    _edit_manifest(artifact, {"normal_ranges": upside_down})
+    with pytest.raises(ModelArtifactError, match=r"'normal_ranges\.amount_usd': .*low 90"):
+        load_model(artifact)
+    _edit_manifest(artifact, {"normal_ranges": {**ranges, "amount_usd": {"low": 1.0}}})
+    with pytest.raises(ModelArtifactError, match=r"'normal_ranges\.amount_usd\.high'"):
+        load_model(artifact)
+    short = {name: value for name, value in ranges.items() if name != "card_txn_count_1h"}
+    _edit_manifest(artifact, {"normal_ranges": short})
+    with pytest.raises(ModelArtifactError, match=r"'normal_ranges'.*absent: \['card_txn_count_1h'"):
+        load_model(artifact)
+
+
+def test_load_model_refuses_trees_that_do_not_add_up_to_the_exported_margin(
+    artifact: Path,
+) -> None:
+    """A model.json with a changed leaf (its hash updated to match) gives another margin than
+    the parity sample's: exact TreeSHAP is refused, naming the file."""
+    path = artifact / XGBOOST_FILE
+    document = json.loads(path.read_text())
+    tree = document["learner"]["gradient_booster"]["model"]["trees"][0]
+    leaves = [i for i, left in enumerate(tree["left_children"]) if left == -1]
+    for leaf in leaves:
+        tree["split_conditions"][leaf] += 0.5
+    path.write_text(json.dumps(document))
+    manifest = json.loads((artifact / MANIFEST_FILE).read_text())
+    _edit_manifest(artifact, {"files": {**manifest["files"], XGBOOST_FILE: sha256_file(path)}})
+    with pytest.raises(ModelArtifactError, match=r"model\.json: disagrees with parity_sample"):
+        load_model(artifact)
+
+
+def test_load_model_refuses_trees_of_another_kind(artifact: Path) -> None:
+    path = artifact / XGBOOST_FILE
+    document = json.loads(path.read_text())
+    document["learner"]["objective"]["name"] = "reg:squarederror"
+    path.write_text(json.dumps(document))
+    manifest = json.loads((artifact / MANIFEST_FILE).read_text())
+    _edit_manifest(artifact, {"files": {**manifest["files"], XGBOOST_FILE: sha256_file(path)}})
+    with pytest.raises(
+        ModelArtifactError, match=r"model\.json: field 'learner\.objective\.name' is"
+    ):
         load_model(artifact)

@@ -10,10 +10,23 @@ from typing import Any
 import orjson
 
 from feature_store.definitions import FEATURE_NAMES
-from model.reasons import REASON_CODES
+from model.reasons import MODEL_CODES, REASON_CODES
 
 DECISIONS = ("approve", "review", "challenge", "decline")
-CODES = tuple(REASON_CODES)
+
+
+def _model_reason(rng: random.Random, code: str) -> dict[str, Any]:
+    """A model reason as record version 2 keeps it: the features behind it and their
+    contributions, which add up to its weight."""
+    first, second = rng.sample(FEATURE_NAMES, 2)
+    parts = [round(rng.uniform(0.02, 0.7), 4), round(rng.uniform(0.02, 0.7), 4)]
+    return {
+        "code": code,
+        "source": "model",
+        "message": REASON_CODES[code].message,
+        "weight": round(sum(parts), 4),
+        "contributions": {first: parts[0], second: parts[1]},
+    }
 
 
 def make_record(
@@ -54,15 +67,7 @@ def make_record(
         "transaction_id": transaction_id,
         "decision": rng.choice(DECISIONS),
         "score": round(rng.random(), 6),
-        "reasons": [
-            {
-                "code": code,
-                "source": "model",
-                "message": REASON_CODES[code].message,
-                "weight": round(rng.uniform(0.05, 1.5), 4),
-            }
-            for code in rng.sample(CODES, 3)
-        ],
+        "reasons": [_model_reason(rng, code) for code in rng.sample(MODEL_CODES, 3)],
         "rules_matched": ["high_amount_new_device"] if rng.random() < 0.2 else [],
         "model_version": "model-2026-11-20-7f3a",
         "policy_version": "policy-41-c0ffee",

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -55,7 +56,10 @@ ATTRIBUTES = {
 }
 
 
-def _score(port: int, transaction_id: str) -> ScoreResult:
+def _score(port: int, transaction_id: str, *, review_at: float | None = None) -> ScoreResult:
+    """Score on the default model and policy; with `review_at`, that policy's review band
+    moved (0 explains every decision)."""
+
     async def run() -> ScoreResult:
         client = RespClient(host="127.0.0.1", port=port, connect_timeout_seconds=0.05)
         scorer = Scorer(
@@ -64,7 +68,10 @@ def _score(port: int, transaction_id: str) -> ScoreResult:
             NO_LISTS,
         )
         scorer.model = load_model(DEFAULT_MODEL_DIR)
-        scorer.policy = load_policy(DEFAULT_POLICY_FILE)
+        policy = load_policy(DEFAULT_POLICY_FILE)
+        if review_at is not None:
+            policy = replace(policy, bands={**policy.bands, "review_at": review_at})
+        scorer.policy = policy
         request = ScoreInput(
             transaction_id, 1_790_000_000_000, 129.9, "EUR", ATTRIBUTES, "fingerprint"
         )
@@ -89,8 +96,17 @@ def server() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def record(server: RedisServer) -> DecisionRecord:
-    record = _score(server.port, "codec-tx-1").record
+    """A decision explained: its policy reviews from a score of 0."""
+    record = _score(server.port, "codec-tx-1", review_at=0.0).record
     assert record is not None
+    return record
+
+
+@pytest.fixture(scope="module")
+def unexplained(server: RedisServer) -> DecisionRecord:
+    """A decision scored below the default policy's review band."""
+    record = _score(server.port, "codec-tx-2").record
+    assert record is not None and record.decision.score < 0.1
     return record
 
 
@@ -111,6 +127,52 @@ def test_a_record_reads_back_as_written(record: DecisionRecord) -> None:
     assert list(again.attribution_of()) == list(FEATURE_NAMES)
     assert again.attributions == record.attributions and len(again.attributions) > 0
     assert (again.margin, again.decided_at_ms) == (record.margin, record.decided_at_ms)
+
+
+def test_a_record_keeps_the_contributions_behind_each_model_reason(
+    record: DecisionRecord,
+) -> None:
+    model = [reason for reason in record.decision.reasons if reason.source == "model"]
+    assert model
+    attributions = record.attribution_of()
+    for reason in model:
+        assert reason.contributions
+        assert reason.weight == pytest.approx(sum(reason.contributions.values()), abs=1e-4)
+        for feature, value in reason.contributions.items():
+            assert value > 0
+            assert value == pytest.approx(attributions[feature], abs=1e-6)  # float32 there
+    document = orjson.loads(encode_record(record))
+    written = [r for r in document["reasons"] if r["source"] == "model"]
+    assert [set(r["contributions"]) for r in written] == [set(r.contributions) for r in model]
+    again = decode_record(encode_record(record))
+    assert [r.contributions for r in again.decision.reasons] == [
+        r.contributions for r in record.decision.reasons
+    ]
+    # The replay Redis keeps for retries answers as the response does: no contributions.
+    replay = orjson.loads(encode_replay(record))
+    assert all("contributions" not in r for r in replay["reasons"])
+
+
+def test_a_decision_below_the_review_band_has_no_model_reasons_or_attributions(
+    unexplained: DecisionRecord,
+) -> None:
+    assert [r for r in unexplained.decision.reasons if r.source == "model"] == []
+    assert unexplained.attributions == ()
+    again = decode_record(encode_record(unexplained))
+    assert again.attributions == () and again.decision == unexplained.decision
+
+
+def test_a_version_1_document_reads_with_reasons_without_contributions(
+    record: DecisionRecord,
+) -> None:
+    document = orjson.loads(encode_record(record))
+    document["record_version"] = 1
+    for reason in document["reasons"]:
+        reason.pop("contributions", None)
+    old = decode_document(document)
+    assert old.decision.reasons and all(r.contributions == {} for r in old.decision.reasons)
+    assert [r.code for r in old.decision.reasons] == [r.code for r in record.decision.reasons]
+    assert old.attributions == record.attributions
 
 
 def test_a_missing_feature_is_null_when_written_and_nan_when_read(
