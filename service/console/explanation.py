@@ -31,22 +31,34 @@ class ReasonView:
 
 
 @cache
-def _codes_of_features() -> dict[str, tuple[str, ...]]:
-    return {feature: tuple(codes) for feature, codes in feature_reasons().items()}
+def _codes_of_features() -> dict[str, frozenset[str]]:
+    """Each feature's model codes, on either side of its normal range (for records written
+    before reasons kept their contributions)."""
+    codes: dict[str, set[str]] = {}
+    for (feature, _side), named in feature_reasons().items():
+        codes.setdefault(feature, set()).update(named)
+    return {feature: frozenset(named) for feature, named in codes.items()}
 
 
 def explain(body: dict[str, Any]) -> list[ReasonView]:
-    """The reasons of a recorded decision's body, each model reason with its features."""
+    """The reasons of a recorded decision's body, each model reason with its features: the
+    contributions the record kept behind it, or (older records) the catalogue's features."""
     features: dict[str, float | None] = body.get("features") or {}
     attributions: dict[str, float] = body.get("attributions") or {}
-    codes = _codes_of_features()
     views = []
     for reason in body.get("reasons") or []:
-        behind = [
-            FeatureValue(name, value, attributions.get(name))
-            for name, value in features.items()
-            if reason["source"] == "model" and reason["code"] in codes.get(name, ())
-        ]
+        kept: dict[str, float] | None = reason.get("contributions")
+        if reason["source"] != "model":
+            behind = []
+        elif kept:
+            behind = [FeatureValue(name, features.get(name), c) for name, c in kept.items()]
+        else:
+            codes = _codes_of_features()
+            behind = [
+                FeatureValue(name, value, attributions.get(name))
+                for name, value in features.items()
+                if reason["code"] in codes.get(name, ())
+            ]
         behind.sort(key=lambda f: -abs(f.attribution or 0.0))
         views.append(
             ReasonView(
