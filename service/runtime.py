@@ -58,6 +58,8 @@ class Runtime:
     async def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
         """Connect, load what to serve and start following what is published."""
         admin_client, hot_client = _connect(settings)
+        if isinstance(hot_client, GatedCluster):
+            await _discover(hot_client)
         # The policy and list keys share one hash slot, so a cluster client serves them too.
         control = cast(Redis, admin_client)
         lists = ListSnapshot(control, {})
@@ -128,6 +130,16 @@ def _connect(settings: Settings) -> tuple[Redis | RedisCluster, Client]:
         cluster = GatedCluster.from_url(settings.redis_url)  # bursts wait, nothing is resent
         return cluster, cluster
     return Redis.from_url(settings.redis_url), RespClient.from_url(settings.redis_url)
+
+
+async def _discover(cluster: GatedCluster) -> None:
+    """Learn the cluster's slot map before the first burst: commands that arrive together at
+    a client that has not learnt it yet fail one another (its discovery closes connections
+    the others are using). A cluster that is down now is found again on first use."""
+    try:
+        await cluster.initialize()
+    except (RedisError, OSError) as exc:
+        logger.warning("Redis Cluster not reachable at start (%s); scores degrade until it is", exc)
 
 
 def _scorer(

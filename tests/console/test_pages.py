@@ -63,7 +63,11 @@ def test_a_bad_key_is_refused_in_the_browser(browser: Browser, service: RunningS
 def test_every_page_renders_real_data_within_its_csp(
     browser: Browser, service: RunningService, http: httpx.Client, namespace: str
 ) -> None:
-    first = scored(http, namespace, 1)
+    # A high amount from abroad: the default policy's review rule gives it a reason (model
+    # reasons come only from the review band up, which no single payment reaches here).
+    abroad = {"id": f"{namespace}dev", "ip": "203.0.113.7", "ip_country": "US"}
+    first = scored(http, namespace, 1, amount=2600.0, device=abroad)
+    assert first["reasons"], first
     scored(http, namespace, 2, amount=1900.0)
     label = {"transaction_id": first["transaction_id"], "label": "confirmed_fraud"}
     assert http.post("/v1/feedback", json=label, headers=auth("feedback")).status_code == 200

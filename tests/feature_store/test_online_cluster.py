@@ -35,15 +35,19 @@ def cluster() -> Iterator[list[RedisServer]]:
         server.close()
 
 
-def _client(cluster: list[RedisServer]) -> RedisCluster:
-    return RedisCluster(host="127.0.0.1", port=cluster[0].port)
+async def _client(cluster: list[RedisServer]) -> RedisCluster:
+    """The client the service uses on a cluster (`feature_store/cluster.py`), connected as
+    the service connects it at start."""
+    client = GatedCluster(host="127.0.0.1", port=cluster[0].port)
+    await client.initialize()
+    return client
 
 
 def test_cluster_replay_equals_offline_features(cluster: list[RedisServer]) -> None:
     history = tangled_history(rows=200, seed=11)
 
     async def run() -> pd.DataFrame:
-        client = _client(cluster)
+        client = await _client(cluster)
         try:
             return await replay(OnlineStore(client, timeout_ms=2000), history, "c1-", DELAY)
         finally:
@@ -62,7 +66,7 @@ def test_cluster_spreads_entities_over_every_node(cluster: list[RedisServer]) ->
     history = tangled_history(rows=80, seed=12)
 
     async def run() -> None:
-        client = _client(cluster)
+        client = await _client(cluster)
         try:
             await replay(OnlineStore(client, timeout_ms=2000), history, "c3-", DELAY)
         finally:
@@ -81,7 +85,7 @@ def test_cluster_counts_concurrent_retries_once(cluster: list[RedisServer]) -> N
     attributes = {"card_id": "c2-card", "merchant_id": "c2-m", "device_id": "c2-d", "ip": "c2-ip"}
 
     async def run() -> float:
-        client = _client(cluster)
+        client = await _client(cluster)
         store = OnlineStore(client, timeout_ms=2000)
         try:
             retry = Transaction.build("c2-t1", T0, 3.0, "USD", attributes)
@@ -102,7 +106,7 @@ def test_cluster_keys_idempotency_by_transaction_id_alone(cluster: list[RedisSer
         return Transaction.build(f"c4-t{number}", T0, 3.0, "USD", attributes)
 
     async def run() -> tuple[list[str | None], dict[str, float]]:
-        client = _client(cluster)
+        client = await _client(cluster)
         store = OnlineStore(client, timeout_ms=2000)
         try:
             # Many cards, so that their slots differ from the marker's and from one another.

@@ -92,7 +92,10 @@ def test_compare_refuses_a_model_whose_features_this_build_cannot_compute(
     shutil.copytree(trained_artifact, moved)
     path = moved / MANIFEST_FILE
     manifest = json.loads(path.read_text())
+    renamed = manifest["features"][3]
     manifest["features"][3] = "merchant_breach_score_7d"
+    ranges = manifest["normal_ranges"]
+    ranges["merchant_breach_score_7d"] = ranges.pop(renamed)  # its own build's ranges
     manifest["feature_set_version"] = "fs-000000000000"
     path.write_text(json.dumps(manifest))
     with pytest.raises(ModelArtifactError, match="does not compute: merchant_breach_score_7d"):
