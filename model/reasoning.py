@@ -4,12 +4,17 @@ contributions (exact TreeSHAP, `model.treeshap`) and feature values -> each feat
 its normal range (`model.manifest.NormalRange`) -> the catalogue's code for that side
 (`model.reasons`) -> codes ranked by the summed contributions of the features that pushed
 toward fraud. A feature that pushed away from fraud, or whose side no code names, gives none.
+
+The catalogue's patterns are matched once, at import, into a (sides, features) table of codes;
+per decision one loop compiled by numba reads it, sums and ranks the codes (about 1 us), and
+Python builds only the reasons returned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -44,8 +49,9 @@ def _code_table() -> npt.NDArray[np.intp]:
 
 
 _CODE_TABLE = _code_table()
-_HIGH, _LOW, _MISSING, _ANY = (_CODE_TABLE[_SIDES.index(side)] for side in _SIDES)
-_HAS_ANY = _ANY >= 0
+# What `_codes_source` reads: the code table's rows by side, and how many codes there are.
+_HIGH_ROW, _LOW_ROW, _MISSING_ROW, _ANY_ROW = (_SIDES.index(side) for side in _SIDES)
+_CODES = len(MODEL_CODES)
 
 
 def sides(
@@ -62,18 +68,100 @@ def sides(
     return result
 
 
-def feature_codes(
-    values: npt.NDArray[np.float64], low: npt.NDArray[np.float64], high: npt.NDArray[np.float64]
-) -> npt.NDArray[np.intp]:
-    """Each feature's code (index into MODEL_CODES) for these values, or -1 for none. A
-    category or a time names its code on any known value. (Comparing NaN gives False and no
-    warning.)"""
-    is_high = (values >= high) & (values > low)
-    is_low = (values <= low) & (values < high)
-    missing = np.isnan(values)
-    codes = np.where(is_high, _HIGH, np.where(is_low, _LOW, _NO_CODE))
-    codes = np.where(missing, _MISSING, np.where(_HAS_ANY, _ANY, codes))
-    return codes
+def _codes_source(
+    contributions: npt.NDArray[np.float64],
+    values: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    table: npt.NDArray[np.intp],
+    code_of: npt.NDArray[np.intp],
+    totals: npt.NDArray[np.float64],
+) -> None:
+    """Each feature that pushed toward fraud: its code into `code_of` (-1 for none) and its
+    contribution added to the code's total, in feature order (compiled by numba; plain Python
+    works too). A feature's side is `sides`', except that a category or a time names its code
+    on any known value; comparing NaN gives False. No bounds are checked."""
+    for i in range(contributions.shape[0]):
+        pushed, x = contributions[i], values[i]
+        code = _NO_CODE
+        if not pushed > 0:
+            pass
+        elif x != x:
+            code = table[_MISSING_ROW, i]
+        elif table[_ANY_ROW, i] >= 0:
+            code = table[_ANY_ROW, i]
+        elif x >= high[i] and x > low[i]:
+            code = table[_HIGH_ROW, i]
+        elif x <= low[i] and x < high[i]:
+            code = table[_LOW_ROW, i]
+        code_of[i] = code
+        if code >= 0:
+            totals[code] += pushed
+
+
+def _rank_source(
+    code_of: npt.NDArray[np.intp],
+    totals: npt.NDArray[np.float64],
+    ranked: npt.NDArray[np.intp],
+    ends: npt.NDArray[np.intp],
+    behind: npt.NDArray[np.intp],
+) -> int:
+    """The top codes by total into `ranked[:n]` (as many as it holds, fewer when fewer codes
+    have a feature), ties to the code first in the catalogue, and the features of the k-th
+    at `behind[ends[k - 1]:ends[k]]`, in feature order; returns n (compiled by numba)."""
+    named = np.zeros(totals.shape[0], dtype=np.bool_)
+    for i in range(code_of.shape[0]):
+        if code_of[i] >= 0:
+            named[code_of[i]] = True
+    n, end = 0, 0
+    while n < ranked.shape[0]:
+        best = _NO_CODE
+        for code in range(totals.shape[0]):
+            if named[code] and (best < 0 or totals[code] > totals[best]):
+                best = code
+        if best < 0:
+            break
+        ranked[n], named[best] = best, False
+        for i in range(code_of.shape[0]):
+            if code_of[i] == best:
+                behind[end] = i
+                end += 1
+        ends[n] = end
+        n += 1
+    return n
+
+
+_Group = Callable[..., int]
+_compiled: _Group | None = None
+
+
+def _group() -> _Group:
+    """`_codes_source` then `_rank_source`, compiled into one call on first use (about a
+    second, once per process)."""
+    global _compiled
+    if _compiled is None:
+        import numba  # lazily, as model.treeshap does
+
+        compile_ = numba.njit(nogil=True, cache=False)
+        codes, rank = compile_(_codes_source), compile_(_rank_source)
+
+        def group(
+            contributions: npt.NDArray[np.float64],
+            values: npt.NDArray[np.float64],
+            low: npt.NDArray[np.float64],
+            high: npt.NDArray[np.float64],
+            table: npt.NDArray[np.intp],
+            code_of: npt.NDArray[np.intp],
+            totals: npt.NDArray[np.float64],
+            ranked: npt.NDArray[np.intp],
+            ends: npt.NDArray[np.intp],
+            behind: npt.NDArray[np.intp],
+        ) -> int:
+            codes(contributions, values, low, high, table, code_of, totals)
+            return int(rank(code_of, totals, ranked, ends, behind))
+
+        _compiled = cast(_Group, compile_(group))
+    return _compiled
 
 
 def model_reasons(
@@ -86,17 +174,31 @@ def model_reasons(
     """The `top` model codes by the summed contributions toward fraud, largest first.
 
     `contributions` and `values` are in feature-definition order (log-odds; NaN missing);
-    `low` and `high` bound each feature's normal range.
+    `low` and `high` bound each feature's normal range. The grouping is one compiled pass
+    (`_codes_source`, `_rank_source`); Python only builds the reasons it returns.
     """
     pushed = np.asarray(contributions, dtype=np.float64)
-    codes = feature_codes(np.asarray(values, dtype=np.float64), low, high)
-    behind = np.flatnonzero((pushed > 0) & (codes >= 0))
-    by_code: dict[int, dict[str, float]] = {}
-    totals: dict[int, float] = {}
-    for feature, code, value in zip(
-        behind.tolist(), codes[behind].tolist(), pushed[behind].tolist(), strict=True
-    ):
-        by_code.setdefault(code, {})[FEATURE_NAMES[feature]] = value
-        totals[code] = totals.get(code, 0.0) + value
-    ranked = sorted(totals, key=lambda code: (-totals[code], code))[:top]
-    return [ModelReason(MODEL_CODES[code], totals[code], by_code[code]) for code in ranked]
+    given = np.asarray(values, dtype=np.float64)
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    shape = (len(FEATURE_NAMES),)
+    if not pushed.shape == given.shape == low.shape == high.shape == shape:
+        raise ValueError(
+            f"contributions, values, low and high must each hold {shape[0]} features; "
+            f"got shapes {pushed.shape}, {given.shape}, {low.shape} and {high.shape}"
+        )
+    code_of = np.empty(shape[0], dtype=np.intp)
+    totals = np.zeros(_CODES, dtype=np.float64)
+    ranked = np.empty(top, dtype=np.intp)
+    ends = np.empty(top, dtype=np.intp)
+    behind = np.empty(shape[0], dtype=np.intp)
+    n = _group()(pushed, given, low, high, _CODE_TABLE, code_of, totals, ranked, ends, behind)
+    count = int(ends[n - 1]) if n else 0
+    features, sums = behind[:count].tolist(), pushed[behind[:count]].tolist()
+    weights = totals[ranked[:n]].tolist()
+    reasons, start = [], 0
+    for code, weight, end in zip(ranked[:n].tolist(), weights, ends[:n].tolist(), strict=True):
+        names = [FEATURE_NAMES[i] for i in features[start:end]]
+        behind_code = dict(zip(names, sums[start:end], strict=True))
+        reasons.append(ModelReason(MODEL_CODES[code], weight, behind_code))
+        start = end
+    return reasons

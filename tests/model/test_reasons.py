@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from feature_store.definitions import FEATURE_NAMES
 from model.reasoning import model_reasons, sides
@@ -145,3 +146,61 @@ def test_a_quiet_card_is_not_called_busy() -> None:
     assert [r.code for r in model_reasons(pushed, quiet, low, high)] == ["CARD_LITTLE_HISTORY"]
     busy, _ = _row(card_txn_count_30d=60, card_seconds_since_prev=30)
     assert [r.code for r in model_reasons(pushed, busy, low, high)] == ["CARD_VELOCITY"]
+
+
+_MATCHES = feature_reasons()
+
+
+def _reference_reasons(
+    contributions: Floats, values: Floats, low: Floats, high: Floats, top: int
+) -> list[tuple[str, float, dict[str, float]]]:
+    """The grouping written out plainly from the catalogue's patterns: each feature's code on
+    its side (on any known value for a category or a time), sums per code in feature order,
+    ranked by sum and then catalogue order."""
+    matches = _MATCHES
+    side = sides(values, low, high)
+    totals: dict[str, float] = {}
+    behind: dict[str, dict[str, float]] = {}
+    for i, name in enumerate(FEATURE_NAMES):
+        if not contributions[i] > 0:
+            continue
+        known = not np.isnan(values[i])
+        if known and matches[(name, Side.ANY)]:
+            codes = matches[(name, Side.ANY)]
+        else:
+            codes = matches[(name, list(Side)[side[i]])] if side[i] >= 0 else []
+        if codes:
+            totals[codes[0]] = totals.get(codes[0], 0.0) + float(contributions[i])
+            behind.setdefault(codes[0], {})[name] = float(contributions[i])
+    ranked = sorted(totals, key=lambda code: (-totals[code], MODEL_CODES.index(code)))
+    return [(code, totals[code], behind[code]) for code in ranked[:top]]
+
+
+def test_compiled_grouping_equals_the_catalogue_written_out_plainly() -> None:
+    """Random rows with missing values, values on the range's bounds, empty ranges and many
+    equal contributions (ties), against the plain grouping: same codes, order, sums and
+    contributions, in feature order."""
+    rng = np.random.default_rng(15)
+    n = len(FEATURE_NAMES)
+    for _ in range(2000):
+        values = rng.choice([0.0, 0.5, 1.0, 2.0, np.nan], size=n)
+        low = rng.choice([0.0, 0.5, 1.0], size=n)
+        high = low + rng.choice([0.0, 0.5, 1.0], size=n)
+        contributions = rng.choice([-0.5, 0.0, 0.25, 0.5, 1e-9, np.nan], size=n)
+        top = int(rng.integers(0, 8))
+        got = [
+            (r.code, r.weight, dict(r.contributions))
+            for r in model_reasons(contributions, values, low, high, top)
+        ]
+        expected = _reference_reasons(contributions, values, low, high, top)
+        assert got == expected
+        assert [list(c) for _, _, c in got] == [list(c) for _, _, c in expected]
+
+
+def test_model_reasons_refuses_arrays_of_another_length() -> None:
+    low, high = _ranges()
+    row, contributions = _row()
+    with pytest.raises(ValueError, match="must each hold"):
+        model_reasons(contributions[:-1], row, low, high)
+    with pytest.raises(ValueError, match="must each hold"):
+        model_reasons(contributions, row, low[:5], high)
