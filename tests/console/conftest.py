@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,15 @@ import httpx
 import pytest
 
 from feature_store.redis_server import RedisServer
-from tests.service.conftest import KEYS, RunningService, auth, recorded, settings_for, transaction
+from tests.service.conftest import (
+    KEYS,
+    RunningService,
+    auth,
+    case_of,
+    recorded,
+    settings_for,
+    transaction,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NO_CHROMIUM = (
@@ -104,19 +111,6 @@ def console_for(http: httpx.Client, scope: str) -> Console:
 
 # The default policy sends a disposable e-mail domain to review, and a review opens a case.
 REVIEW_CUSTOMER = {"id": "cust", "email_domain": "mailinator.com"}
-
-
-def case_of(http: httpx.Client, card_id: str, timeout_seconds: float = 15.0) -> dict[str, Any]:
-    """The card's case, once the recorder has opened it (read over the API)."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        reply = http.get("/v1/cases", params={"card_id": card_id}, headers=auth("analyst"))
-        assert reply.status_code == 200, reply.text
-        found = reply.json()["cases"]
-        if found or time.monotonic() > deadline:
-            assert found, f"no case opened for {card_id}"
-            return dict(found[-1])
-        time.sleep(0.05)
 
 
 def reviewed(

@@ -241,3 +241,16 @@ def stream_entries(redis_url: str, stream: str) -> list[dict[str, str]]:
     finally:
         client.close()
     return [fields for _, fields in entries]
+
+
+def case_of(http: httpx.Client, card_id: str, timeout_seconds: float = 15.0) -> dict[str, Any]:
+    """The card's case, once the recorder has opened it (read over the API)."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        reply = http.get("/v1/cases", params={"card_id": card_id}, headers=auth("analyst"))
+        assert reply.status_code == 200, reply.text
+        found = reply.json()["cases"]
+        if found or time.monotonic() > deadline:
+            assert found, f"no case opened for {card_id}"
+            return dict(found[-1])
+        time.sleep(0.05)

@@ -5,7 +5,6 @@ resolution is a label in the record and in the card's online label features."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from tests.service.conftest import (
     Backend,
     RunningService,
     auth,
+    case_of,
     recorded,
     serving,
     transaction,
@@ -46,19 +46,6 @@ def _score(http: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
     return dict(reply.json())
 
 
-def _case_of(http: httpx.Client, card_id: str, timeout_seconds: float = 15.0) -> dict[str, Any]:
-    """The card's case once the recorder has opened it."""
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        reply = http.get("/v1/cases", params={"card_id": card_id}, headers=auth("analyst"))
-        assert reply.status_code == 200, reply.text
-        found = reply.json()["cases"]
-        if found or time.monotonic() > deadline:
-            assert found, f"no case opened for {card_id}"
-            return dict(found[-1])
-        time.sleep(0.05)
-
-
 def _post(
     http: httpx.Client, path: str, body: dict[str, Any], scope: str = "analyst"
 ) -> httpx.Response:
@@ -69,7 +56,7 @@ def test_a_review_opens_a_case_and_its_fraud_resolution_labels_the_card(
     http: httpx.Client, namespace: str
 ) -> None:
     assert _score(http, transaction(namespace, 1, customer=REVIEW))["decision"] == "review"
-    case = _case_of(http, f"{namespace}card")
+    case = case_of(http, f"{namespace}card")
     assert (case["status"], case["transaction_id"], case["opened_by"]) == (
         "open",
         f"{namespace}tx1",
@@ -114,7 +101,7 @@ def test_a_review_opens_a_case_and_its_fraud_resolution_labels_the_card(
 def test_a_challenge_opens_a_case_as_the_policy_says(http: httpx.Client, namespace: str) -> None:
     body = transaction(namespace, 5, device={**CHALLENGE, "id": f"{namespace}dev"})
     assert _score(http, body)["decision"] == "challenge"
-    assert _case_of(http, f"{namespace}card")["transaction_id"] == f"{namespace}tx5"
+    assert case_of(http, f"{namespace}card")["transaction_id"] == f"{namespace}tx5"
 
 
 def test_an_approval_opens_no_case_but_one_can_be_opened_by_hand(
@@ -136,7 +123,7 @@ def test_an_approval_opens_no_case_but_one_can_be_opened_by_hand(
 
 def test_moves_not_allowed_are_409_naming_the_state(http: httpx.Client, namespace: str) -> None:
     _score(http, transaction(namespace, 7, customer=REVIEW))
-    case_id = _case_of(http, f"{namespace}card")["case_id"]
+    case_id = case_of(http, f"{namespace}card")["case_id"]
     reopen = _post(http, f"/v1/cases/{case_id}/reopen", {})
     assert reopen.status_code == 409, reopen.text
     assert f"case {case_id} is open" in reopen.json()["detail"]
@@ -155,7 +142,7 @@ def test_moves_not_allowed_are_409_naming_the_state(http: httpx.Client, namespac
 
 def test_bad_input_is_a_422_naming_the_field(http: httpx.Client, namespace: str) -> None:
     _score(http, transaction(namespace, 8, customer=REVIEW))
-    case_id = _case_of(http, f"{namespace}card")["case_id"]
+    case_id = case_of(http, f"{namespace}card")["case_id"]
     for path, body, field in (
         ("assign", {"assignee": "test-score"}, "assignee"),  # a key without the analyst scope
         ("resolve", {"resolution": "maybe"}, "resolution"),
@@ -177,7 +164,7 @@ def test_concurrent_resolves_record_one_label(
     http: httpx.Client, namespace: str, service: RunningService
 ) -> None:
     _score(http, transaction(namespace, 9, customer=REVIEW))
-    case_id = _case_of(http, f"{namespace}card")["case_id"]
+    case_id = case_of(http, f"{namespace}card")["case_id"]
     replies: list[httpx.Response] = []
 
     def resolve(resolution: str, scope: str) -> None:
@@ -224,10 +211,10 @@ def test_pages_over_http(http: httpx.Client, namespace: str) -> None:
 
 def test_queue_health_in_metrics(http: httpx.Client, namespace: str) -> None:
     _score(http, transaction(namespace, 10, customer=REVIEW))
-    case_id = _case_of(http, f"{namespace}card")["case_id"]
+    case_id = case_of(http, f"{namespace}card")["case_id"]
     assert _post(http, f"/v1/cases/{case_id}/resolve", {"resolution": "inconclusive"}).is_success
     _score(http, transaction(namespace, 11, customer=REVIEW))
-    _case_of(http, f"{namespace}card")
+    case_of(http, f"{namespace}card")
     text = http.get("/metrics").text
     lines = dict(
         line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#")
