@@ -27,6 +27,7 @@ from model.errors import ModelSignatureError
 from model.signing import read_verify_key
 from webhooks.errors import SecretsKeyError
 from webhooks.sealing import parse_key
+from webhooks.worker import DeliverySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = ROOT / "model_artifacts" / "default"
@@ -105,12 +106,16 @@ class Settings(BaseSettings):
     webhook_secrets_key: SecretStr | None = Field(
         None, description="32 bytes, base64: seals subscription secrets (docs/webhooks.md)."
     )
-    webhook_concurrency: int = Field(16, ge=1, le=1_000)
-    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
-    webhook_max_attempts: int = Field(12, ge=1, le=100)
-    webhook_backoff_base_seconds: float = Field(10.0, gt=0, le=3_600)
-    webhook_backoff_cap_seconds: float = Field(3_600.0, gt=0, le=86_400)
-    webhook_retention_days: int = Field(30, ge=1, le=3_650)
+    webhook_concurrency: int = Field(DeliverySettings.concurrency, ge=1, le=1_000)
+    webhook_timeout_seconds: float = Field(DeliverySettings.timeout_seconds, gt=0, le=60)
+    webhook_max_attempts: int = Field(DeliverySettings.max_attempts, ge=1, le=100)
+    webhook_backoff_base_seconds: float = Field(
+        DeliverySettings.backoff_base_seconds, gt=0, le=3_600
+    )
+    webhook_backoff_cap_seconds: float = Field(
+        DeliverySettings.backoff_cap_seconds, gt=0, le=86_400
+    )
+    webhook_retention_days: int = Field(DeliverySettings.retention_days, ge=1, le=3_650)
     # Every route's body limit (score, feedback, ...), but for the admin routes that carry a
     # file or a batch: each has its own (`service/limits.py`, docs/operations.md).
     max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)

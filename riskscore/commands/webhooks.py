@@ -14,6 +14,15 @@ from typing import Any
 from riskscore.commands.admin_api import AdminApi, AdminError, connection_arguments
 from riskscore.commands.record import database_url_argument, require_database_url
 
+# The delivery settings a `deliver` process takes by flag or environment, and their types.
+TUNABLE: dict[str, type[int] | type[float]] = {
+    "concurrency": int,
+    "timeout_seconds": float,
+    "max_attempts": int,
+    "backoff_base_seconds": float,
+    "backoff_cap_seconds": float,
+}
+
 
 def register(commands: Any) -> None:
     webhooks = commands.add_parser(
@@ -32,15 +41,12 @@ def register(commands: Any) -> None:
         "from here. The secrets key comes from $RISKSCORE_WEBHOOK_SECRETS_KEY.",
     )
     database_url_argument(deliver)
-    deliver.add_argument("--concurrency", type=int, default=_env_int("CONCURRENCY", 16))
-    deliver.add_argument("--timeout-seconds", type=float, default=_env_float("TIMEOUT_SECONDS", 10))
-    deliver.add_argument("--max-attempts", type=int, default=_env_int("MAX_ATTEMPTS", 12))
-    deliver.add_argument(
-        "--backoff-base-seconds", type=float, default=_env_float("BACKOFF_BASE_SECONDS", 10)
-    )
-    deliver.add_argument(
-        "--backoff-cap-seconds", type=float, default=_env_float("BACKOFF_CAP_SECONDS", 3600)
-    )
+    # Unset: $RISKSCORE_WEBHOOK_<NAME>, as the service reads it, else the worker's default.
+    for name, kind in TUNABLE.items():
+        env = f"$RISKSCORE_WEBHOOK_{name.upper()}"
+        deliver.add_argument(
+            f"--{name.replace('_', '-')}", type=kind, default=None, help=f"default: {env}"
+        )
     deliver.add_argument(
         "--dev", action="store_true", help="use the public development secrets key (--dev serve)"
     )
@@ -59,12 +65,17 @@ def register(commands: Any) -> None:
     replay.set_defaults(handler=_replay)
 
 
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(f"RISKSCORE_WEBHOOK_{name}", default))
-
-
-def _env_float(name: str, default: float) -> float:
-    return float(os.environ.get(f"RISKSCORE_WEBHOOK_{name}", default))
+def _tuned(args: argparse.Namespace) -> dict[str, Any]:
+    """The delivery settings given by flag or environment; the rest keep `DeliverySettings`'
+    defaults (the one place of them, the service's settings included)."""
+    given: dict[str, Any] = {}
+    for name, kind in TUNABLE.items():
+        flag, env = getattr(args, name), os.environ.get(f"RISKSCORE_WEBHOOK_{name.upper()}")
+        if flag is not None:
+            given[name] = flag
+        elif env is not None:
+            given[name] = kind(env)
+    return given
 
 
 def _deliver(args: argparse.Namespace) -> int:
@@ -98,13 +109,7 @@ async def _run(args: argparse.Namespace, url: str, sealer: Any) -> None:
     from webhooks.worker import DeliverySettings, DeliveryWorker
 
     await asyncio.to_thread(schema.check, url)
-    settings = DeliverySettings(
-        concurrency=args.concurrency,
-        timeout_seconds=args.timeout_seconds,
-        max_attempts=args.max_attempts,
-        backoff_base_seconds=args.backoff_base_seconds,
-        backoff_cap_seconds=args.backoff_cap_seconds,
-    )
+    settings = DeliverySettings(**_tuned(args))
     worker = DeliveryWorker(url, sealer, settings)
     try:
         if args.once:
