@@ -13,6 +13,7 @@ RUN pip install --no-deps -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY riskscore riskscore
 COPY history history
+COPY embedded embedded
 COPY feature_store feature_store
 COPY model model
 COPY scoring scoring

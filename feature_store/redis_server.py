@@ -6,22 +6,20 @@ local port with nothing saved to disk. `start_cluster` makes a local Redis Clust
 
 from __future__ import annotations
 
-import ctypes
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
+
+from embedded.process import ChildServer, die_with_parent
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 CLUSTER_SLOTS = 16_384
@@ -30,19 +28,6 @@ CLUSTER_BUS_OFFSET = 10_000
 
 class RedisServerError(RuntimeError):
     """No redis-server could be found or started."""
-
-
-def _die_with_parent() -> None:
-    """In the child before it runs redis-server: SIGTERM it when its parent dies, however the
-    parent ends (killed, a test run interrupted), so no server outlives whoever started it."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _may_die_with_parent() -> bool:
-    # Linux ties the signal to the starting *thread*: a server (re)started from a pool thread
-    # would die with that thread, so only the main thread's servers get it.
-    return sys.platform == "linux" and threading.current_thread() is threading.main_thread()
 
 
 def find_redis_server() -> Path:
@@ -82,8 +67,8 @@ def free_port() -> int:
 
 
 @dataclass
-class RedisServer:
-    """One redis-server child process on 127.0.0.1:`port`."""
+class RedisServer(ChildServer):
+    """One redis-server child process on 127.0.0.1:`port` (stopped by SIGTERM)."""
 
     port: int = field(default_factory=free_port)
     cluster: bool = False
@@ -111,7 +96,7 @@ class RedisServer:
             arguments,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if _may_die_with_parent() else None,
+            preexec_fn=die_with_parent(self.STOP_SIGNAL),
         )
         try:
             self._wait_until_ready()
@@ -137,27 +122,6 @@ class RedisServer:
             raise RedisServerError(f"redis-server on port {self.port} did not answer in time")
         finally:
             client.close()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def close(self) -> None:
-        """Stop the server and remove its folder."""
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
 
 def start_cluster(masters: int = 3) -> list[RedisServer]:

@@ -8,33 +8,30 @@ PostgreSQL refuses to run as root: as root, the server runs as `nobody`, which o
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import importlib.util
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from embedded.process import ChildServer, die_with_parent, kernel_free_port
 from record.errors import RecordError
 
 STARTUP_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
 SUPERUSER = "postgres"
 UNPRIVILEGED_USER = "nobody"
 # Searched after the PATH: where Debian's packages put the server binaries.
 INSTALL_DIRECTORIES = tuple(Path(f"/usr/lib/postgresql/{v}/bin") for v in (18, 17, 16, 15))
-_PR_SET_PDEATHSIG = 1
 
 
 class PostgresServerError(RecordError):
@@ -62,20 +59,6 @@ def find_binaries() -> Path:
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
-def free_port() -> int:
-    """A port the kernel has just handed out as free."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _die_with_parent() -> None:
-    """In the child: stop the server if the process that started it dies (even by kill -9)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
-
-
 def _run_as() -> pwd.struct_passwd | None:
     """The account the server runs under: None (ourselves) unless we are root."""
     if os.geteuid() != 0:
@@ -92,7 +75,7 @@ def _credentials() -> tuple[int | None, int | None, list[int] | None]:
 
 
 @dataclass
-class PostgresServer:
+class PostgresServer(ChildServer):
     """One `postgres` child process on 127.0.0.1:`port`, its data in `directory`.
 
     >>> with PostgresServer() as server:
@@ -102,11 +85,15 @@ class PostgresServer:
     start, as the fault tests do, keeps every committed row either way.
     """
 
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=kernel_free_port)
     directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="riskscore-pg-")))
     database: str = "riskscore"
     fsync: bool = True
     process: subprocess.Popen[bytes] | None = None
+
+    # Fast shutdown: open sessions are ended, committed data is kept.
+    STOP_SIGNAL: ClassVar[signal.Signals] = signal.SIGINT
+    STOP_TIMEOUT_SECONDS: ClassVar[float] = 10.0
 
     @property
     def admin_url(self) -> str:
@@ -180,7 +167,7 @@ class PostgresServer:
                 stdout=log,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(self.STOP_SIGNAL),
                 user=user,
                 group=group,
                 extra_groups=groups,
@@ -203,28 +190,6 @@ class PostgresServer:
     def log_tail(self, characters: int = 2000) -> str:
         path = self.directory / "postgres.log"
         return path.read_text(errors="replace")[-characters:] if path.exists() else ""
-
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT: open sessions are ended, committed data is kept)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def close(self) -> None:
-        """Stop the server and remove its folder."""
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
 
 
 def create_database(admin_url: str, name: str, *, template: str | None = None) -> None:
