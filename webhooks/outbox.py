@@ -117,7 +117,8 @@ async def emit_decisions(
     payloads are built by PostgreSQL from the rows (`payloads.DECISION_PAYLOAD`). One query
     when nobody subscribes, one more statement otherwise."""
     wanting = await subscriptions.matching(connection, DECISION_CREATED) if keys else []
-    pairs = [(sid, o) for sid, outcomes in wanting for o in (outcomes or OUTCOMES)]
+    # (subscription, outcome) for each outcome a subscription takes; no filter: all of them
+    pairs = [(sid, o) for sid, only in wanting for o in (OUTCOMES if only is None else only)]
     taken = {outcome for _, outcome in pairs}
     wanted = [(decided_at, tid) for decided_at, tid, decision in keys if decision in taken]
     if not wanted:  # no row read for nobody: the recorder's usual case
