@@ -2,14 +2,17 @@
 decision.created hook costs the recorder's writer.
 
     .venv/bin/python -m benchmarks.bench_webhooks [--events 20000] [--concurrency 32]
+        [--records 50000] [--writer-only]
 
 Starts a private PostgreSQL (fsync on) and a receiver (uvicorn, one process, verifying every
 signature: `load_tests/webhook_receiver.py`) on free ports. Measures (1) `emit_many` of events
 in batches of 1,000; (2) one delivery worker sending them all (claimed with SKIP LOCKED,
 signed, recorded) until every one is delivered, against httpx POSTing straight to the receiver
 at the same concurrency (the ratio is what holds on a noisy machine); (3) `DecisionWriter`
-batches of 5,000 records with no hook, with the hook and no subscription, with one
-subscription to declines and reviews, and with one to every decision.
+batches of 5,000 records (the 6.6 KB records of `bench_recording`) with no hook, with the hook
+and no subscription, with one subscription to declines and reviews, and with one to every
+decision: decisions/s and the CPU per record of Python and of the PostgreSQL server.
+`--writer-only` measures (3) alone.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import os
 import time
 
 import httpx
+import psutil
 import psycopg
 
+from benchmarks.bench_recording import Clocks, bodies
 from load_tests.webhook_receiver import receiving
 from record import partitions, schema
 from record.server import PostgresServer
 from record.writer import BatchHook, DecisionWriter
-from tests.record.records import record_body
 from webhooks import subscriptions
 from webhooks.outbox import Event, emit_many
 from webhooks.sealing import Sealer
@@ -92,18 +96,22 @@ async def deliver(url: str, sealer: Sealer, count: int, concurrency: int) -> tup
     return elapsed, worker.counters.retried
 
 
-async def write(url: str, prefix: str, count: int, hooks: list[BatchHook]) -> float:
+async def write(
+    url: str, postmaster: psutil.Process, prefix: str, count: int, hooks: list[BatchHook]
+) -> Clocks:
     writer = DecisionWriter(hooks)
-    records = [record_body(f"{prefix}-{i:08d}") for i in range(count)]
+    records = bodies(prefix, count)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await partitions.maintain(connection)
-        started = time.perf_counter()
+        started = Clocks.now(postmaster)
         for low in range(0, count, WRITER_BATCH):
             await writer.write(connection, records[low : low + WRITER_BATCH])
-        return time.perf_counter() - started
+        return Clocks.now(postmaster).since(started)
 
 
-async def writer_costs(url: str, target: str, sealer: Sealer, count: int) -> None:
+async def writer_costs(
+    url: str, postmaster: psutil.Process, target: str, sealer: Sealer, count: int
+) -> None:
     # (name, hooks, subscribed, outcome filter)
     cases: list[tuple[str, list[BatchHook], bool, list[str] | None]] = [
         ("no hook", [], False, None),
@@ -120,8 +128,27 @@ async def writer_costs(url: str, target: str, sealer: Sealer, count: int) -> Non
         await clear_subscriptions(url)
         if subscribed:
             await subscribe(url, target, sealer, outcomes)
-        seconds = await write(url, f"w{number}", count, hooks)
-        print(f"  writer, {name}: {count / seconds:,.0f} decisions/s")
+        clocks = await write(url, postmaster, f"w{number}", count, hooks)
+        print(f"  writer, {name}: {count / clocks.wall:,.0f} decisions/s; CPU per record: "
+              f"Python {clocks.python_cpu / count * 1e6:.0f} us, "
+              f"PostgreSQL {clocks.postgres_cpu / count * 1e6:.0f} us")  # fmt: skip
+
+
+def outbox_and_delivery(
+    url: str, target: str, sealer: Sealer, events: int, concurrency: int
+) -> None:
+    asyncio.run(subscribe(url, target, sealer, None))
+    seconds = asyncio.run(enqueue(url, events))
+    print(f"outbox: {events:,} events in {seconds:.2f} s = {events / seconds:,.0f} events/s "
+          f"(emit_many, batches of {EMIT_BATCH})")  # fmt: skip
+    seconds, retried = asyncio.run(deliver(url, sealer, events, concurrency))
+    delivered = events / seconds
+    print(f"delivery: {events:,} signed deliveries in {seconds:.2f} s = "
+          f"{delivered:,.0f} deliveries/s (1 worker, concurrency "
+          f"{concurrency}, {retried} retried)")  # fmt: skip
+    raw = events / asyncio.run(raw_posts(target, events, concurrency))
+    print(f"baseline: httpx POSTs straight to the receiver, same concurrency: {raw:,.0f}/s"
+          f" (delivery = {delivered / raw:.2f} of it)")  # fmt: skip
 
 
 def main() -> None:
@@ -129,25 +156,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument(
+        "--writer-only", action="store_true", help="only the recorder writer's hook costs"
+    )
     args = parser.parse_args()
     sealer = Sealer(os.urandom(32))
     with receiving(SECRET) as target, PostgresServer() as postgres:
         schema.upgrade(postgres.url)
-        asyncio.run(subscribe(postgres.url, target, sealer, None))
-        seconds = asyncio.run(enqueue(postgres.url, args.events))
-        rate = args.events / seconds
-        print(f"outbox: {args.events:,} events in {seconds:.2f} s = {rate:,.0f} events/s "
-              f"(emit_many, batches of {EMIT_BATCH})")  # fmt: skip
-        seconds, retried = asyncio.run(deliver(postgres.url, sealer, args.events, args.concurrency))
-        delivered = args.events / seconds
-        print(f"delivery: {args.events:,} signed deliveries in {seconds:.2f} s = "
-              f"{delivered:,.0f} deliveries/s (1 worker, concurrency "
-              f"{args.concurrency}, {retried} retried)")  # fmt: skip
-        raw = args.events / asyncio.run(raw_posts(target, args.events, args.concurrency))
-        print(f"baseline: httpx POSTs straight to the receiver, same concurrency: {raw:,.0f}/s"
-              f" (delivery = {delivered / raw:.2f} of it)")  # fmt: skip
+        assert postgres.process is not None
+        postmaster = psutil.Process(postgres.process.pid)
+        if not args.writer_only:
+            outbox_and_delivery(postgres.url, target, sealer, args.events, args.concurrency)
         print(f"recorder writer, {args.records:,} records in batches of {WRITER_BATCH}:")
-        asyncio.run(writer_costs(postgres.url, target, sealer, args.records))
+        asyncio.run(writer_costs(postgres.url, postmaster, target, sealer, args.records))
 
 
 if __name__ == "__main__":

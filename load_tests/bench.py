@@ -46,7 +46,7 @@ class Phase:
 
     summary: Summary
     generator_cpu_seconds: float
-    server_cpu_seconds: dict[str, float]  # "workers" together, "redis"
+    server_cpu_seconds: dict[str, float]  # "workers" together, "redis", "postgres"
 
     def cpu_us_per_request(self, part: str) -> float:
         return self.server_cpu_seconds[part] / max(self.summary.requests, 1) * 1e6

@@ -53,10 +53,18 @@ class Stack:
             if "spawn_main" in " ".join(child.cmdline()) and "tracker" not in child.name()
         )
 
+    def postgres_pids(self) -> list[int]:
+        """The processes of the private PostgreSQL `riskscore serve` started (none when it was
+        given a database): postmaster, backends, WAL writer..."""
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        return [child.pid for child in children if child.name() == "postgres"]
+
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU time used so far by the workers together and by Redis (user + system)."""
-        used = {"workers": 0.0, "redis": 0.0}
+        """CPU time used so far by the workers together, by Redis and by the service's private
+        PostgreSQL (user + system; a backend's CPU goes with it when it disconnects)."""
+        used = {"workers": 0.0, "redis": 0.0, "postgres": 0.0}
         pids = [("workers", pid) for pid in self.worker_pids()]
+        pids += [("postgres", pid) for pid in self.postgres_pids()]
         if self.redis.process is not None:
             pids.append(("redis", self.redis.process.pid))
         for name, pid in pids:

@@ -1,50 +1,39 @@
 """What each event says (`data` of the body sent), built from what the record holds.
 
-decision record (`record.writer.NewDecision`) -> `decision_payload`; label event
-(`record.labels.LabelEvent`) -> `label_payload`. Ids are the caller's tokens: the edge refuses
-a card number in any field (`history.card_numbers`), so none reaches an event.
+decision record (the row of `decisions` the recorder wrote) -> `DECISION_PAYLOAD`, built by
+PostgreSQL; label event (`record.labels.LabelEvent`) -> `label_payload`; case change ->
+`case_payload`. Ids are the caller's tokens: the edge refuses a card number in any field
+(`history.card_numbers`), so none reaches an event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
+from psycopg import sql
+
 from record.labels import LabelEvent
-from record.writer import NewDecision
 
-# The transaction as a receiver routes or looks it up; the rest stays in the record.
-SUMMARY_FIELDS = (
-    "amount", "currency", "card_id", "card_country", "merchant_id", "merchant_mcc",
-    "merchant_country", "customer_id", "device_id", "channel", "billing_country",
-    "shipping_country",
-)  # fmt: skip
-VERSION_FIELDS = ("model_version", "policy_version", "feature_set_version")
-
-
-def _iso_ms(milliseconds: int) -> str:
-    return datetime.fromtimestamp(milliseconds / 1000, UTC).isoformat()
-
-
-def decision_payload(new: NewDecision) -> dict[str, Any]:
-    """decision.created: the decision as answered, its versions and the transaction."""
-    record = new.record
-    transaction = record["transaction"]
-    return {
-        "transaction_id": new.transaction_id,
-        "decision": record["decision"],
-        "score": record["score"],
-        "reasons": record["reasons"],
-        "rules_matched": record["rules_matched"],
-        "degraded": record["degraded"],
-        **{name: record[name] for name in VERSION_FIELDS},
-        "decided_at": new.decided_at.isoformat(),
-        "transaction": {
-            "occurred_at": _iso_ms(transaction["timestamp_ms"]),
-            **{name: transaction.get(name) for name in SUMMARY_FIELDS},
-        },
-    }
+# decision.created: the decision as answered, its versions and the transaction as a receiver
+# routes or looks it up (the features, IP and email domain stay in the record). An SQL
+# expression over `d`, the row of `decisions` the recorder's batch just wrote, so that no
+# payload passes through Python; the only definition of this payload (docs/webhooks.md).
+# Times are UTC in Python's isoformat; the amount in major units as the decisions API gives it.
+DECISION_PAYLOAD = sql.SQL("""json_build_object(
+  'transaction_id', d.transaction_id, 'decision', d.decision, 'score', d.score,
+  'reasons', d.reasons, 'rules_matched', d.rules_matched, 'degraded', d.degraded,
+  'model_version', d.model_version, 'policy_version', d.policy_version,
+  'feature_set_version', d.feature_set_version,
+  'decided_at', to_char(d.decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+  'transaction', json_build_object(
+    'occurred_at',
+    to_char(d.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'),
+    'amount', record_major_units(d.amount_minor, d.currency)::float8, 'currency', d.currency,
+    'card_id', d.card_id, 'card_country', d.card_country, 'merchant_id', d.merchant_id,
+    'merchant_mcc', d.merchant_mcc, 'merchant_country', d.merchant_country,
+    'customer_id', d.customer_id, 'device_id', d.device_id, 'channel', d.channel,
+    'billing_country', d.billing_country, 'shipping_country', d.shipping_country))""")
 
 
 def label_payload(event: LabelEvent) -> dict[str, Any]:

@@ -14,22 +14,17 @@ from psycopg import AsyncConnection
 
 from record.labels import LabelEvent
 from record.writer import NewDecision
-from webhooks import subscriptions
-from webhooks.kinds import CASE_OPENED, CASE_RESOLVED, DECISION_CREATED, LABEL_RECORDED, OUTCOMES
-from webhooks.outbox import Event, emit, emit_many
-from webhooks.payloads import case_payload, decision_payload, label_payload
+from webhooks.kinds import CASE_OPENED, CASE_RESOLVED, LABEL_RECORDED
+from webhooks.outbox import Event, emit, emit_decisions, emit_many
+from webhooks.payloads import case_payload, label_payload
 
 
 async def decisions_created(connection: AsyncConnection, new: Sequence[NewDecision]) -> None:
     """A decision.created event per decision new to the record, for subscriptions whose
-    outcome filter takes it (one query when nobody subscribes)."""
-    wanting = await subscriptions.matching(connection, DECISION_CREATED)
-    if not wanting:  # no payload built for nobody: the recorder's usual case
-        return
-    outcomes = {o for _, filter_ in wanting for o in (filter_ or OUTCOMES)}
-    events = [Event(decision_payload(d), d.record["decision"]) for d in new
-              if d.record["decision"] in outcomes]  # fmt: skip
-    await emit_many(connection, DECISION_CREATED, events)
+    outcome filter takes it: PostgreSQL builds each from the row the batch just wrote, so
+    Python reads only each record's key and decision (decoded already: no parse)."""
+    keys = [(d.decided_at, d.transaction_id, d.record["decision"]) for d in new]
+    await emit_decisions(connection, keys)
 
 
 async def label_recorded(connection: AsyncConnection, event: LabelEvent) -> str | None:
