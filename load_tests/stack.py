@@ -75,6 +75,21 @@ class Stack:
             used[name] += times.user + times.system
         return used
 
+    def wait_recorded(self, timeout: float = 60.0) -> bool:
+        """Wait until the record holds every decision the service answered (`/readyz` says
+        `checks.recording` is "ok"), `timeout` seconds at most; whether it got there. A benchmark
+        calls it between rounds, so that a round does not pay for the records the one before
+        left to write."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if _recording(httpx.get(self.url + "/readyz", timeout=5.0)) == "ok":
+                    return True
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.5)
+        return False
+
     def redis_memory(self) -> dict[str, int]:
         """Redis `used_memory` and the number of keys, or zeros while it is stopped."""
         client = redis.Redis.from_url(self.redis.url, socket_timeout=1.0)
@@ -85,6 +100,12 @@ class Stack:
             return {"used_memory": 0, "keys": 0}
         finally:
             client.close()
+
+
+def _recording(ready: httpx.Response) -> str | None:
+    """What `/readyz` says of recording ("ok", or what is behind)."""
+    recording = ready.json().get("checks", {}).get("recording")
+    return str(recording) if recording is not None else None
 
 
 @dataclass

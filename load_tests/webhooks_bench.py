@@ -1,12 +1,13 @@
 """`make bench` (or `python -m load_tests.webhooks_bench` alone), webhooks on vs off: /v1/score
 on services started side by side, one with no subscription and its delivery workers off, the
 others with a subscription that a local receiver (verifying every signature) takes, measured
-in alternating rounds.
+in alternating rounds. Before each round every stack finishes what the last left it (records to
+write, events to deliver), so no round pays for another's backlog.
 
 stacks (each: 2 workers, private Redis and PostgreSQL; "every": a subscription to every
-decision; "risky": to review, challenge and decline) -> warm up -> rounds of max throughput,
-alternating, each round starting with the next mode -> ratio on / off (target >= 0.95) and
-the workers' CPU per request -> what each subscription got delivered.
+decision; "risky": to review, challenge and decline) -> warm up -> rounds (settle, then max
+throughput), alternating, each round starting with the next mode -> ratio on / off (target
+>= 0.95) and the workers' CPU per request -> what each subscription got delivered.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def _deliveries(stack: Stack, subscription_id: str) -> dict[str, int]:
         time.sleep(0.5)
 
 
+def _settle(benches: dict[str, Bench], subscribed: dict[str, str]) -> None:
+    """Let every stack finish what the last round left it (records to write, events to
+    deliver) before the next is measured: otherwise a round pays for the one before it, on
+    another stack (the 2 cores are shared)."""
+    for bench in benches.values():
+        bench.stack.wait_recorded(DRAIN_SECONDS)
+    for mode, subscription_id in subscribed.items():
+        _deliveries(benches[mode].stack, subscription_id)
+
+
 def compare_webhooks(
     out_dir: Path, connections: int, seconds: float, rounds: int
 ) -> dict[str, Any]:
@@ -76,6 +87,7 @@ def compare_webhooks(
         for number in range(rounds):
             # Each round starts with another mode: no mode always follows the same one.
             for mode in order[number % len(order) :] + order[: number % len(order)]:
+                _settle(benches, subscribed)
                 rounds_of[mode].append(benches[mode].closed(SCORE, connections, seconds))
         delivered = {m: _deliveries(benches[m].stack, sid) for m, sid in subscribed.items()}
     best = {m: max(r, key=lambda phase: phase.summary.achieved_rate) for m, r in rounds_of.items()}

@@ -51,9 +51,16 @@ async def measure_lag(
 
 
 async def _execute(pipe: aioredis.client.Pipeline) -> list[Any]:
-    try:
-        return await pipe.execute()
-    except aioredis.ResponseError as exc:  # no stream or no group yet: nothing recorded
-        if "no such key" in str(exc) or "NOGROUP" in str(exc):
-            return [0, [], {"pending": 0}]
-        raise
+    """XLEN, XINFO GROUPS and XPENDING's replies; a stream that does not exist yet is empty,
+    and one that no recorder has read yet (no group) is unrecorded as a whole."""
+    length, groups, pending = await pipe.execute(raise_on_error=False)
+    for reply in (length, groups, pending):
+        if isinstance(reply, aioredis.ResponseError) and not (
+            "no such key" in str(reply) or "NOGROUP" in str(reply)
+        ):
+            raise reply
+    if isinstance(groups, aioredis.ResponseError):  # no stream: nothing to record
+        return [0, [], {"pending": 0}]
+    if isinstance(pending, aioredis.ResponseError):  # entries, but no recorder read any
+        return [length, groups, {"pending": 0}]
+    return [length, groups, pending]

@@ -15,7 +15,7 @@ from feature_store.redis_server import RedisServer
 from feature_store.resp import RespClient
 from record.lag import measure_lag
 from record.recorder import REFUSED_STREAM, Recorder, RecorderSettings
-from record.sink import Placement, RecordSink
+from record.sink import FIELD, Placement, RecordSink
 from record.spool import Spool
 from tests.record.conftest import count_recorded, run
 from tests.record.records import record_body
@@ -70,6 +70,29 @@ def test_every_sent_record_is_recorded_once_and_trimmed(
     assert unrecorded == 0
     assert left < 450  # acknowledged entries are trimmed (whole nodes of ~100 entries)
     assert count_recorded(record_url) == (400, 400, 400)
+
+
+def test_lag_counts_a_stream_no_recorder_has_read_as_unrecorded(
+    redis_url: str, namespace: str
+) -> None:
+    """Before any recorder made its group (one elsewhere never started), every entry waits:
+    /readyz and the lag gauges must not say the record is up to date."""
+    stream = f"{namespace}records"
+
+    async def scenario() -> tuple[int, int, float | None]:
+        redis = Redis.from_url(redis_url)
+        empty = await measure_lag(redis, stream=stream)
+        for i in range(7):
+            await redis.xadd(stream, {FIELD: record_body(f"{namespace}{i}")})
+        lag = await measure_lag(redis, stream=stream)
+        await redis.delete(stream)
+        await redis.aclose()
+        assert empty.unrecorded_entries == 0 and empty.oldest_unrecorded_age_seconds is None
+        return lag.stream_entries, lag.unrecorded_entries, lag.oldest_unrecorded_age_seconds
+
+    entries, unrecorded, age = run(scenario())
+    assert (entries, unrecorded) == (7, 7)
+    assert age is not None and age >= 0.0
 
 
 def test_records_spool_while_redis_is_down_and_drain_when_it_is_back(
