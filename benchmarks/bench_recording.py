@@ -35,9 +35,11 @@ from record.recorder import Recorder, RecorderSettings
 from record.server import PostgresServer
 from record.sink import FIELD, STREAM
 from record.writer import BatchHook, DecisionWriter
+from scoring.record_codec import FEATURE_ORDER
 from tests.record.records import make_record
 
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
+LAYOUTS = (FEATURE_ORDER,)  # the score path's feature layout, registered by the writers
 
 
 def bodies(prefix: str, count: int) -> list[bytes]:
@@ -88,7 +90,7 @@ class Clocks:
 async def writer_alone(
     url: str, postmaster: psutil.Process, records: list[bytes], batch: int, hooks: list[BatchHook]
 ) -> Clocks:
-    writer = DecisionWriter(hooks)
+    writer = DecisionWriter(hooks, LAYOUTS)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await partitions.maintain(connection)
         started = Clocks.now(postmaster)
@@ -143,7 +145,7 @@ def _write_share(
     spent: multiprocessing.Queue[float],
 ) -> None:
     async def write() -> float:
-        writer = DecisionWriter(hooks)
+        writer = DecisionWriter(hooks, LAYOUTS)
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
             barriers[0].wait()
             cpu = time.process_time()
@@ -175,7 +177,9 @@ async def whole_recorder(
 ) -> Clocks:
     redis = Redis.from_url(redis_url)
     await fill_stream(redis, records)
-    recorder = Recorder(redis, url, RecorderSettings(batch_size=batch, block_ms=100), hooks)
+    recorder = Recorder(
+        redis, url, RecorderSettings(batch_size=batch, block_ms=100), hooks, LAYOUTS
+    )
     task = asyncio.create_task(recorder.run())
     started = Clocks.now(postmaster)
     while recorder.counters.recorded < len(records):
