@@ -1,9 +1,9 @@
 """Writing recorded decisions: batches of records into `recorded_transactions` and `decisions`.
 
-recorder -> `DecisionWriter.write(bodies)`: decode each record once (`record.rows`), check that
-the record knows its feature layout (`record.feature_layouts`), claim its transaction id in
-`recorded_transactions` (ids recorded before are skipped), COPY the new ones
-straight into `decisions` in binary, then hand the new ones to the batch hooks (what else a new
+recorder -> `DecisionWriter.write(bodies)`: decode each record once (`record.rows`), register
+its feature layout the first time (`record.feature_layouts`), claim its transaction id in
+`recorded_transactions` (ids recorded before are skipped), COPY the new ones straight into
+`decisions` in binary, then hand the new ones to the batch hooks (what else a new
 decision starts: a case, an event out) in the same transaction; one transaction per batch.
 """
 

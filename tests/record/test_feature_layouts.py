@@ -3,6 +3,7 @@ converted by the migration and back by its downgrade, against a real PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,7 +95,7 @@ def test_a_record_of_an_older_layout_is_recorded_as_it_came(record_url: str) -> 
 
 
 def test_the_writer_registers_its_layout_and_keeps_records_of_an_unknown_one(
-    record_url: str,
+    record_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with psycopg.connect(record_url, autocommit=True) as connection:
         connection.execute("DELETE FROM feature_layouts")
@@ -104,9 +105,12 @@ def test_the_writer_registers_its_layout_and_keeps_records_of_an_unknown_one(
     assert found_features(record_url, "tx-ours") == by_name(ours)
 
     names = ("amount_usd", "card_txn_count_1h")
-    foreign = make_record("tx-foreign", features=[1.0, 2.0], feature_layout="fl-unknown")
-    foreign["feature_layout"] = feature_layouts.layout_of(names)
-    assert write(record_url, [foreign], writer) == 1  # recorded all the same: nothing lost
+    foreign = make_record(
+        "tx-foreign", features=[1.0, 2.0], feature_layout=feature_layouts.layout_of(names)
+    )
+    with caplog.at_level(logging.ERROR, logger="record.writer"):
+        assert write(record_url, [foreign], writer) == 1  # recorded all the same: nothing lost
+    assert f"feature layout {foreign['feature_layout']}, which no build registered" in caplog.text
     assert found_features(record_url, "tx-foreign") is None  # no names yet
 
     async def register() -> set[str]:
