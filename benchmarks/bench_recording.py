@@ -8,7 +8,8 @@ Starts a private PostgreSQL (fsync on, the default durability) and a private Red
 `--writers N`, also N writer processes at once, each with its own connection and share of the
 records (N recorders on N cores); (2) the whole recorder: records waiting in the Redis stream,
 read with XREADGROUP, written, acknowledged and trimmed. Each phase writes fresh transaction
-ids. Every phase reports the CPU per record of Python and of the PostgreSQL server. `--cases`
+ids. Every phase reports the CPU per record of Python and of the PostgreSQL server, the first
+also the WAL it wrote per record. `--cases`
 adds the review queue's batch hook (`cases.opening.open_cases`).
 """
 
@@ -93,10 +94,22 @@ async def writer_alone(
     writer = DecisionWriter(hooks, LAYOUTS)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await partitions.maintain(connection)
+        wal_before = await _wal_position(connection)
         started = Clocks.now(postmaster)
         for low in range(0, len(records), batch):  # as the recorder calls it: autocommit
             await writer.write(connection, records[low : low + batch])
-        return Clocks.now(postmaster).since(started)
+        elapsed = Clocks.now(postmaster).since(started)
+        wal_bytes = await _wal_position(connection) - wal_before
+        print(f"  WAL written: {wal_bytes / len(records):,.0f} B a record")
+        return elapsed
+
+
+async def _wal_position(connection: psycopg.AsyncConnection) -> int:
+    """Bytes of WAL the server has written since it was created (`pg_current_wal_lsn`)."""
+    cursor = await connection.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+    found = await cursor.fetchone()
+    assert found is not None
+    return int(found[0])
 
 
 def parallel_writers(
