@@ -1,4 +1,4 @@
-"""Recording throughput: decision records (about 6.6 KB of JSON each) into PostgreSQL.
+"""Recording throughput: decision records (about 3.9 KB of JSON each) into PostgreSQL.
 
     .venv/bin/python -m benchmarks.bench_recording [--records 200000] [--batch 5000] [--writers 2]
         [--cases]
@@ -8,7 +8,8 @@ Starts a private PostgreSQL (fsync on, the default durability) and a private Red
 `--writers N`, also N writer processes at once, each with its own connection and share of the
 records (N recorders on N cores); (2) the whole recorder: records waiting in the Redis stream,
 read with XREADGROUP, written, acknowledged and trimmed. Each phase writes fresh transaction
-ids. Every phase reports the CPU per record of Python and of the PostgreSQL server. `--cases`
+ids. Every phase reports the CPU per record of Python and of the PostgreSQL server, the first
+also the WAL it wrote per record. `--cases`
 adds the review queue's batch hook (`cases.opening.open_cases`).
 """
 
@@ -35,15 +36,17 @@ from record.recorder import Recorder, RecorderSettings
 from record.server import PostgresServer
 from record.sink import FIELD, STREAM
 from record.writer import BatchHook, DecisionWriter
+from scoring.record_codec import FEATURE_ORDER
 from tests.record.records import make_record
 
 NUMPY = orjson.OPT_SERIALIZE_NUMPY
+LAYOUTS = (FEATURE_ORDER,)  # the score path's feature layout, registered by the writers
 
 
 def bodies(prefix: str, count: int) -> list[bytes]:
     """`count` distinct records; a few hundred generated, the rest differ in their id. Each has
-    an attribution per feature, float32 as the score path writes them (about 6.6 KB a record,
-    as the service's)."""
+    an attribution per feature, float32 as the score path writes them, and the feature values
+    by position (record version 3): about 3.9 KB a record, as the service's explained ones."""
     rng = np.random.default_rng(7)
     templates = []
     for i in range(500):
@@ -88,13 +91,25 @@ class Clocks:
 async def writer_alone(
     url: str, postmaster: psutil.Process, records: list[bytes], batch: int, hooks: list[BatchHook]
 ) -> Clocks:
-    writer = DecisionWriter(hooks)
+    writer = DecisionWriter(hooks, LAYOUTS)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await partitions.maintain(connection)
+        wal_before = await _wal_position(connection)
         started = Clocks.now(postmaster)
         for low in range(0, len(records), batch):  # as the recorder calls it: autocommit
             await writer.write(connection, records[low : low + batch])
-        return Clocks.now(postmaster).since(started)
+        elapsed = Clocks.now(postmaster).since(started)
+        wal_bytes = await _wal_position(connection) - wal_before
+        print(f"  WAL written: {wal_bytes / len(records):,.0f} B a record")
+        return elapsed
+
+
+async def _wal_position(connection: psycopg.AsyncConnection) -> int:
+    """Bytes of WAL the server has written since it was created (`pg_current_wal_lsn`)."""
+    cursor = await connection.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+    found = await cursor.fetchone()
+    assert found is not None
+    return int(found[0])
 
 
 def parallel_writers(
@@ -143,7 +158,7 @@ def _write_share(
     spent: multiprocessing.Queue[float],
 ) -> None:
     async def write() -> float:
-        writer = DecisionWriter(hooks)
+        writer = DecisionWriter(hooks, LAYOUTS)
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
             barriers[0].wait()
             cpu = time.process_time()
@@ -175,7 +190,9 @@ async def whole_recorder(
 ) -> Clocks:
     redis = Redis.from_url(redis_url)
     await fill_stream(redis, records)
-    recorder = Recorder(redis, url, RecorderSettings(batch_size=batch, block_ms=100), hooks)
+    recorder = Recorder(
+        redis, url, RecorderSettings(batch_size=batch, block_ms=100), hooks, LAYOUTS
+    )
     task = asyncio.create_task(recorder.run())
     started = Clocks.now(postmaster)
     while recorder.counters.recorded < len(records):

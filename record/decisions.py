@@ -15,13 +15,15 @@ from psycopg.rows import class_row, dict_row
 
 from record.pages import Keyset
 
+# `features` as a name -> value object, from the row's values and its layout's names (0006).
 COLUMNS = """
   d.transaction_id, d.decided_at, d.occurred_at, d.decision, d.score, d.margin, d.degraded,
   record_major_units(d.amount_minor, d.currency)::float8 AS amount, d.amount_minor, d.currency,
   d.card_id, d.card_bin, d.card_country, d.merchant_id, d.merchant_mcc, d.merchant_country,
   d.customer_id, d.email_domain, d.customer_account_age_days, d.device_id, d.ip, d.ip_country,
   d.channel, d.billing_country, d.shipping_country, d.reasons, d.rules_matched,
-  d.shadow_rules_matched, d.expired_rules, d.features, d.timings_us, d.model_version,
+  d.shadow_rules_matched, d.expired_rules, record_features(fl.feature_names, d.features)
+  AS features, d.timings_us, d.model_version,
   d.policy_version, d.feature_set_version, d.fingerprint, d.recorded_at, d.attributions,
   d.failed_rules, d.degraded_cause
 """
@@ -29,6 +31,7 @@ FIND = f"""
 SELECT {COLUMNS}
 FROM recorded_transactions r
 JOIN decisions d ON d.decided_at = r.decided_at AND d.transaction_id = r.transaction_id
+LEFT JOIN feature_layouts fl ON fl.feature_layout = d.feature_layout
 WHERE r.transaction_id = %(transaction_id)s
 """
 TIMELINE = """
@@ -39,6 +42,7 @@ SELECT occurred_at, decided_at, now() AS now FROM recorded_transactions WHERE tr
 LIST = f"""
 SELECT {COLUMNS}, c.kind AS label, c.reported_at AS label_reported_at
 FROM decisions d
+LEFT JOIN feature_layouts fl ON fl.feature_layout = d.feature_layout
 LEFT JOIN LATERAL (
   SELECT kind, reported_at FROM current_labels WHERE transaction_id = d.transaction_id
 ) c ON true
@@ -126,8 +130,10 @@ async def list_decisions(
 # shadow), what was decided, the score, the amount in USD and the current label (NULL: none).
 OUTCOMES = """
 SELECT d.decision, d.score, d.rules_matched, d.shadow_rules_matched,
-  coalesce((d.features ->> 'amount_usd')::float8, 0) AS amount_usd, c.is_fraud
+  coalesce(record_feature(fl.feature_names, d.features, 'amount_usd')::float8, 0) AS amount_usd,
+  c.is_fraud
 FROM decisions d LEFT JOIN current_labels c USING (transaction_id)
+LEFT JOIN feature_layouts fl ON fl.feature_layout = d.feature_layout
 WHERE d.decided_at >= %s AND d.decided_at < %s
 """
 

@@ -81,12 +81,13 @@ class Recorder:
         database_url: str,
         settings: RecorderSettings | None = None,
         hooks: Sequence[BatchHook] = (),
+        layouts: Sequence[Sequence[str]] = (),
     ) -> None:
         self.redis = redis
         self.database_url = database_url
         self.settings = settings or RecorderSettings()
         self.counters = RecorderCounters()
-        self.writer = DecisionWriter(hooks)
+        self.writer = DecisionWriter(hooks, layouts)
         self._connection: AsyncConnection | None = None
         self._maintained_at = float("-inf")
         self._claimed_at = float("-inf")

@@ -40,6 +40,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("customer_account_age_days", "int4"), *((name, "bytea") for name in RECORD_LISTS),
     *((name, "bytea") for name in RECORD_DOCUMENTS), *((name, "text") for name in RECORD_VERSIONS),
     ("attributions", "bytea"), ("failed_rules", "bytea"), ("degraded_cause", "text"),
+    ("feature_layout", "text"),
 )  # fmt: skip
 COPY = sql.SQL("COPY decisions ({}) FROM STDIN (FORMAT BINARY)").format(
     sql.SQL(", ").join(sql.Identifier(name) for name, _ in COLUMNS)
@@ -86,7 +87,9 @@ class Transaction(msgspec.Struct):
 class Record(msgspec.Struct):
     """What a row takes of a record (`scoring.record_codec`'s layout); the json documents stay
     the bytes they were in the record. Records from before `attributions`, `failed_rules` and
-    `degraded_cause` existed have none of them."""
+    `degraded_cause` existed have none of them. `features` are values in the order of
+    `feature_layout` (`record.feature_layouts`), or in records of versions before 3 (no
+    layout) a name -> value object, stored as it is."""
 
     transaction_id: str
     decided_at_ms: int
@@ -108,6 +111,7 @@ class Record(msgspec.Struct):
     attributions: msgspec.Raw = msgspec.Raw(b"[]")
     failed_rules: list[str] = []
     degraded_cause: str | None = None
+    feature_layout: str | None = None
     # Not a column: kept (as its JSON) so that a batch hook asking for it needs no full parse.
     opens_case: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
@@ -172,6 +176,7 @@ def row(
         record.attributions,
         _text_array(record.failed_rules),
         record.degraded_cause,
+        record.feature_layout,
     )
 
 

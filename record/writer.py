@@ -1,13 +1,15 @@
 """Writing recorded decisions: batches of records into `recorded_transactions` and `decisions`.
 
-recorder -> `DecisionWriter.write(bodies)`: decode each record once (`record.rows`), claim its
-transaction id in `recorded_transactions` (ids recorded before are skipped), COPY the new ones
-straight into `decisions` in binary, then hand the new ones to the batch hooks (what else a new
+recorder -> `DecisionWriter.write(bodies)`: decode each record once (`record.rows`), register
+its feature layout the first time (`record.feature_layouts`), claim its transaction id in
+`recorded_transactions` (ids recorded before are skipped), COPY the new ones straight into
+`decisions` in binary, then hand the new ones to the batch hooks (what else a new
 decision starts: a case, an event out) in the same transaction; one transaction per batch.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +20,7 @@ import orjson
 from psycopg import AsyncConnection
 from psycopg.types.string import BytesBinaryDumper
 
-from record import partitions
+from record import feature_layouts, partitions
 from record.rows import (
     COPY,
     COPY_TYPES,
@@ -50,6 +52,8 @@ ON CONFLICT (transaction_id) DO NOTHING
 RETURNING transaction_id
 """
 EXPONENT = "SELECT record_currency_exponent(%s)"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -139,13 +143,22 @@ class Written:
 class DecisionWriter:
     """Writes batches of records (JSON bytes, as the sink sent them) into `decisions`.
 
-    >>> writer = DecisionWriter(hooks=[open_cases])
+    `layouts` are the feature names (in order) of the records this build encodes: the writer
+    registers their layout (`record.feature_layouts`) the first time a record needs it.
+
+    >>> writer = DecisionWriter(hooks=[open_cases], layouts=[FEATURE_ORDER])
     >>> written = await writer.write(connection, [b'{"transaction_id": ...}'])
     """
 
-    def __init__(self, hooks: Sequence[BatchHook] = ()) -> None:
+    def __init__(
+        self, hooks: Sequence[BatchHook] = (), layouts: Sequence[Sequence[str]] = ()
+    ) -> None:
         self.hooks = tuple(hooks)
+        self.layouts = tuple(tuple(names) for names in layouts)
         self.known_days: set[date] = set()  # days whose partition exists
+        # Layouts whose names the record holds (None: features as an object, version < 3); an
+        # unregistered one is looked up again in the next batch that has it.
+        self.known_layouts: set[str | None] = {None}
         self.exponents: dict[str, int] = {}  # the database's minor units, by currency
 
     async def write(self, connection: AsyncConnection, bodies: Sequence[bytes]) -> Written:
@@ -155,6 +168,7 @@ class DecisionWriter:
         or `IntegrityError` when it refuses a value of a record.
         """
         batch, malformed = self._parse_all(bodies)
+        await self._learn_layouts(connection, batch.values())
         await self._learn_currencies(connection, batch.values())
         rows: dict[str, tuple[Any, ...]] = {}
         for transaction_id, parsed in batch.items():
@@ -220,6 +234,23 @@ class DecisionWriter:
             copy.set_types(COPY_TYPES)
             for values in rows:
                 await copy.write_row(values)
+
+    async def _learn_layouts(self, connection: AsyncConnection, batch: Iterable[_Parsed]) -> None:
+        """Learn the feature layouts of `batch` not seen before, registering this build's. A
+        layout nobody registered is written all the same (nothing is lost): its rows read
+        without features until a build that encodes it registers it, and it is logged."""
+        new = {parsed.record.feature_layout for parsed in batch} - self.known_layouts
+        wanted = {layout for layout in new if layout is not None}
+        if not wanted:
+            return
+        known = await feature_layouts.ensure(connection, wanted, self.layouts)
+        self.known_layouts |= known
+        for layout in sorted(wanted - known):
+            logger.error(
+                "records of feature layout %s, which no build registered: their features "
+                "read as null until a service or recorder that encodes it starts",
+                layout,
+            )
 
     async def _learn_currencies(
         self, connection: AsyncConnection, batch: Iterable[_Parsed]

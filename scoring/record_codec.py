@@ -4,9 +4,13 @@ score path -> `DecisionRecord` -> `encode_record` -> stored decision (Redis), an
 that keeps records -> `decode_record` -> the typed record again (retries, feedback, lookups).
 
 The document is flat: the score response's fields at the top level, then what the decision was
-made from. Version 2: each model reason carries `contributions` (the features behind it and
-their exact TreeSHAP attributions), and `attributions` is exact TreeSHAP of a decision scored
-at or above the review band, empty below it. Version 1 held Saabas path attributions of every
+made from. Version 3: `features` are the values alone, in the order of `FEATURE_ORDER`, and
+`feature_layout` names that order (the record keeps the names once per layout, not in every
+row: docs/record.md); a record whose features are not in that order keeps the name -> value
+object of earlier versions, without a layout. Version 2: each model reason carries
+`contributions` (the features behind it and their exact TreeSHAP attributions), and
+`attributions` is exact TreeSHAP of a decision scored at or above the review band, empty below
+it. Version 1 held Saabas path attributions of every
 decision and reasons without contributions (they decode with none). Documents without
 `record_version` were written before the field existed; they hold the same fields as version 1
 except `attributions`, `failed_rules` and `degraded_cause`, and decode with those empty. A
@@ -16,13 +20,16 @@ newer version than this build knows is refused.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import orjson
 
+from feature_store.definitions import FEATURE_NAMES, RULE_FEATURES
 from model.reasons import ReasonSource
 from policy.decision import Decision
+from record.feature_layouts import layout_of
 from scoring.errors import RecordFormatError
 from scoring.results import (
     DecisionRecord,
@@ -34,7 +41,11 @@ from scoring.results import (
 )
 
 # Raise it with any change of the document's layout, and teach `decode_document` the old one.
-RECORD_VERSION = 2
+RECORD_VERSION = 3
+# The record's features in the order the score path computes them (scoring/pipeline.py): the
+# model's, then those declared for rules only. The recorder registers this layout's names.
+FEATURE_ORDER: tuple[str, ...] = (*FEATURE_NAMES, *(feature.name for feature in RULE_FEATURES))
+FEATURE_LAYOUT = layout_of(FEATURE_ORDER)
 
 
 def encode_record(record: DecisionRecord) -> bytes:
@@ -120,7 +131,7 @@ def record_document(record: DecisionRecord) -> dict[str, Any]:
             "currency": request.currency,
             **request.attributes,
         },
-        "features": record.features,
+        **_features_document(record.features),
         "attributions": record.attributions,  # in the order of "features"
         "margin": record.margin,
         "timings_us": {
@@ -146,7 +157,7 @@ def decode_document(document: dict[str, Any]) -> DecisionRecord:
         return DecisionRecord(
             request=_request(document),
             decision=_decision(document),
-            features=_floats(document["features"]),
+            features=_floats(document["features"], document.get("feature_layout")),
             margin=float(document["margin"]),
             attributions=_attributions(document.get("attributions", [])),
             shadow_rules_matched=tuple(document["shadow_rules_matched"]),
@@ -227,6 +238,20 @@ def _attributions(values: list[float]) -> tuple[float, ...]:
     return tuple(result)
 
 
-def _floats(values: dict[str, float | None]) -> dict[str, float]:
+def _features_document(features: Mapping[str, float]) -> dict[str, Any]:
+    """The values alone when they are in `FEATURE_ORDER` (every scored decision's are), else
+    the name -> value object."""
+    if tuple(features) == FEATURE_ORDER:
+        return {"features": list(features.values()), "feature_layout": FEATURE_LAYOUT}
+    return {"features": features}
+
+
+def _floats(
+    values: dict[str, float | None] | list[float | None], layout: str | None
+) -> dict[str, float]:
     """Feature values as written: null was a missing value (NaN)."""
+    if isinstance(values, list):
+        if layout != FEATURE_LAYOUT:
+            raise ValueError(f"features of feature layout {layout!r}, not this build's")
+        values = dict(zip(FEATURE_ORDER, values, strict=True))
     return {name: math.nan if value is None else float(value) for name, value in values.items()}

@@ -28,7 +28,7 @@ from record.recorder import Recorder, RecorderSettings
 from record.sink import RecordSink, StreamClient
 from record.spool import Spool
 from record.writer import BatchHook
-from scoring.record_codec import replay_of_row
+from scoring.record_codec import FEATURE_ORDER, replay_of_row
 from scoring.results import Replay
 from service.settings import Settings
 from webhooks.sources import decisions_created
@@ -40,6 +40,8 @@ RECORDER_RESTART_SECONDS = 5.0
 # What a decision new to the record starts, in the recorder's batch transaction (in the
 # service's recorder and in `riskscore recorder` alike).
 BATCH_HOOKS: tuple[BatchHook, ...] = (open_cases, decisions_created)
+# The feature layouts of the records this build encodes, which its recorders register.
+FEATURE_LAYOUTS: tuple[tuple[str, ...], ...] = (FEATURE_ORDER,)
 
 
 @dataclass
@@ -89,7 +91,9 @@ class Recording:
         recording.tasks.append(asyncio.create_task(sink.run()))
         if settings.recorder == "inprocess":
             recorder_settings = RecorderSettings(retention_days=settings.record_retention_days)
-            recording.recorder = Recorder(recording.redis, url, recorder_settings, BATCH_HOOKS)
+            recording.recorder = Recorder(
+                recording.redis, url, recorder_settings, BATCH_HOOKS, FEATURE_LAYOUTS
+            )
             recording.tasks.append(asyncio.create_task(recording._record()))
         return recording
 

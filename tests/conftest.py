@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
+import psycopg
 import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
@@ -22,8 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from feature_store.redis_server import RedisServer
 from history.io import normalise
 from history.simulator import SimulationConfig, simulate
-from record import schema
+from record import feature_layouts, schema
 from record.server import PostgresServer, create_database, database_url, drop_database
+from scoring.record_codec import FEATURE_LAYOUT, FEATURE_ORDER
 from training.pipeline import TrainingOptions, train_artifact
 
 
@@ -53,10 +55,14 @@ def postgres_admin_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def migrated_template(postgres_admin_url: str) -> Iterator[str]:
-    """A database migrated to head once, copied for each test (CREATE DATABASE ... TEMPLATE)."""
+    """A database migrated to head once, copied for each test (CREATE DATABASE ... TEMPLATE),
+    which knows this build's feature layout, as after a service or recorder of it ran."""
     name = f"riskscore_template_{uuid.uuid4().hex[:8]}"
     create_database(postgres_admin_url, name)
-    schema.upgrade(database_url(postgres_admin_url, name))
+    url = database_url(postgres_admin_url, name)
+    schema.upgrade(url)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(feature_layouts.REGISTER, (FEATURE_LAYOUT, list(FEATURE_ORDER)))
     yield name
     drop_database(postgres_admin_url, name)
 

@@ -124,7 +124,7 @@ async def _record(args: argparse.Namespace, url: str) -> None:
     from redis.asyncio import Redis
 
     from record.recorder import Recorder, RecorderSettings, default_consumer
-    from service.recording import BATCH_HOOKS
+    from service.recording import BATCH_HOOKS, FEATURE_LAYOUTS
 
     settings = RecorderSettings(
         stream=args.stream,
@@ -134,7 +134,7 @@ async def _record(args: argparse.Namespace, url: str) -> None:
         retention_days=args.retention_days,
     )
     redis = Redis.from_url(args.redis_url, socket_timeout=5)
-    recorder = Recorder(redis, url, settings, BATCH_HOOKS)
+    recorder = Recorder(redis, url, settings, BATCH_HOOKS, FEATURE_LAYOUTS)
     try:
         await recorder.run()
     finally:

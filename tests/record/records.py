@@ -1,5 +1,6 @@
 """Decision records shaped like the score path's stored decision (scoring/pipeline.py), about
-3 KB of JSON each: 82 features, reasons, rules, versions, timings."""
+3.5 KB of JSON each: 123 feature values in the layout the score path writes (record version 3),
+reasons, rules, versions, timings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import orjson
 
 from feature_store.definitions import FEATURE_NAMES
 from model.reasons import MODEL_CODES, REASON_CODES
+from scoring.record_codec import FEATURE_LAYOUT, FEATURE_ORDER
 
 DECISIONS = ("approve", "review", "challenge", "decline")
 
@@ -35,9 +37,11 @@ def make_record(
     decided_at_ms: int | None = None,
     occurred_at_ms: int | None = None,
     seed: int | None = None,
+    positional: bool = True,
     **overrides: Any,
 ) -> dict[str, Any]:
-    """One record; `overrides` replace top-level fields, `transaction` keys go in it."""
+    """One record; `overrides` replace top-level fields, `transaction` keys go in it. Without
+    `positional`, the features are a name -> value object (records before version 3)."""
     rng = random.Random(seed if seed is not None else transaction_id)
     decided = decided_at_ms if decided_at_ms is not None else int(time.time() * 1000)
     occurred = occurred_at_ms if occurred_at_ms is not None else decided - rng.randint(5, 500)
@@ -80,12 +84,15 @@ def make_record(
         "transaction": transaction,
         "features": {
             name: float(rng.randint(0, 40)) if i % 2 else round(rng.uniform(0, 500), 4)
-            for i, name in enumerate(FEATURE_NAMES)
+            for i, name in enumerate(FEATURE_ORDER)
         },
         "margin": round(rng.uniform(-8, 3), 6),
         "timings_us": {"features": 310, "model": 22, "attributions": 16, "rules": 9},
         "decided_at_ms": decided,
     }
+    if positional:
+        record["features"] = list(record["features"].values())
+        record["feature_layout"] = FEATURE_LAYOUT
     record.update(overrides)
     return record
 

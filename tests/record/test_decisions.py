@@ -16,6 +16,7 @@ from record.decisions import (
 )
 from record.errors import CursorError
 from record.writer import DecisionWriter
+from scoring.record_codec import FEATURE_ORDER
 from tests.record.conftest import connect, run
 from tests.record.records import make_record, record_body
 
@@ -58,7 +59,7 @@ def test_find_decision_returns_what_was_recorded(record_url: str) -> None:
     assert found["amount_minor"] == 1235  # JPY has no minor unit: rounded half up
     assert found["currency"] == "JPY"
     assert found["customer_account_age_days"] == 9
-    assert found["features"] == record["features"]
+    assert found["features"] == dict(zip(FEATURE_ORDER, record["features"], strict=True))
     assert found["reasons"] == record["reasons"]
     for name in ("decision", "score", "margin", "rules_matched", "shadow_rules_matched",
                  "model_version", "policy_version", "fingerprint", "timings_us"):  # fmt: skip

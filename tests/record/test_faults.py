@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from redis.asyncio import Redis
 
@@ -17,6 +18,7 @@ from record.recorder import Recorder, RecorderSettings
 from record.server import PostgresServer
 from record.sink import RecordSink
 from record.spool import Spool
+from scoring.record_codec import FEATURE_LAYOUT, FEATURE_ORDER
 from tests.record.conftest import DurableRedisServer, count_recorded, recorder_process, run
 from tests.record.records import record_body
 
@@ -109,7 +111,10 @@ def test_redis_stopped_for_10_seconds_loses_nothing(
 def test_the_recorder_killed_mid_batch_loses_nothing(
     redis_url: str, record_url: str, namespace: str
 ) -> None:
+    """Also: `riskscore recorder` registers the feature layout of the records it writes."""
     stream, count = f"{namespace}records", 6_000
+    with psycopg.connect(record_url, autocommit=True) as connection:
+        connection.execute("DELETE FROM feature_layouts")
 
     async def fill() -> None:
         redis = Redis.from_url(redis_url)
@@ -140,3 +145,6 @@ def test_the_recorder_killed_mid_batch_loses_nothing(
         if first.poll() is None:
             first.kill()
             first.wait()
+    with psycopg.connect(record_url) as connection:
+        layouts = connection.execute("SELECT * FROM feature_layouts").fetchall()
+    assert layouts == [(FEATURE_LAYOUT, list(FEATURE_ORDER))]

@@ -20,10 +20,13 @@ from feature_store.resp import RespClient
 from model.artifact import load_model
 from policy.decision import NO_LISTS
 from policy.loader import load_policy
+from record.feature_layouts import layout_of
 from scoring.decisions import DecisionStore
 from scoring.errors import RecordFormatError
 from scoring.pipeline import Scorer
 from scoring.record_codec import (
+    FEATURE_LAYOUT,
+    FEATURE_ORDER,
     RECORD_VERSION,
     decode_document,
     decode_record,
@@ -182,10 +185,29 @@ def test_a_missing_feature_is_null_when_written_and_nan_when_read(
     missing = [name for name, value in degraded.features.items() if math.isnan(value)]
     assert missing
     document = orjson.loads(encode_record(degraded))
-    assert all(document["features"][name] is None for name in missing)
+    assert all(document["features"][FEATURE_ORDER.index(name)] is None for name in missing)
     again = decode_record(encode_record(degraded))
     assert [name for name, value in again.features.items() if math.isnan(value)] == missing
     assert again.degraded_cause == "unavailable"
+
+
+def test_a_record_writes_its_feature_values_by_position_in_its_layout(
+    record: DecisionRecord,
+) -> None:
+    """The record keeps the names once per layout (docs/record.md), not in every record."""
+    document = orjson.loads(encode_record(record))
+    assert document["feature_layout"] == FEATURE_LAYOUT == layout_of(DECLARED_NAMES)
+    written = [math.nan if value is None else value for value in document["features"]]
+    assert written == pytest.approx(list(record.features.values()), nan_ok=True)
+    assert len(encode_record(record)) < 4_500  # the 123 names were about 3 KB of it
+    reordered = replace(record, features=dict(reversed(list(record.features.items()))))
+    document = orjson.loads(encode_record(reordered))  # not this build's order: by name
+    backwards = list(reversed(FEATURE_ORDER))
+    assert "feature_layout" not in document and list(document["features"]) == backwards
+    assert list(decode_document(document).features) == backwards
+    foreign = {**orjson.loads(encode_record(record)), "feature_layout": "fl-other"}
+    with pytest.raises(RecordFormatError, match="feature layout 'fl-other'"):
+        decode_document(foreign)
 
 
 def test_the_store_keeps_a_replay_of_the_decision_the_score_path_made(
