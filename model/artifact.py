@@ -92,10 +92,9 @@ class Model:
         return float(calibrate(self.manifest.calibration, margins)[0]), float(margins[0])
 
     def contributions(self, row: npt.NDArray[np.float32]) -> Floats:
-        """Exact TreeSHAP of one row's margin (the bias is `shap.bias`), rounded to float32,
-        the precision of its table (the record writes them so, exactly)."""
-        values: Floats = self.shap.contributions(row).astype(np.float32).astype(np.float64)
-        return values
+        """Exact TreeSHAP of one row's margin (the bias is `shap.bias`), rounded to float32
+        (`TreeShap.contributions`)."""
+        return self.shap.contributions(row)
 
     def explain(self, row: npt.NDArray[np.float32]) -> Explanation:
         """Score one transaction and attribute its margin exactly (TreeSHAP).

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from feature_store.definitions import FEATURE_NAMES
 from model.reasons import MODEL_CODES, Side, feature_reasons
+from model.treeshap import TreeShap, _kernel
 
 _SIDES = tuple(Side)
 _NO_CODE = -1
@@ -132,18 +133,20 @@ def _rank_source(
 
 
 _Group = Callable[..., int]
-_compiled: _Group | None = None
+_compiled: dict[str, _Group] = {}
 
 
-def _group() -> _Group:
-    """`_codes_source` then `_rank_source`, compiled into one call on first use (about a
-    second, once per process)."""
-    global _compiled
-    if _compiled is None:
+def _group(with_shap: bool = False) -> _Group:
+    """`_codes_source` then `_rank_source` compiled into one call on first use (about a
+    second, once per process); `with_shap`: exact TreeSHAP of the row first
+    (`model.treeshap`), so that an explained decision is one call."""
+    key = "explain" if with_shap else "group"
+    if key not in _compiled:
         import numba  # lazily, as model.treeshap does
 
         compile_ = numba.njit(nogil=True, cache=False)
         codes, rank = compile_(_codes_source), compile_(_rank_source)
+        shap = _kernel()
 
         def group(
             contributions: npt.NDArray[np.float64],
@@ -160,8 +163,19 @@ def _group() -> _Group:
             codes(contributions, values, low, high, table, code_of, totals)
             return int(rank(code_of, totals, ranked, ends, behind))
 
-        _compiled = cast(_Group, compile_(group))
-    return _compiled
+        grouped = compile_(group)
+
+        def explain(
+            row: npt.NDArray[np.float32],
+            shap_arguments: tuple[Any, ...],
+            *arguments: Any,
+        ) -> int:
+            shap(row, *shap_arguments, arguments[0])
+            return int(grouped(*arguments))
+
+        _compiled["group"] = cast(_Group, grouped)
+        _compiled["explain"] = cast(_Group, compile_(explain))
+    return _compiled[key]
 
 
 def model_reasons(
@@ -178,6 +192,39 @@ def model_reasons(
     (`_codes_source`, `_rank_source`); Python only builds the reasons it returns.
     """
     pushed = np.asarray(contributions, dtype=np.float64)
+    given, low, high = _checked(pushed, values, low, high)
+    work = _Work(top)
+    n = _group()(pushed, given, low, high, _CODE_TABLE, *work.buffers())
+    return work.reasons(pushed, n)
+
+
+def explained_reasons(
+    shap: TreeShap,
+    row: npt.NDArray[np.float32],
+    values: Sequence[float] | npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    top: int = 3,
+) -> tuple[npt.NDArray[np.float64], list[ModelReason]]:
+    """Exact TreeSHAP of `row` (float32, shape (1, features); `shap.contributions`) and the
+    `top` model reasons from it (`model_reasons`), in one compiled call: what an explained
+    decision costs. `values` are the row's features as the decision keeps them."""
+    pushed = np.empty(len(FEATURE_NAMES), dtype=np.float64)
+    given, low, high = _checked(pushed, values, low, high)
+    if row.shape != (1, shap.features) or row.dtype != np.float32:
+        raise ValueError(f"row must be float32 of shape (1, {shap.features}), not {row.shape}")
+    work = _Work(top)
+    explain = _group(with_shap=True)
+    n = explain(row[0], shap.arguments, pushed, given, low, high, _CODE_TABLE, *work.buffers())
+    return pushed, work.reasons(pushed, n)
+
+
+def _checked(
+    pushed: npt.NDArray[np.float64],
+    values: Sequence[float] | npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     given = np.asarray(values, dtype=np.float64)
     low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
     shape = (len(FEATURE_NAMES),)
@@ -186,19 +233,32 @@ def model_reasons(
             f"contributions, values, low and high must each hold {shape[0]} features; "
             f"got shapes {pushed.shape}, {given.shape}, {low.shape} and {high.shape}"
         )
-    code_of = np.empty(shape[0], dtype=np.intp)
-    totals = np.zeros(_CODES, dtype=np.float64)
-    ranked = np.empty(top, dtype=np.intp)
-    ends = np.empty(top, dtype=np.intp)
-    behind = np.empty(shape[0], dtype=np.intp)
-    n = _group()(pushed, given, low, high, _CODE_TABLE, code_of, totals, ranked, ends, behind)
-    count = int(ends[n - 1]) if n else 0
-    features, sums = behind[:count].tolist(), pushed[behind[:count]].tolist()
-    weights = totals[ranked[:n]].tolist()
-    reasons, start = [], 0
-    for code, weight, end in zip(ranked[:n].tolist(), weights, ends[:n].tolist(), strict=True):
-        names = [FEATURE_NAMES[i] for i in features[start:end]]
-        behind_code = dict(zip(names, sums[start:end], strict=True))
-        reasons.append(ModelReason(MODEL_CODES[code], weight, behind_code))
-        start = end
-    return reasons
+    return given, low, high
+
+
+class _Work:
+    """What the compiled grouping writes, and the reasons built from it."""
+
+    def __init__(self, top: int) -> None:
+        self.code_of = np.empty(len(FEATURE_NAMES), dtype=np.intp)
+        self.totals = np.zeros(_CODES, dtype=np.float64)
+        self.ranked = np.empty(top, dtype=np.intp)
+        self.ends = np.empty(top, dtype=np.intp)
+        self.behind = np.empty(len(FEATURE_NAMES), dtype=np.intp)
+
+    def buffers(self) -> tuple[npt.NDArray[Any], ...]:
+        return self.code_of, self.totals, self.ranked, self.ends, self.behind
+
+    def reasons(self, pushed: npt.NDArray[np.float64], n: int) -> list[ModelReason]:
+        """The first `n` ranked codes with the features behind each."""
+        ranked, ends, behind = self.ranked[:n].tolist(), self.ends[:n].tolist(), self.behind
+        count = ends[-1] if n else 0
+        features, sums = behind[:count].tolist(), pushed[behind[:count]].tolist()
+        weights = self.totals[self.ranked[:n]].tolist()
+        reasons, start = [], 0
+        for code, weight, end in zip(ranked, weights, ends, strict=True):
+            names = [FEATURE_NAMES[i] for i in features[start:end]]
+            behind_code = dict(zip(names, sums[start:end], strict=True))
+            reasons.append(ModelReason(MODEL_CODES[code], weight, behind_code))
+            start = end
+        return reasons
