@@ -12,9 +12,9 @@ Python builds only the reasons returned.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -27,10 +27,10 @@ _SIDES = tuple(Side)
 _NO_CODE = -1
 
 
-@dataclass(frozen=True, slots=True)
-class ModelReason:
+class ModelReason(NamedTuple):
     """One model code of a decision: `weight` is the sum of `contributions` (log-odds), the
-    features behind it, each of which pushed the margin toward fraud."""
+    features behind it, each of which pushed the margin toward fraud. (A named tuple: three
+    per explained decision, and a frozen dataclass costs about 1 us each to build.)"""
 
     code: str
     weight: float
@@ -101,15 +101,20 @@ def _codes_source(
 
 
 def _rank_source(
+    contributions: npt.NDArray[np.float64],
     code_of: npt.NDArray[np.intp],
     totals: npt.NDArray[np.float64],
     ranked: npt.NDArray[np.intp],
+    weights: npt.NDArray[np.float64],
     ends: npt.NDArray[np.intp],
     behind: npt.NDArray[np.intp],
+    shares: npt.NDArray[np.float64],
 ) -> int:
-    """The top codes by total into `ranked[:n]` (as many as it holds, fewer when fewer codes
-    have a feature), ties to the code first in the catalogue, and the features of the k-th
-    at `behind[ends[k - 1]:ends[k]]`, in feature order; returns n (compiled by numba)."""
+    """The top codes by total into `ranked[:n]` and their totals into `weights` (as many as
+    `ranked` holds, fewer when fewer codes have a feature), ties to the code first in the
+    catalogue, and the features of the k-th at `behind[ends[k - 1]:ends[k]]`, in feature
+    order, their contributions at the same places of `shares`; returns n (compiled by
+    numba)."""
     named = np.zeros(totals.shape[0], dtype=np.bool_)
     for i in range(code_of.shape[0]):
         if code_of[i] >= 0:
@@ -122,10 +127,10 @@ def _rank_source(
                 best = code
         if best < 0:
             break
-        ranked[n], named[best] = best, False
+        ranked[n], weights[n], named[best] = best, totals[best], False
         for i in range(code_of.shape[0]):
             if code_of[i] == best:
-                behind[end] = i
+                behind[end], shares[end] = i, contributions[i]
                 end += 1
         ends[n] = end
         n += 1
@@ -153,25 +158,26 @@ def _group(with_shap: bool = False) -> _Group:
             values: npt.NDArray[np.float64],
             low: npt.NDArray[np.float64],
             high: npt.NDArray[np.float64],
-            table: npt.NDArray[np.intp],
-            code_of: npt.NDArray[np.intp],
-            totals: npt.NDArray[np.float64],
-            ranked: npt.NDArray[np.intp],
-            ends: npt.NDArray[np.intp],
-            behind: npt.NDArray[np.intp],
+            work: tuple[npt.NDArray[Any], ...],
         ) -> int:
-            codes(contributions, values, low, high, table, code_of, totals)
-            return int(rank(code_of, totals, ranked, ends, behind))
+            code_of, totals, ranked, weights, ends, behind, shares = work
+            totals[:] = 0.0
+            codes(contributions, values, low, high, _CODE_TABLE, code_of, totals)
+            return int(rank(contributions, code_of, totals, ranked, weights, ends, behind, shares))
 
         grouped = compile_(group)
 
         def explain(
             row: npt.NDArray[np.float32],
             shap_arguments: tuple[Any, ...],
-            *arguments: Any,
+            contributions: npt.NDArray[np.float64],
+            values: npt.NDArray[np.float64],
+            low: npt.NDArray[np.float64],
+            high: npt.NDArray[np.float64],
+            work: tuple[npt.NDArray[Any], ...],
         ) -> int:
-            shap(row, *shap_arguments, arguments[0])
-            return int(grouped(*arguments))
+            shap(row, *shap_arguments, contributions)
+            return int(grouped(contributions, values, low, high, work))
 
         _compiled["group"] = cast(_Group, grouped)
         _compiled["explain"] = cast(_Group, compile_(explain))
@@ -193,9 +199,8 @@ def model_reasons(
     """
     pushed = np.asarray(contributions, dtype=np.float64)
     given, low, high = _checked(pushed, values, low, high)
-    work = _Work(top)
-    n = _group()(pushed, given, low, high, _CODE_TABLE, *work.buffers())
-    return work.reasons(pushed, n)
+    work = _work(top)
+    return work.reasons(_group()(pushed, given, low, high, work.buffers))
 
 
 def explained_reasons(
@@ -213,10 +218,9 @@ def explained_reasons(
     given, low, high = _checked(pushed, values, low, high)
     if row.shape != (1, shap.features) or row.dtype != np.float32:
         raise ValueError(f"row must be float32 of shape (1, {shap.features}), not {row.shape}")
-    work = _Work(top)
-    explain = _group(with_shap=True)
-    n = explain(row[0], shap.arguments, pushed, given, low, high, _CODE_TABLE, *work.buffers())
-    return pushed, work.reasons(pushed, n)
+    work = _work(top)
+    n = _group(with_shap=True)(row[0], shap.arguments, pushed, given, low, high, work.buffers)
+    return pushed, work.reasons(n)
 
 
 def _checked(
@@ -237,28 +241,44 @@ def _checked(
 
 
 class _Work:
-    """What the compiled grouping writes, and the reasons built from it."""
+    """What the compiled grouping writes (`buffers`, in `group`'s order), and the reasons
+    built from it."""
 
     def __init__(self, top: int) -> None:
-        self.code_of = np.empty(len(FEATURE_NAMES), dtype=np.intp)
-        self.totals = np.zeros(_CODES, dtype=np.float64)
-        self.ranked = np.empty(top, dtype=np.intp)
-        self.ends = np.empty(top, dtype=np.intp)
-        self.behind = np.empty(len(FEATURE_NAMES), dtype=np.intp)
+        features = len(FEATURE_NAMES)
+        self.top = top
+        self.buffers = (
+            np.empty(features, dtype=np.intp),  # code_of
+            np.empty(_CODES, dtype=np.float64),  # totals
+            np.empty(top, dtype=np.intp),  # ranked
+            np.empty(top, dtype=np.float64),  # weights
+            np.empty(top, dtype=np.intp),  # ends
+            np.empty(features, dtype=np.intp),  # behind
+            np.empty(features, dtype=np.float64),  # shares
+        )
 
-    def buffers(self) -> tuple[npt.NDArray[Any], ...]:
-        return self.code_of, self.totals, self.ranked, self.ends, self.behind
-
-    def reasons(self, pushed: npt.NDArray[np.float64], n: int) -> list[ModelReason]:
+    def reasons(self, n: int) -> list[ModelReason]:
         """The first `n` ranked codes with the features behind each."""
-        ranked, ends, behind = self.ranked[:n].tolist(), self.ends[:n].tolist(), self.behind
-        count = ends[-1] if n else 0
-        features, sums = behind[:count].tolist(), pushed[behind[:count]].tolist()
-        weights = self.totals[self.ranked[:n]].tolist()
+        _, _, ranked, weights, ends, behind, shares = self.buffers
+        stops = ends[:n].tolist()
+        count = stops[-1] if n else 0
+        features, sums = behind[:count].tolist(), shares[:count].tolist()
         reasons, start = [], 0
-        for code, weight, end in zip(ranked, weights, ends, strict=True):
+        for code, weight, end in zip(ranked[:n].tolist(), weights[:n].tolist(), stops, strict=True):
             names = [FEATURE_NAMES[i] for i in features[start:end]]
             behind_code = dict(zip(names, sums[start:end], strict=True))
             reasons.append(ModelReason(MODEL_CODES[code], weight, behind_code))
             start = end
         return reasons
+
+
+# Each thread reuses its buffers: the score path calls from the event loop's thread, other
+# callers from threads of their own, and the kernel runs without the GIL.
+_threads = threading.local()
+
+
+def _work(top: int) -> _Work:
+    work: _Work | None = getattr(_threads, "work", None)
+    if work is None or work.top != top:
+        work = _threads.work = _Work(top)
+    return work

@@ -58,25 +58,33 @@ class Tree:
 
 @dataclass(frozen=True)
 class NodePass:
-    """Every internal node of every tree, parents before children (breadth first).
+    """Every internal node of every tree: first the `above` nodes that no group holds,
+    parents before children (breadth first), then the groups' own.
 
-    Per row, `followed[n]` holds a bit per slot (distinct feature of the path to node n, in
-    the order first split on): set when the row follows the path there. At internal node i,
-    the row goes left when `x[feature] < threshold` (float32, as XGBoost compares), or x is
-    missing and `default_left`; with `base = followed[node] | new_bit`, the child it goes to
-    gets `base` and the other `base` without `slot_bit`. Children are `child` and `child + 1`.
-    `went_shift` places "went left" in the state of the group the node belongs to.
+    Per row, `followed[n]` (n a node's index among all nodes, leaves too) holds a bit per slot
+    (distinct feature of the path to node n, in the order first split on): set when the row
+    follows the path there. At internal node i, the row goes left when `x[feature] <
+    threshold` (float32, as XGBoost compares), or x is missing and `default_left`. An above
+    node passes `base = followed[node] | new_bit` to the child the row goes to and `base`
+    without its slot's bit to the other (children are `child` and `child + 1`); a group's
+    node sets bit `shift` of the group's state when the row goes left.
+
+    Packed so that the pass reads three arrays: `meta` is feature | slot << 16 | new << 21 |
+    default_left << 22 | shift << 23 (`pack_meta`), `links` node | child << 32.
     """
 
-    feature: npt.NDArray[np.uint16]
     threshold: npt.NDArray[np.float32]
-    default_left: npt.NDArray[np.bool_]
-    new_bit: npt.NDArray[np.int64]
-    slot_bit: npt.NDArray[np.int64]
-    went_shift: npt.NDArray[np.int64]
-    node: npt.NDArray[np.uint32]
-    child: npt.NDArray[np.uint32]
+    meta: npt.NDArray[np.uint32]
+    links: npt.NDArray[np.uint64]
+    above: int
     nodes: int  # all nodes, leaves too: the length of `followed`
+
+
+def pack_meta(feature: int, slot: int, new: bool, default_left: bool, shift: int) -> int:
+    """`NodePass.meta` of one node."""
+    if not (0 <= feature < 1 << 16 and 0 <= slot < 32 and 0 <= shift < 32):
+        raise ValueError(f"a split on feature {feature} at slot {slot}: beyond the tables' range")
+    return feature | slot << 16 | int(new) << 21 | int(default_left) << 22 | shift << 23
 
 
 @dataclass(frozen=True)
@@ -112,9 +120,8 @@ class _Group:
     leaves: list[_Leaf]
 
 
-# One internal node of the pass: feature, threshold, default_left, new_bit, slot_bit,
-# went_shift, node, child.
-_PassRow = tuple[int, float, bool, int, int, int, int, int]
+# One internal node of the pass: threshold, meta, links.
+_PassRow = tuple[float, int, int]
 # A node on the walk down: its id, the slots above it, their zero fractions, its group and
 # the turns taken below the group's root.
 _Step = tuple[int, tuple[int, ...], dict[int, float], "_Group | None", tuple[Any, ...]]
@@ -122,20 +129,18 @@ _Step = tuple[int, tuple[int, ...], dict[int, float], "_Group | None", tuple[Any
 
 def layout(trees: list[Tree]) -> tuple[NodePass, list[_Group]]:
     """The pass over the trees' internal nodes and their leaves grouped by small subtree."""
-    into = _Layout([], [])
+    into = _Layout([], [], [])
     for tree in trees:
         into.add(tree)
-    columns = list(zip(*into.rows, strict=True)) if into.rows else [()] * 8
-    feature, threshold, default_left, new_bit, slot_bit, went_shift, node, child = columns
+    rows = into.above + into.inner
+    for group in into.groups:  # after the above nodes
+        group.inner = [len(into.above) + i for i in group.inner]
+    threshold, meta, links = zip(*rows, strict=True) if rows else ((), (), ())
     nodes = NodePass(
-        feature=np.array(feature, dtype=np.uint16),
         threshold=np.array(threshold, dtype=np.float32),
-        default_left=np.array(default_left, dtype=np.bool_),
-        new_bit=np.array(new_bit, dtype=np.int64),
-        slot_bit=np.array(slot_bit, dtype=np.int64),
-        went_shift=np.array(went_shift, dtype=np.int64),
-        node=np.array(node, dtype=np.uint32),
-        child=np.array(child, dtype=np.uint32),
+        meta=np.array(meta, dtype=np.uint32),
+        links=np.array(links, dtype=np.uint64),
+        above=len(into.above),
         nodes=into.nodes,
     )
     return nodes, into.groups
@@ -143,19 +148,18 @@ def layout(trees: list[Tree]) -> tuple[NodePass, list[_Group]]:
 
 @dataclass
 class _Layout:
-    rows: list[_PassRow]
+    above: list[_PassRow]  # internal nodes in no group, breadth first
+    inner: list[_PassRow]  # the groups' internal nodes
     groups: list[_Group]
     nodes: int = 0
 
     def add(self, tree: Tree) -> None:
-        """One tree: its nodes numbered breadth first, its internal ones walked depth first
-        into pass rows and groups (a group starts at the first node small enough)."""
+        """One tree: its nodes numbered breadth first, walked depth first into pass rows and
+        groups (a group starts at the first node small enough)."""
         order = _breadth_first(tree)
         self.ids = {node: self.nodes + i for i, node in enumerate(order)}
-        internal = [node for node in order if not tree.is_leaf(node)]
-        self.index = {node: len(self.rows) + i for i, node in enumerate(internal)}
         counts = _inner_counts(tree)
-        at: dict[int, _PassRow] = {}
+        above: dict[int, _PassRow] = {}
         stack: list[_Step] = [(0, (), {}, None, ())]
         while stack:
             node, slots, zero, group, turns = stack.pop()
@@ -168,35 +172,42 @@ class _Layout:
                 leaf = _Leaf(list(slots), [zero[f] for f in slots], tree.condition[node], turns)
                 group.leaves.append(leaf)
                 continue
-            at[node], position = self._split(tree, node, slots, group)
+            position = self._split(tree, node, slots, group, above)
             split = int(tree.feature[node])
             below = slots if split in slots else (*slots, split)
             for child, left in ((tree.right[node], False), (tree.left[node], True)):
                 share = float(tree.cover[child]) / float(tree.cover[node])
                 shares = {**zero, split: zero.get(split, 1.0) * share}
                 stack.append((child, below, shares, group, (*turns, (position, split, left))))
-        self.rows += [at[node] for node in internal]
+        self.above += [above[node] for node in order if node in above]
         self.nodes += len(order)
 
     def _split(
-        self, tree: Tree, node: int, slots: tuple[int, ...], group: _Group | None
-    ) -> tuple[_PassRow, int]:
-        """The pass row of an internal node, and its position in its group (0 if none)."""
+        self,
+        tree: Tree,
+        node: int,
+        slots: tuple[int, ...],
+        group: _Group | None,
+        above: dict[int, _PassRow],
+    ) -> int:
+        """An internal node's pass row (into `above`, or the group's); its position in its
+        group (0 if none)."""
         split = int(tree.feature[node])
         new = split not in slots
         slot = len(slots) if new else slots.index(split)
-        position, shift = 0, 0
-        if group is not None:
-            position = len(group.inner)
-            shift = group.prefix + position
-            group.inner.append(self.index[node])
-            if split not in group.columns:
-                group.columns.append(split)
         threshold = float(np.float32(tree.condition[node]))  # XGBoost compares in float32
         default = bool(tree.default_left[node])
-        bits = ((1 << slot) if new else 0, 1 << slot)
-        child = self.ids[tree.left[node]]
-        return (split, threshold, default, *bits, shift, self.ids[node], child), position
+        if group is None:
+            links = self.ids[node] | self.ids[tree.left[node]] << 32
+            above[node] = (threshold, pack_meta(split, slot, new, default, 0), links)
+            return 0
+        position = len(group.inner)
+        meta = pack_meta(split, slot, new, default, group.prefix + position)
+        group.inner.append(len(self.inner))
+        self.inner.append((threshold, meta, 0))
+        if split not in group.columns:
+            group.columns.append(split)
+        return position
 
 
 def _breadth_first(tree: Tree) -> list[int]:

@@ -34,14 +34,10 @@ Row = npt.NDArray[np.float32]
 
 def _kernel_source(
     row: Row,
-    feature: npt.NDArray[np.uint16],
     threshold: npt.NDArray[np.float32],
-    default_left: npt.NDArray[np.bool_],
-    new_bit: npt.NDArray[np.int64],
-    slot_bit: npt.NDArray[np.int64],
-    went_shift: npt.NDArray[np.int64],
-    node: npt.NDArray[np.uint32],
-    child: npt.NDArray[np.uint32],
+    meta: npt.NDArray[np.uint32],
+    links: npt.NDArray[np.uint64],
+    above: int,
     nodes: int,
     root: npt.NDArray[np.uint32],
     inner: npt.NDArray[np.uint32],
@@ -52,19 +48,28 @@ def _kernel_source(
     out: Floats,
 ) -> None:
     """Each feature's value for `row` into `out`, rounded to float32 (compiled by numba;
-    plain Python works too).
+    plain Python works too). The arrays are `NodePass`'s and `GroupTables`'.
 
     Unsigned indexes: numba adds no wraparound of negative ones. No branch depends on the row.
     """
-    followed = np.zeros(nodes, dtype=np.int64)
-    went = np.zeros(feature.shape[0] + 1, dtype=np.int64)  # the last: the sentinel, 0
-    for i in range(feature.shape[0]):
-        x = row[feature[i]]
-        left = np.int64((x < threshold[i]) | ((x != x) & default_left[i]))
-        base = followed[node[i]] | new_bit[i]
-        followed[child[i]] = base & ~(slot_bit[i] & (left - 1))  # cleared going right
-        followed[child[i] + np.uint32(1)] = base & ~(slot_bit[i] & -left)
-        went[i] = left << went_shift[i]
+    one, low16 = np.int32(1), np.uint32(0xFFFF)
+    followed = np.zeros(nodes, dtype=np.int32)
+    for i in range(above):  # which features of the path to each node the row follows
+        m = meta[i]
+        x = row[m & low16]
+        left = np.int32((x < threshold[i]) | ((x != x) & (m & np.uint32(1 << 22) != 0)))
+        bit = one << np.int32((m >> np.uint32(16)) & np.uint32(31))
+        base = followed[np.uint32(links[i] & np.uint64(0xFFFFFFFF))]
+        base |= bit * np.int32((m >> np.uint32(21)) & np.uint32(1))
+        child = np.uint32(links[i] >> np.uint64(32))
+        followed[child] = base & ~(bit & (left - one))  # cleared going right
+        followed[child + np.uint32(1)] = base & ~(bit & -left)
+    went = np.zeros(meta.shape[0] + 1, dtype=np.int32)  # the last: the sentinel, 0
+    for i in range(above, meta.shape[0]):  # which way the row goes at the groups' nodes
+        m = meta[i]
+        x = row[m & low16]
+        left = np.int32((x < threshold[i]) | ((x != x) & (m & np.uint32(1 << 22) != 0)))
+        went[i] = left << np.int32(m >> np.uint32(23))
     # The starts first, touching each row: the reads do not depend on each other, so the
     # processor overlaps their cache misses, which the adds below would hold up.
     groups = root.shape[0]
@@ -131,7 +136,7 @@ class TreeShap:
             if splits and not 0 <= min(splits) <= max(splits) < features:
                 raise ModelArtifactError(f"{path}: a tree splits on a feature beyond {features}")
             nodes, groups = layout(forest)
-            tables = group_tables(groups, features, sentinel=len(nodes.feature))
+            tables = group_tables(groups, features, sentinel=len(nodes.meta))
         except (KeyError, IndexError, TypeError, ValueError, UnicodeDecodeError) as exc:
             raise ModelArtifactError(f"{path}: not an XGBoost JSON model: {exc!r}") from exc
         return cls(features, base_margin + tables.expected, nodes, tables)
@@ -150,14 +155,10 @@ class TreeShap:
         """The kernel's arguments after the row, in its order (built once)."""
         n, g = self.nodes, self.groups
         return (
-            n.feature,
             n.threshold,
-            n.default_left,
-            n.new_bit,
-            n.slot_bit,
-            n.went_shift,
-            n.node,
-            n.child,
+            n.meta,
+            n.links,
+            n.above,
             n.nodes,
             g.root,
             g.inner,
