@@ -155,7 +155,8 @@ def _decide(
     """Features -> model -> attributions -> rules, each stage timed; the record of it all."""
     fetched = time.perf_counter_ns()
     values = feature_values(txn, aggregates)
-    row = np.array([values], dtype=np.float32)
+    given = np.array(values, dtype=np.float64)  # once: the reasons read it as it is kept
+    row = given.astype(np.float32)[None, :]
     score, margin = model.score_one(row)
     modelled = time.perf_counter_ns()
     # Reasons, and the attributions behind them, only where a decision may need explaining:
@@ -164,7 +165,7 @@ def _decide(
     attributions: tuple[float, ...] = ()
     if score >= policy.bands["review_at"]:
         contributions, top = explained_reasons(
-            model.shap, row, values, model.normal_low, model.normal_high, MODEL_REASONS
+            model.shap, row, given, model.normal_low, model.normal_high, MODEL_REASONS
         )
         margin = model.shap.bias + float(contributions.sum())  # the trees' sum: more precise
         attributions = tuple(contributions.tolist())  # in FEATURE_NAMES order

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import xgboost as xgb
 
 from feature_store.definitions import FEATURE_NAMES
 from model.errors import ModelArtifactError
-from model.reasoning import explained_reasons, model_reasons
+from model.reasoning import ModelReason, explained_reasons, model_reasons
 from model.shap_tables import GROUP_NODES
 from model.treeshap import TreeShap
 
@@ -112,3 +113,20 @@ def test_explained_reasons_refuses_a_row_of_another_shape(tmp_path: Path) -> Non
     low, high = np.zeros(features), np.ones(features)
     with pytest.raises(ValueError, match=rf"float32 of shape \(1, {features}\)"):
         explained_reasons(shap, x[:2], x[0].astype(np.float64), low, high)
+
+
+def test_explained_reasons_from_several_threads_at_once(tmp_path: Path) -> None:
+    """The kernel runs without the GIL and each thread reuses buffers of its own: threads
+    calling at once get what one thread gets."""
+    features = len(FEATURE_NAMES)
+    x, y = _data(features, 1000, seed=8)
+    shap = _shap(tmp_path, xgb.XGBClassifier(n_estimators=20, max_depth=5).fit(x, y), features)
+    low, high = np.full(features, -0.5), np.full(features, 0.5)
+
+    def explain(i: int) -> list[ModelReason]:
+        row = x[i : i + 1]
+        return explained_reasons(shap, row, row[0].astype(np.float64), low, high, top=2 + i % 3)[1]
+
+    alone = [explain(i) for i in range(400)]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(explain, range(400))) == alone
