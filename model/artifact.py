@@ -34,6 +34,7 @@ from model.manifest import (
     Manifest,
 )
 from model.parity import check_graphs, check_treeshap, read_parity_sample
+from model.reasoning import explained_reasons
 from model.signing import verify_manifest
 from model.treeshap import TreeShap
 
@@ -158,6 +159,11 @@ def load_model(
     )
     check_treeshap(directory / XGBOOST_FILE, shap, sample)
     low, high = _normal_ranges(manifest_path, manifest)
+    if this_build_features:
+        # Compiles the explained decision's call now, once per process (a few seconds), not
+        # in the first decision at or above the review band.
+        row = sample.features[:1]
+        explained_reasons(shap, row, row[0].astype(np.float64), low, high)
     return Model(directory, manifest, session, explainer, shap, low, high)
 
 

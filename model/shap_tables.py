@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
 
-GROUP_NODES = 3  # internal nodes of a group: a node, its two children (1 table read, not 2-4)
+GROUP_NODES = 3  # internal nodes of a group: a node and its two children (model.treeshap reads 3)
 GROUP_BITS = 10  # at most 2**10 rows per group; beyond that its children make groups
 
 
