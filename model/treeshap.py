@@ -70,25 +70,29 @@ def _kernel_source(
         x = row[m & low16]
         left = np.int32((x < threshold[i]) | ((x != x) & (m & np.uint32(1 << 22) != 0)))
         went[i] = left << np.int32(m >> np.uint32(23))
-    # The starts first, touching each row: the reads do not depend on each other, so the
-    # processor overlaps their cache misses, which the adds below would hold up.
+    # The starts first, each row's first and last value prefetched: the processor fetches
+    # them all at once, where the adds below would wait for each (a row may span two lines).
     groups = root.shape[0]
     start = np.empty(groups, dtype=np.uint32)
-    touched = np.float32(0.0)
     for g in range(groups):
         state = followed[root[g]] | went[inner[g, 0]] | went[inner[g, 1]] | went[inner[g, 2]]
         start[g] = offset[g] + np.uint32(state) * slots[g]
-        touched += table[start[g]]
+        _prefetch(table, start[g])
+        _prefetch(table, start[g] + slots[g] - np.uint32(1))
     # Consecutive groups share features: four accumulators keep their adds from waiting on
     # each other. Every read takes the full width; padded slots add to the last feature.
     sums = np.zeros((4, out.shape[0] + 1), dtype=np.float64)
-    sums[0, -1] = touched
     for g in range(groups):
         lane = g & 3
         for j in range(group_feature.shape[1]):
             sums[lane, group_feature[g, j]] += table[start[g] + np.uint32(j)]
     for i in range(out.shape[0]):  # to float32, the precision of the table
         out[i] = np.float32(sums[0, i] + sums[1, i] + sums[2, i] + sums[3, i])
+
+
+def _prefetch(array: npt.NDArray[Any], index: Any) -> None:
+    """Hint that `array[index]` is read soon: nothing in Python; compiled, LLVM's prefetch
+    into every cache level (`_compile_prefetch`)."""
 
 
 _Kernel = Callable[..., None]
@@ -101,8 +105,46 @@ def _kernel() -> _Kernel:
     if _compiled is None:
         import numba  # lazily: importing it costs 0.3 s, compiling more
 
+        _compile_prefetch()
         _compiled = cast(_Kernel, numba.njit(nogil=True, cache=False)(_kernel_source))
     return _compiled
+
+
+def _compile_prefetch() -> None:
+    """What `_prefetch` compiles to: `llvm.prefetch` (read, keep in all levels, data) of the
+    element's address. The bare name: LLVM's parser gives it the pointer type's suffix."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic, overload
+
+    @intrinsic
+    def prefetch(context: Any, array: Any, index: Any) -> Any:
+        def generate(codegen: Any, builder: Any, signature: Any, arguments: Any) -> Any:
+            kind = signature.args[0]
+            view = codegen.make_array(kind)(codegen, builder, arguments[0])
+            at = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+                codegen, builder, kind, view, [arguments[1]], wraparound=False
+            )
+            byte = ir.IntType(8).as_pointer()
+            word = ir.IntType(32)
+            declared = ir.FunctionType(ir.VoidType(), [byte, word, word, word])
+            module = builder.module
+            function = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+                module, declared, "llvm.prefetch"
+            )
+            flags = [ir.Constant(word, value) for value in (0, 3, 1)]
+            builder.call(function, [builder.bitcast(at, byte), *flags])
+            return codegen.get_dummy_value()
+
+        return types.void(array, index), generate
+
+    @overload(_prefetch)
+    def compiled(array: Any, index: Any) -> Any:
+        def call(array: Any, index: Any) -> None:  # the same parameters, as numba checks
+            prefetch(array, index)  # type: ignore[call-arg]
+
+        return call
 
 
 @dataclass(frozen=True)
