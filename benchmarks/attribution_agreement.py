@@ -5,9 +5,10 @@ the default model's test window, regenerated as `make model` makes it.
 
 Simulates the history of `make model` (400 000 transactions, 120 days, seed 7; refused unless
 its fingerprint is the manifest's), computes the features, keeps the manifest's test window and
-compares the top-3 model reason codes (`model.reasoning.model_reasons`, with the model's
-normal ranges) from the attributions the service computes (`Model.explain`: exact TreeSHAP,
-`model/treeshap.py`) with those from XGBoost's exact TreeSHAP (`pred_contribs=True`); and,
+compares the top-3 model reason codes the service gives (`model.reasoning.explained_reasons`:
+exact TreeSHAP, `model/treeshap.py`, and the grouping into codes with the model's normal
+ranges, in one call) with those `model_reasons` gives from XGBoost's exact TreeSHAP
+(`pred_contribs=True`); and,
 for reference, those of the Saabas path attributions the service used before
 (`attributions.onnx`). Takes a few minutes.
 """
@@ -29,7 +30,7 @@ from history.io import load_history, save_history
 from history.simulator import SimulationConfig, simulate
 from model.artifact import Model, load_model
 from model.manifest import CONTRIBUTIONS_OUTPUT, XGBOOST_FILE, Manifest
-from model.reasoning import model_reasons
+from model.reasoning import explained_reasons, model_reasons
 from training.pipeline import fingerprint
 
 MAKE_MODEL = SimulationConfig(transactions=400_000, days=120, seed=7)
@@ -92,7 +93,13 @@ def main() -> None:
     model = load_model(args.model, intra_op_threads=0)
     rows = _test_window(model)
     (saabas,) = model.explainer.run([CONTRIBUTIONS_OUTPUT], {model.manifest.onnx_input: rows})
-    ours = np.array([model.explain(rows[i : i + 1]).contributions for i in range(len(rows))])
+    low, high = model.normal_low, model.normal_high
+    explained = [
+        explained_reasons(model.shap, rows[i : i + 1], rows[i], low, high, top=3)
+        for i in range(len(rows))
+    ]
+    ours = np.array([contributions for contributions, _ in explained])
+    our_codes = [[reason.code for reason in reasons] for _, reasons in explained]
     classifier = xgb.XGBClassifier()
     classifier.load_model(args.model / XGBOOST_FILE)
     exact = classifier.get_booster().predict(
@@ -105,9 +112,7 @@ def main() -> None:
     )
     theirs = _top3(model, rows, exact[:, :-1])
     scores = model.scores(rows)
-    _print_table(
-        model.manifest, scores, "service (exact TreeSHAP)", _top3(model, rows, ours), theirs
-    )
+    _print_table(model.manifest, scores, "service (exact TreeSHAP)", our_codes, theirs)
     _print_table(
         model.manifest, scores, "Saabas, for reference", _top3(model, rows, saabas[:, :-1]), theirs
     )

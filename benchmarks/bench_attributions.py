@@ -5,11 +5,11 @@
 
 Times, per single row of a simulated history: `Model.score_one` (what every decision costs),
 exact TreeSHAP alone (`TreeShap.contributions`), what an explained decision adds
-(`Model.contributions` then `model_reasons`, at or above the review band) and the whole of it
-with the score, on the rows the model scores at or above the review band; and for comparison
-XGBoost's own attributions of one row (exact TreeSHAP and Saabas). CPU time of the calling
-thread (`time.thread_time_ns`) is printed beside wall time: on a shared machine the difference
-is time the thread was not running.
+(`explained_reasons`: exact TreeSHAP and the grouping into codes in one compiled call, at or
+above the review band) and the whole of it with the score, on the rows the model scores at or
+above the review band; and for comparison XGBoost's own attributions of one row (exact
+TreeSHAP and Saabas). CPU time of the calling thread (`time.thread_time_ns`) is printed beside
+wall time: on a shared machine the difference is time the thread was not running.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from history.io import normalise
 from history.simulator import SimulationConfig, simulate
 from model.artifact import load_model
 from model.manifest import XGBOOST_FILE
-from model.reasoning import model_reasons
+from model.reasoning import explained_reasons
 
 Row = npt.NDArray[np.float32]
 
@@ -77,7 +77,7 @@ def main() -> None:
     def explain(i: int) -> object:
         """What the score path adds for a decision at or above the review band."""
         row = explained[i % e]
-        return model_reasons(model.contributions(row), row[0], low, high)
+        return explained_reasons(model.shap, row, row[0], low, high)
 
     def xgboost_contribs(i: int, *, approx: bool) -> object:
         row = xgb.DMatrix(explained[i % e], missing=np.nan, nthread=1)
@@ -101,7 +101,7 @@ def main() -> None:
         lambda i: model.shap.contributions(explained[i % e]),
         args.iterations,
     )
-    _percentiles("explained: contributions + model_reasons", explain, args.iterations)
+    _percentiles("explained: explained_reasons", explain, args.iterations)
     _percentiles(
         "the whole explained decision: score too",
         lambda i: (model.score_one(explained[i % e]), explain(i)),

@@ -34,6 +34,7 @@ from model.manifest import (
     Manifest,
 )
 from model.parity import check_graphs, check_treeshap, read_parity_sample
+from model.reasoning import explained_reasons
 from model.signing import verify_manifest
 from model.treeshap import TreeShap
 
@@ -92,10 +93,9 @@ class Model:
         return float(calibrate(self.manifest.calibration, margins)[0]), float(margins[0])
 
     def contributions(self, row: npt.NDArray[np.float32]) -> Floats:
-        """Exact TreeSHAP of one row's margin (the bias is `shap.bias`), rounded to float32,
-        the precision of its table (the record writes them so, exactly)."""
-        values: Floats = self.shap.contributions(row).astype(np.float32).astype(np.float64)
-        return values
+        """Exact TreeSHAP of one row's margin (the bias is `shap.bias`), rounded to float32
+        (`TreeShap.contributions`)."""
+        return self.shap.contributions(row)
 
     def explain(self, row: npt.NDArray[np.float32]) -> Explanation:
         """Score one transaction and attribute its margin exactly (TreeSHAP).
@@ -159,6 +159,11 @@ def load_model(
     )
     check_treeshap(directory / XGBOOST_FILE, shap, sample)
     low, high = _normal_ranges(manifest_path, manifest)
+    if this_build_features:
+        # Compiles the explained decision's call now, once per process (a few seconds), not
+        # in the first decision at or above the review band.
+        row = sample.features[:1]
+        explained_reasons(shap, row, row[0].astype(np.float64), low, high)
     return Model(directory, manifest, session, explainer, shap, low, high)
 
 

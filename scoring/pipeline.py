@@ -25,7 +25,7 @@ from feature_store.online import (
     rule_feature_values,
 )
 from model.artifact import Model
-from model.reasoning import ModelReason, model_reasons
+from model.reasoning import ModelReason, explained_reasons
 from model.reasons import REASON_CODES
 from policy.decision import Outcome, Policy
 from policy.lists.kinds import ListLookup
@@ -155,7 +155,8 @@ def _decide(
     """Features -> model -> attributions -> rules, each stage timed; the record of it all."""
     fetched = time.perf_counter_ns()
     values = feature_values(txn, aggregates)
-    row = np.array([values], dtype=np.float32)
+    given = np.array(values, dtype=np.float64)  # once: the reasons read it as it is kept
+    row = given.astype(np.float32)[None, :]
     score, margin = model.score_one(row)
     modelled = time.perf_counter_ns()
     # Reasons, and the attributions behind them, only where a decision may need explaining:
@@ -163,11 +164,10 @@ def _decide(
     top: list[ModelReason] = []
     attributions: tuple[float, ...] = ()
     if score >= policy.bands["review_at"]:
-        contributions = model.contributions(row)
-        margin = model.shap.bias + float(contributions.sum())  # the trees' sum: more precise
-        top = model_reasons(
-            contributions, values, model.normal_low, model.normal_high, MODEL_REASONS
+        contributions, top = explained_reasons(
+            model.shap, row, given, model.normal_low, model.normal_high, MODEL_REASONS
         )
+        margin = model.shap.bias + float(contributions.sum())  # the trees' sum: more precise
         attributions = tuple(contributions.tolist())  # in FEATURE_NAMES order
     explained = time.perf_counter_ns()
     # Rules read the model's features and those declared for rules only (after them, so the
