@@ -16,6 +16,7 @@ import redis
 
 from history.card_numbers import looks_like_card_number
 from service.logs import JsonFormatter
+from service.middleware import new_request_id
 from tests.service.conftest import Backend, auth, transaction
 from tests.waiting import wait_until
 
@@ -142,6 +143,15 @@ def test_a_hostile_run_leaves_no_card_number_in_redis_logs_or_answers(
             assert not any(pan in text for pan in HIDDEN_PANS), (place, text)
             for string in _strings(text):
                 assert not looks_like_card_number(string), (place, text)
+
+
+def test_a_request_id_the_service_draws_never_looks_like_a_card_number() -> None:
+    # About 1 in 2,000 of 16 random hex digits holds a Luhn-valid run of 13 digits or more:
+    # 20,000 draws without the redraw would give about ten.
+    ids = [new_request_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
+    assert not [i for i in ids if looks_like_card_number(i)]
 
 
 def _strings(text: str) -> Iterator[str]:
