@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,18 +55,7 @@ SELECT new.event_id, wanting.subscription_id FROM new JOIN wanting ON wanting.ou
 """).format(payload=DECISION_PAYLOAD)
 
 
-@dataclass(frozen=True)
-class Event:
-    """One event to emit: its payload (`data` in the body sent) and, for decision.created,
-    the outcome an outcome filter is matched against."""
-
-    payload: Mapping[str, Any]
-    outcome: str | None = None
-
-
-async def emit(
-    connection: AsyncConnection, kind: str, payload: Mapping[str, Any], outcome: str | None = None
-) -> str | None:
+async def emit(connection: AsyncConnection, kind: str, payload: Mapping[str, Any]) -> str | None:
     """Write one event of `kind` with a pending delivery per subscription that wants it, in
     the transaction `connection` is in (open one around the change it reports). Returns the
     event id, or None when no subscription wants it.
@@ -76,37 +64,28 @@ async def emit(
     ...     case = await open_case(connection, decision)
     ...     await emit(connection, "case.opened", {"case_id": case.id, ...})
     """
-    (event_id,) = await emit_many(connection, kind, [Event(payload, outcome)])
+    (event_id,) = await emit_many(connection, kind, [payload])
     return event_id
 
 
 async def emit_many(
-    connection: AsyncConnection, kind: str, events: Sequence[Event]
+    connection: AsyncConnection, kind: str, payloads: Sequence[Mapping[str, Any]]
 ) -> list[str | None]:
-    """`emit` for many events of one kind in two statements (a batch of decisions); the ids
-    in the order of `events`, None where no subscription wants one."""
+    """`emit` for many events of one kind in two statements; the ids in the order of
+    `payloads`, all None when no subscription wants the kind. Every subscription to the kind
+    takes every event: outcome filters are decision.created's (`emit_decisions`)."""
     if kind not in EVENT_KINDS:
         raise ValueError(f"{kind!r} is not an event kind ({', '.join(EVENT_KINDS)})")
-    wanting = await subscriptions.matching(connection, kind) if events else []
+    wanting = await subscriptions.matching(connection, kind) if payloads else []
     if not wanting:
-        return [None] * len(events)
-    ids: list[str | None] = []
-    event_ids, payloads, delivery_events, delivery_subscriptions = [], [], [], []
-    for event in events:
-        takers = [sid for sid, outcomes in wanting if _wants(outcomes, event.outcome)]
-        if not takers:
-            ids.append(None)
-            continue
-        event_id = str(uuid.uuid4())
-        ids.append(event_id)
-        event_ids.append(event_id)
-        payloads.append(orjson.dumps(event.payload).decode())
-        delivery_events += [event_id] * len(takers)
-        delivery_subscriptions += takers
-    if event_ids:
-        await connection.execute(INSERT_EVENTS, (kind, event_ids, payloads))
-        await connection.execute(INSERT_DELIVERIES, (delivery_events, delivery_subscriptions))
-    return ids
+        return [None] * len(payloads)
+    takers = [sid for sid, _ in wanting]
+    event_ids = [str(uuid.uuid4()) for _ in payloads]
+    texts = [orjson.dumps(payload).decode() for payload in payloads]
+    delivery_events = [event_id for event_id in event_ids for _ in takers]
+    await connection.execute(INSERT_EVENTS, (kind, event_ids, texts))
+    await connection.execute(INSERT_DELIVERIES, (delivery_events, takers * len(event_ids)))
+    return list(event_ids)
 
 
 async def emit_decisions(
@@ -131,7 +110,3 @@ async def emit_decisions(
         "kind": DECISION_CREATED,
     }
     await connection.execute(INSERT_DECISION_EVENTS, parameters)
-
-
-def _wants(outcomes: list[str] | None, outcome: str | None) -> bool:
-    return outcomes is None or outcome is None or outcome in outcomes

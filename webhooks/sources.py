@@ -15,7 +15,7 @@ from psycopg import AsyncConnection
 from record.labels import LabelEvent
 from record.writer import NewDecision
 from webhooks.kinds import CASE_OPENED, CASE_RESOLVED, LABEL_RECORDED
-from webhooks.outbox import Event, emit, emit_decisions, emit_many
+from webhooks.outbox import emit, emit_decisions, emit_many
 from webhooks.payloads import case_payload, label_payload
 
 
@@ -40,6 +40,6 @@ async def cases_changed(connection: AsyncConnection, changes: Sequence[Mapping[s
     """A case.opened or case.resolved event per such change (rows of `case_events` as
     inserted), in the change's transaction; other changes (claims, notes...) stay inside."""
     for case_kind, kind in CASE_KINDS.items():
-        events = [Event(case_payload(c)) for c in changes if c["kind"] == case_kind]
+        events = [case_payload(c) for c in changes if c["kind"] == case_kind]
         if events:
             await emit_many(connection, kind, events)
