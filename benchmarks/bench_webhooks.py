@@ -26,13 +26,13 @@ import httpx
 import psutil
 import psycopg
 
-from benchmarks.bench_recording import Clocks, bodies
+from benchmarks.bench_recording import LAYOUTS, Clocks, bodies
 from load_tests.webhook_receiver import receiving
 from record import partitions, schema
 from record.server import PostgresServer
 from record.writer import BatchHook, DecisionWriter
 from webhooks import subscriptions
-from webhooks.outbox import Event, emit_many
+from webhooks.outbox import emit_many
 from webhooks.sealing import Sealer
 from webhooks.signing import sign
 from webhooks.sources import decisions_created
@@ -78,7 +78,7 @@ async def enqueue(url: str, count: int) -> float:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         started = time.perf_counter()
         for low in range(0, count, EMIT_BATCH):
-            events = [Event({**payload, "n": n}) for n in range(low, min(count, low + EMIT_BATCH))]
+            events = [{**payload, "n": n} for n in range(low, min(count, low + EMIT_BATCH))]
             async with connection.transaction():
                 await emit_many(connection, "case.opened", events)
         return time.perf_counter() - started
@@ -99,7 +99,7 @@ async def deliver(url: str, sealer: Sealer, count: int, concurrency: int) -> tup
 async def write(
     url: str, postmaster: psutil.Process, prefix: str, count: int, hooks: list[BatchHook]
 ) -> Clocks:
-    writer = DecisionWriter(hooks)
+    writer = DecisionWriter(hooks, LAYOUTS)
     records = bodies(prefix, count)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await partitions.maintain(connection)
